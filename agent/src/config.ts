@@ -1,0 +1,139 @@
+import { hostname } from 'node:os'
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import type { AgentLogger } from './logger.js'
+import { AGENT_VERSION } from './version.js'
+
+const ConfigSchema = Type.Object(
+  {
+    serverUrl: Type.String({ pattern: '^https?://', default: 'http://localhost:4040' }),
+    service: Type.String({
+      minLength: 1,
+      maxLength: 256,
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._\\-/:]*$',
+    }),
+    version: Type.Optional(Type.String({ maxLength: 256 })),
+    labels: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.]*$' }), Type.String(), {
+      default: {},
+    }),
+    token: Type.Optional(Type.String()),
+    uploadIntervalMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 10_000 }),
+    uploadTimeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
+    samplingIntervalMicros: Type.Integer({ minimum: 100, maximum: 1_000_000, default: 10_000 }),
+    heapSamplingIntervalBytes: Type.Integer({ minimum: 1024, default: 512 * 1024 }),
+    heapStackDepth: Type.Integer({ minimum: 1, maximum: 1024, default: 64 }),
+    wall: Type.Boolean({ default: true }),
+    heap: Type.Boolean({ default: true }),
+    maxQueueProfiles: Type.Integer({ minimum: 1, default: 30 }),
+    maxQueueBytes: Type.Integer({ minimum: 1024, default: 16 * 1024 * 1024 }),
+    maxRetries: Type.Integer({ minimum: 0, default: 5 }),
+    debug: Type.Boolean({ default: false }),
+  },
+  { additionalProperties: false },
+)
+
+export type AgentConfig = Readonly<Static<typeof ConfigSchema>> & { logger?: AgentLogger }
+export type AgentOptions = Partial<Static<typeof ConfigSchema>> & { logger?: AgentLogger }
+
+/** Environment variables of each option; KILN_* first, then the ecosystem's conventions. */
+export const ENV_VARS = {
+  serverUrl: 'KILN_SERVER_URL',
+  service: 'KILN_SERVICE',
+  version: 'KILN_VERSION',
+  labels: 'KILN_LABELS',
+  token: 'KILN_TOKEN',
+  uploadIntervalMs: 'KILN_UPLOAD_INTERVAL_MS',
+  uploadTimeoutMs: 'KILN_UPLOAD_TIMEOUT_MS',
+  samplingIntervalMicros: 'KILN_SAMPLING_INTERVAL_MICROS',
+  heapSamplingIntervalBytes: 'KILN_HEAP_SAMPLING_INTERVAL_BYTES',
+  heapStackDepth: 'KILN_HEAP_STACK_DEPTH',
+  wall: 'KILN_WALL',
+  heap: 'KILN_HEAP',
+  maxQueueProfiles: 'KILN_MAX_QUEUE_PROFILES',
+  maxQueueBytes: 'KILN_MAX_QUEUE_BYTES',
+  maxRetries: 'KILN_MAX_RETRIES',
+  debug: 'KILN_DEBUG',
+} as const satisfies Record<keyof Static<typeof ConfigSchema>, string>
+
+export class AgentConfigError extends Error {
+  readonly problems: string[]
+  constructor(problems: string[]) {
+    super(`Invalid Kiln agent configuration:\n  - ${problems.join('\n  - ')}`)
+    this.name = 'AgentConfigError'
+    this.problems = problems
+  }
+}
+
+/** `k=v,k2=v2` (KILN_LABELS, OTEL_RESOURCE_ATTRIBUTES) into a record. */
+export function parseLabelList(raw: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const pair of (raw ?? '').split(',')) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) continue
+    out[pair.slice(0, eq).trim()] = decodeURIComponent(pair.slice(eq + 1).trim())
+  }
+  return out
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  const otel = parseLabelList(env.OTEL_RESOURCE_ATTRIBUTES)
+  const service = env.KILN_SERVICE || env.OTEL_SERVICE_NAME || otel['service.name']
+  if (service) out.service = service
+  const version = env.KILN_VERSION || otel['service.version']
+  if (version) out.version = version
+  const labels = parseLabelList(env.KILN_LABELS)
+  const environment = otel['deployment.environment.name'] ?? otel['deployment.environment']
+  if (environment && labels.env === undefined) labels.env = environment
+  if (Object.keys(labels).length > 0) out.labels = labels
+  for (const [key, name] of Object.entries(ENV_VARS)) {
+    if (key === 'service' || key === 'version' || key === 'labels') continue
+    const raw = env[name]
+    if (raw === undefined || raw === '') continue
+    const schema = ConfigSchema.properties[key as keyof typeof ConfigSchema.properties]
+    if (schema.type === 'integer') out[key] = Number(raw)
+    else if (schema.type === 'boolean')
+      out[key] = !['0', 'false', 'no', 'off'].includes(raw.toLowerCase())
+    else out[key] = raw
+  }
+  return out
+}
+
+/**
+ * Resolve the agent configuration: options, then environment variables, then defaults. Every
+ * problem is collected into one `AgentConfigError`; the result is frozen.
+ */
+export function resolveAgentConfig(
+  options: AgentOptions = {},
+  env: NodeJS.ProcessEnv = {},
+): AgentConfig {
+  const { logger, ...rest } = options
+  const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined))
+  const merged = Value.Default(ConfigSchema, { ...fromEnv(env), ...defined }) as Record<
+    string,
+    unknown
+  >
+  const problems = [...Value.Errors(ConfigSchema, merged)].map((e) => {
+    const key = e.path.split('/')[1] ?? ''
+    const envName = (ENV_VARS as Record<string, string>)[key]
+    return `${e.path.replace(/^\//, '') || key}${envName ? ` (${envName})` : ''}: ${e.message}`
+  })
+  if (problems.length > 0) throw new AgentConfigError(problems)
+  return Object.freeze({
+    ...(merged as Static<typeof ConfigSchema>),
+    ...(logger ? { logger } : {}),
+  })
+}
+
+/** Labels sent with every profile: the user's, the version, and where the process runs. */
+export function staticLabels(config: AgentConfig): Record<string, string> {
+  return {
+    host: hostname(),
+    pid: String(process.pid),
+    runtime: 'nodejs',
+    runtime_version: process.version,
+    agent_version: AGENT_VERSION,
+    ...(config.version ? { service_version: config.version } : {}),
+    ...config.labels,
+  }
+}

@@ -1,0 +1,55 @@
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+
+export interface PostResult {
+  status: number
+  body: string
+}
+
+/**
+ * POST a body and read the answer, with a deadline. The socket is unref'd: an upload in flight
+ * never keeps the host process alive (fetch offers no way to do that).
+ */
+export function post(
+  url: URL,
+  body: Buffer,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<PostResult> {
+  return new Promise((resolve, reject) => {
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest
+    const req = send(url, {
+      method: 'POST',
+      headers: { ...headers, 'content-length': String(body.length) },
+      timeout: timeoutMs,
+    })
+    const timer = setTimeout(
+      () => req.destroy(new Error(`upload timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    )
+    timer.unref()
+    req.on('socket', (socket) => socket.unref())
+    req.on('timeout', () => req.destroy(new Error(`upload timed out after ${timeoutMs} ms`)))
+    req.on('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    req.on('response', (res) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length
+        if (size <= 64 * 1024) chunks.push(chunk)
+      })
+      res.on('end', () => {
+        clearTimeout(timer)
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') })
+      })
+      res.on('error', (error) => {
+        clearTimeout(timer)
+        reject(error)
+      })
+    })
+    req.end(body)
+  })
+}

@@ -1,0 +1,187 @@
+import type { AgentLogger } from './logger.js'
+import { post, type PostResult } from './http-post.js'
+import type { AgentStats } from './stats.js'
+
+export interface QueuedUpload {
+  /** Query string of `/ingest` (name, from, until, ...). */
+  query: URLSearchParams
+  body: Buffer
+  attempts: number
+}
+
+export interface UploadQueueOptions {
+  serverUrl: string
+  token?: string | undefined
+  uploadTimeoutMs: number
+  maxQueueProfiles: number
+  maxQueueBytes: number
+  maxRetries: number
+  logger: AgentLogger
+  stats: AgentStats
+  /** Injected for tests; defaults to an HTTP POST. */
+  send?: typeof post
+}
+
+const BASE_BACKOFF_MS = 500
+const MAX_BACKOFF_MS = 30_000
+
+/** 429, 5xx and network errors are worth another try; other 4xx are the profile's fault. */
+export function isRetryable(result: PostResult | Error): boolean {
+  if (result instanceof Error) return true
+  return result.status === 429 || result.status >= 500
+}
+
+/** Full-jitter exponential backoff: random in [0, min(cap, base * 2^attempt)). */
+export function backoffMs(attempt: number, random = Math.random): number {
+  return Math.floor(random() * Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** attempt))
+}
+
+/**
+ * A bounded queue of encoded profiles, uploaded one at a time. When full, the oldest profile is
+ * dropped (recent data matters more) and counted. Failed uploads are retried with backoff; every
+ * timer is unref'd so the queue never keeps the host alive.
+ */
+export class UploadQueue {
+  readonly #options: UploadQueueOptions
+  readonly #items: QueuedUpload[] = []
+  #bytes = 0
+  #running = false
+  #retryTimer: NodeJS.Timeout | undefined
+  #idleWaiters: (() => void)[] = []
+  #warnedAt = 0
+
+  constructor(options: UploadQueueOptions) {
+    this.#options = options
+  }
+
+  get size(): number {
+    return this.#items.length
+  }
+
+  enqueue(item: QueuedUpload): void {
+    const { stats, maxQueueProfiles, maxQueueBytes } = this.#options
+    this.#items.push(item)
+    this.#bytes += item.body.length
+    while (
+      this.#items.length > maxQueueProfiles ||
+      (this.#bytes > maxQueueBytes && this.#items.length > 1)
+    ) {
+      const dropped = this.#items.shift()!
+      this.#bytes -= dropped.body.length
+      stats.profilesDropped++
+      this.#warn('upload queue full: dropped the oldest profile')
+    }
+    this.#syncStats()
+    this.#pump()
+  }
+
+  /**
+   * Resolves when the queue is empty or `deadlineMs` has passed, whichever is first. With
+   * `keepAlive`, the deadline timer holds the process open (for a final flush at exit); it is
+   * bounded by the deadline, so it never holds it longer.
+   */
+  async drain(deadlineMs: number, keepAlive = false): Promise<void> {
+    if (this.#retryTimer) {
+      clearTimeout(this.#retryTimer)
+      this.#retryTimer = undefined
+      this.#pump()
+    }
+    if (this.#items.length === 0 && !this.#running) return
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, deadlineMs)
+      if (!keepAlive) timer.unref()
+      this.#idleWaiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+
+  /** Stop retrying; what is queued stays counted as dropped. */
+  discard(): void {
+    if (this.#retryTimer) clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
+    this.#options.stats.profilesDropped += this.#items.length
+    this.#items.length = 0
+    this.#bytes = 0
+    this.#syncStats()
+  }
+
+  #pump(): void {
+    if (this.#running || this.#retryTimer) return
+    const item = this.#items[0]
+    if (!item) {
+      for (const wake of this.#idleWaiters.splice(0)) wake()
+      return
+    }
+    this.#running = true
+    this.#upload(item).finally(() => {
+      this.#running = false
+      this.#pump()
+    })
+  }
+
+  async #upload(item: QueuedUpload): Promise<void> {
+    const { serverUrl, token, uploadTimeoutMs, stats, maxRetries } = this.#options
+    const url = new URL(`/ingest?${item.query.toString()}`, serverUrl)
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' }
+    if (token) headers.authorization = `Bearer ${token}`
+    let result: PostResult | Error
+    try {
+      result = await (this.#options.send ?? post)(url, item.body, headers, uploadTimeoutMs)
+    } catch (error) {
+      result = error instanceof Error ? error : new Error(String(error))
+    }
+    if (!(result instanceof Error) && result.status >= 200 && result.status < 300) {
+      stats.uploadsOk++
+      stats.bytesUploaded += item.body.length
+      this.#remove(item)
+      return
+    }
+    stats.uploadsFailed++
+    stats.lastError =
+      result instanceof Error
+        ? result.message
+        : `HTTP ${result.status}: ${result.body.slice(0, 200)}`
+    if (!isRetryable(result) || item.attempts >= maxRetries) {
+      stats.profilesDropped++
+      this.#warn(`profile dropped after ${item.attempts + 1} attempt(s): ${stats.lastError}`)
+      this.#remove(item)
+      return
+    }
+    item.attempts++
+    stats.uploadsRetried++
+    this.#options.logger.debug('upload failed, will retry', {
+      attempt: item.attempts,
+      error: stats.lastError,
+    })
+    // The next pump waits for this timer; drain() may cancel it to flush at once.
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined
+      this.#pump()
+    }, backoffMs(item.attempts))
+    this.#retryTimer.unref()
+  }
+
+  #remove(item: QueuedUpload): void {
+    const index = this.#items.indexOf(item)
+    if (index !== -1) {
+      this.#items.splice(index, 1)
+      this.#bytes -= item.body.length
+    }
+    this.#syncStats()
+  }
+
+  #syncStats(): void {
+    this.#options.stats.queuedProfiles = this.#items.length
+    this.#options.stats.queuedBytes = this.#bytes
+  }
+
+  /** At most one warning a minute: a server that is down must not flood the host's logs. */
+  #warn(message: string): void {
+    const now = Date.now()
+    if (now - this.#warnedAt < 60_000) return
+    this.#warnedAt = now
+    this.#options.logger.warn(message, { stats: { ...this.#options.stats } })
+  }
+}

@@ -1,0 +1,27 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import type { KilnConfig } from './config/config-schema.js'
+import { installErrorHandler } from './http/error-handler.js'
+import { healthPlugin } from './http/health-plugin.js'
+import { uiPlugin } from './http/ui-plugin.js'
+import { ingestPlugin } from './ingest/ingest-plugin.js'
+import { queryPlugin } from './query/query-plugin.js'
+import { storePlugin } from './store/store-plugin.js'
+
+/** Build the Kiln server (not yet listening). Close it to flush pending writes and the store. */
+export async function buildApp(config: KilnConfig): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.maxBodyBytes,
+    // Agents upload every few seconds: per-request lines only at debug level.
+    logController: new LogController({
+      disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+    }),
+  })
+  installErrorHandler(app)
+  await app.register(storePlugin, { config })
+  await app.register(healthPlugin)
+  await app.register(ingestPlugin, { config })
+  await app.register(queryPlugin, { prefix: '/api/v1' })
+  await app.register(uiPlugin, { uiDir: config.uiDir })
+  return app
+}

@@ -1,0 +1,62 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+const MiB = 1024 * 1024
+
+/**
+ * Every server setting, its default and its environment variable. The README's configuration
+ * table is this list; keep them together.
+ */
+export const ConfigSchema = Type.Object(
+  {
+    host: Type.String({ default: '127.0.0.1', env: 'KILN_HOST', minLength: 1 }),
+    port: Type.Integer({ default: 4040, minimum: 0, maximum: 65535, env: 'KILN_PORT' }),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info', env: 'KILN_LOG_LEVEL' },
+    ),
+    dataDir: Type.String({ default: './data', env: 'KILN_DATA_DIR', minLength: 1 }),
+    clickhouseUrl: Type.Optional(Type.String({ env: 'KILN_CLICKHOUSE_URL', minLength: 1 })),
+    clickhouseUser: Type.Optional(Type.String({ env: 'KILN_CLICKHOUSE_USER' })),
+    clickhousePassword: Type.Optional(Type.String({ env: 'KILN_CLICKHOUSE_PASSWORD' })),
+    clickhouseDatabase: Type.String({
+      default: 'kiln',
+      env: 'KILN_CLICKHOUSE_DATABASE',
+      pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+    }),
+    retentionDays: Type.Integer({ default: 30, minimum: 1, env: 'KILN_RETENTION_DAYS' }),
+    uiDir: Type.Optional(Type.String({ env: 'KILN_UI_DIR' })),
+    maxBodyBytes: Type.Integer({ default: 16 * MiB, minimum: 1024, env: 'KILN_MAX_BODY_BYTES' }),
+    maxDecompressedBytes: Type.Integer({
+      default: 128 * MiB,
+      minimum: 1024,
+      env: 'KILN_MAX_DECOMPRESSED_BYTES',
+    }),
+    maxSamplesPerProfile: Type.Integer({
+      default: 500_000,
+      minimum: 1,
+      env: 'KILN_MAX_SAMPLES_PER_PROFILE',
+    }),
+    maxStackDepth: Type.Integer({ default: 1024, minimum: 1, env: 'KILN_MAX_STACK_DEPTH' }),
+    maxLabels: Type.Integer({ default: 64, minimum: 0, env: 'KILN_MAX_LABELS' }),
+    maxLabelNameLength: Type.Integer({
+      default: 128,
+      minimum: 1,
+      env: 'KILN_MAX_LABEL_NAME_LENGTH',
+    }),
+    maxLabelValueLength: Type.Integer({
+      default: 1024,
+      minimum: 1,
+      env: 'KILN_MAX_LABEL_VALUE_LENGTH',
+    }),
+    insertBatchWaitMs: Type.Integer({ default: 20, minimum: 0, env: 'KILN_INSERT_BATCH_WAIT_MS' }),
+    insertBatchMaxRows: Type.Integer({
+      default: 200_000,
+      minimum: 1,
+      env: 'KILN_INSERT_BATCH_MAX_ROWS',
+    }),
+  },
+  { additionalProperties: false },
+)
+
+export type KilnConfig = Readonly<Static<typeof ConfigSchema>>
+export type KilnOptions = Partial<Static<typeof ConfigSchema>>

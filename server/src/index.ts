@@ -1,0 +1,7 @@
+export { buildApp } from './app.js'
+export { resolveConfig, ConfigError, configEnvVars } from './config/resolve-config.js'
+export type { KilnConfig, KilnOptions } from './config/config-schema.js'
+export { ERRORS, KilnError } from './errors.js'
+export type { KilnErrorCode } from './errors.js'
+export { startServer } from './start-server.js'
+export type { RunningServer } from './start-server.js'

@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto'
+import type { Profile } from 'pprof-format'
+import { VERSION_LABELS } from '@kiln/wire'
+import { KilnError } from '../errors.js'
+import { emptyBatch, type RowBatch, type SampleRow } from '../store/rows.js'
+import { hash64 } from './hash.js'
+import { mapSampleType, type SampleTypeMapping } from './sample-types.js'
+
+export interface NormalizeLimits {
+  maxSamplesPerProfile: number
+  maxStackDepth: number
+  maxLabels: number
+  maxLabelNameLength: number
+  maxLabelValueLength: number
+}
+
+export interface NormalizeInput {
+  tenant: string
+  service: string
+  labels: Record<string, string>
+  /** Unix ms; when absent, the pprof's own time (or now) is used. */
+  fromMs?: number | undefined
+  untilMs?: number | undefined
+  spyName?: string | undefined
+  limits: NormalizeLimits
+  /** Unix ms, for `received_at` and for profiles without any time. */
+  now?: number
+}
+
+export interface NormalizeResult {
+  batch: RowBatch
+  /** Kiln types found in the profile, e.g. `['wall', 'cpu']`. */
+  types: string[]
+  samples: number
+}
+
+interface Frame {
+  name: string
+  file: string
+  line: number
+}
+
+export const TRUNCATED_FRAME = '[truncated]'
+
+/**
+ * Turn a decoded pprof into storage rows: one series per label set, one stack per distinct
+ * frame list (root first, hashed), one sample row per (type, series, stack) with summed values,
+ * and one profile row per type. Every id the pprof refers to is checked; a dangling one is a
+ * malformed profile, not a crash.
+ */
+export function normalizeProfile(profile: Profile, input: NormalizeInput): NormalizeResult {
+  const { limits, tenant, service } = input
+  const now = input.now ?? Date.now()
+  const strings = profile.stringTable.strings
+  const str = (index: number | bigint, what: string): string => {
+    const s = strings[Number(index)]
+    if (s === undefined) throw malformed(`${what} refers to string ${index} of ${strings.length}`)
+    return s
+  }
+
+  if (profile.sample.length > limits.maxSamplesPerProfile) {
+    throw new KilnError(
+      'KILN_ERR_PROFILE_LIMIT',
+      `${profile.sample.length} samples, limit ${limits.maxSamplesPerProfile} (KILN_MAX_SAMPLES_PER_PROFILE)`,
+    )
+  }
+
+  const mappings: (SampleTypeMapping | undefined)[] = profile.sampleType.map((t) =>
+    mapSampleType(str(t.type, 'sample type'), str(t.unit, 'sample unit')),
+  )
+  const types = [...new Set(mappings.flatMap((m) => (m ? [m.type] : [])))]
+  if (types.length === 0) {
+    const found = profile.sampleType.map((t) => `${str(t.type, '')}/${str(t.unit, '')}`)
+    throw new KilnError(
+      'KILN_ERR_PPROF_INVALID',
+      `no supported sample type in [${found.join(', ')}]`,
+    )
+  }
+
+  const functions = new Map<string, { name: string; file: string }>()
+  for (const fn of profile.function) {
+    functions.set(String(fn.id), {
+      name: str(fn.name, 'function name'),
+      file: str(fn.filename, 'file name'),
+    })
+  }
+  const locations = new Map<string, Frame[]>()
+  for (const loc of profile.location) {
+    const frames: Frame[] = []
+    // pprof lists inlined functions first and their caller last; we store leaf first here.
+    for (const line of loc.line) {
+      const fn = functions.get(String(line.functionId))
+      if (!fn) throw malformed(`location ${loc.id} refers to missing function ${line.functionId}`)
+      frames.push({ name: fn.name || '<anonymous>', file: fn.file, line: Number(line.line) })
+    }
+    if (frames.length === 0) {
+      frames.push({ name: `0x${BigInt(loc.address).toString(16)}`, file: '', line: 0 })
+    }
+    locations.set(String(loc.id), frames)
+  }
+
+  checkLabels(input.labels, limits)
+  const version = VERSION_LABELS.map((k) => input.labels[k]).find((v) => v) ?? ''
+  const fromMs =
+    input.fromMs ??
+    (Number(profile.timeNanos) > 0 ? Math.floor(Number(profile.timeNanos) / 1e6) : now)
+  const durationMs = Math.floor(Number(profile.durationNanos) / 1e6)
+  const untilMs = input.untilMs ?? (durationMs > 0 ? fromMs + durationMs : fromMs)
+  const lastSeen = Math.floor(now / 1000)
+
+  const batch = emptyBatch()
+  const seriesIds = new Map<string, string>()
+  const seriesOf = (type: string, labels: Record<string, string>): string => {
+    const sorted = Object.keys(labels).sort()
+    const key = `${type}\u0001${sorted.map((k) => `${k}\u0000${labels[k]}`).join('\u0001')}`
+    let id = seriesIds.get(key)
+    if (id === undefined) {
+      id = hash64(`${tenant}\u0002${service}\u0002${key}`)
+      seriesIds.set(key, id)
+      const sortedLabels = Object.fromEntries(sorted.map((k) => [k, labels[k]!]))
+      batch.series.push({
+        tenant,
+        service,
+        type,
+        series_id: id,
+        labels: sortedLabels,
+        last_seen: lastSeen,
+      })
+    }
+    return id
+  }
+
+  const stackIds = new Map<string, string>()
+  const sampleRows = new Map<string, SampleRow>()
+  const totals = new Map<string, number>()
+
+  for (const sample of profile.sample) {
+    const leafFirst: Frame[] = []
+    for (const locationId of sample.locationId) {
+      const frames = locations.get(String(locationId))
+      if (!frames) throw malformed(`sample refers to missing location ${locationId}`)
+      leafFirst.push(...frames)
+    }
+    const stackKey = sample.locationId.join(',')
+    let stackHash = stackIds.get(stackKey)
+    if (stackHash === undefined) {
+      let rootFirst = leafFirst.reverse()
+      if (rootFirst.length > limits.maxStackDepth) {
+        rootFirst = [
+          { name: TRUNCATED_FRAME, file: '', line: 0 },
+          ...rootFirst.slice(rootFirst.length - limits.maxStackDepth + 1),
+        ]
+      }
+      stackHash = hash64(
+        rootFirst.map((f) => `${f.name}\u0000${f.file}\u0000${f.line}`).join('\u0001'),
+      )
+      stackIds.set(stackKey, stackHash)
+      batch.stacks.push({
+        tenant,
+        service,
+        stack_hash: stackHash,
+        functions: rootFirst.map((f) => f.name),
+        files: rootFirst.map((f) => f.file),
+        lines: rootFirst.map((f) => f.line),
+        last_seen: lastSeen,
+      })
+    }
+
+    let labels = input.labels
+    if (sample.label.length > 0) {
+      labels = { ...input.labels }
+      for (const label of sample.label) {
+        if (Number(label.str) === 0) continue // numeric labels (e.g. thread ids) are not series keys
+        labels[str(label.key, 'label key')] = str(label.str, 'label value')
+      }
+      checkLabels(labels, limits)
+    }
+
+    mappings.forEach((mapping, i) => {
+      if (!mapping) return
+      const raw = Number(sample.value[i] ?? 0)
+      if (raw === 0) return
+      const value = Math.round(raw * mapping.scale)
+      const seriesId = seriesOf(mapping.type, labels)
+      const key = `${mapping.type}\u0000${seriesId}\u0000${stackHash}`
+      const row = sampleRows.get(key)
+      if (row) row.value += value
+      else {
+        sampleRows.set(key, {
+          tenant,
+          service,
+          type: mapping.type,
+          time: fromMs,
+          series_id: seriesId,
+          stack_hash: stackHash,
+          value,
+        })
+      }
+      totals.set(mapping.type, (totals.get(mapping.type) ?? 0) + value)
+    })
+  }
+
+  batch.samples = [...sampleRows.values()]
+  for (const type of types) {
+    batch.profiles.push({
+      tenant,
+      service,
+      type,
+      profile_id: randomUUID(),
+      series_id: seriesOf(type, input.labels),
+      time_start: fromMs,
+      time_end: untilMs,
+      version,
+      labels: input.labels,
+      total: totals.get(type) ?? 0,
+      sample_count: batch.samples.filter((s) => s.type === type).length,
+      spy_name: input.spyName ?? '',
+      received_at: now,
+    })
+  }
+  // Only stacks some sample refers to (zero-valued samples add none).
+  const usedStacks = new Set(batch.samples.map((s) => s.stack_hash))
+  batch.stacks = batch.stacks.filter((s) => usedStacks.has(s.stack_hash))
+  return { batch, types, samples: profile.sample.length }
+}
+
+function checkLabels(labels: Record<string, string>, limits: NormalizeLimits): void {
+  const keys = Object.keys(labels)
+  if (keys.length > limits.maxLabels) {
+    throw new KilnError(
+      'KILN_ERR_PROFILE_LIMIT',
+      `${keys.length} labels, limit ${limits.maxLabels} (KILN_MAX_LABELS)`,
+    )
+  }
+  for (const key of keys) {
+    if (key.length > limits.maxLabelNameLength) {
+      throw new KilnError(
+        'KILN_ERR_PROFILE_LIMIT',
+        `label name of ${key.length} characters, limit ${limits.maxLabelNameLength} (KILN_MAX_LABEL_NAME_LENGTH)`,
+      )
+    }
+    const value = labels[key]!
+    if (value.length > limits.maxLabelValueLength) {
+      throw new KilnError(
+        'KILN_ERR_PROFILE_LIMIT',
+        `label ${key.slice(0, 64)} has a value of ${value.length} characters, limit ${limits.maxLabelValueLength} (KILN_MAX_LABEL_VALUE_LENGTH)`,
+      )
+    }
+  }
+}
+
+function malformed(detail: string): KilnError {
+  return new KilnError('KILN_ERR_PPROF_INVALID', detail)
+}

@@ -1,0 +1,34 @@
+import { mkdirSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { createClient, type ClickHouseClient } from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
+import type { KilnConfig } from '../config/config-schema.js'
+
+type ChdbCompatible = NonNullable<Parameters<typeof createClient>[0]>['connection']
+
+/**
+ * The one place that knows which ClickHouse engine runs underneath. Embedded (default): chDB in
+ * this process, data under `dataDir`. At scale: a ClickHouse server or cluster by URL. Both are
+ * driven by the same `@clickhouse/client` and the same SQL.
+ */
+export function createClickHouseClient(config: KilnConfig): ClickHouseClient {
+  // 64-bit ids (stack hashes, series ids) must survive JSON: quote them as strings.
+  const clickhouse_settings = { output_format_json_quote_64bit_integers: 1 } as const
+  if (config.clickhouseUrl) {
+    return createClient({
+      url: config.clickhouseUrl,
+      username: config.clickhouseUser ?? 'default',
+      password: config.clickhousePassword ?? '',
+      clickhouse_settings,
+      request_timeout: 30_000,
+      application: 'kiln',
+    })
+  }
+  const path = resolve(config.dataDir)
+  mkdirSync(path, { recursive: true })
+  // chdb 3.4 types its connection against `@clickhouse/client-common` 1.23.0 while
+  // `@clickhouse/client` 1.23.1 bundles its own copy of the same interfaces; they are the same
+  // contract, so the cast only bridges two copies of one type.
+  const connection = createChdbConnection({ path }) as unknown as ChdbCompatible
+  return createClient({ connection, clickhouse_settings })
+}

@@ -1,0 +1,67 @@
+/** Row shapes of the storage tables, as sent to ClickHouse in JSONEachRow. */
+
+/** 64-bit ids travel as decimal strings: JSON numbers lose precision above 2^53. */
+export type UInt64String = string
+
+export interface SeriesRow {
+  tenant: string
+  service: string
+  type: string
+  series_id: UInt64String
+  labels: Record<string, string>
+  /** Unix seconds. */
+  last_seen: number
+}
+
+export interface StackRow {
+  tenant: string
+  service: string
+  stack_hash: UInt64String
+  /** Root first. */
+  functions: string[]
+  files: string[]
+  lines: number[]
+  last_seen: number
+}
+
+export interface SampleRow {
+  tenant: string
+  service: string
+  type: string
+  /** Unix milliseconds. */
+  time: number
+  series_id: UInt64String
+  stack_hash: UInt64String
+  value: number
+}
+
+export interface ProfileRow {
+  tenant: string
+  service: string
+  type: string
+  profile_id: string
+  series_id: UInt64String
+  time_start: number
+  time_end: number
+  version: string
+  labels: Record<string, string>
+  total: number
+  sample_count: number
+  spy_name: string
+  received_at: number
+}
+
+export interface RowBatch {
+  series: SeriesRow[]
+  stacks: StackRow[]
+  samples: SampleRow[]
+  profiles: ProfileRow[]
+}
+
+export function emptyBatch(): RowBatch {
+  return { series: [], stacks: [], samples: [], profiles: [] }
+}
+
+export function batchSize(batch: RowBatch): number {
+  return batch.series.length + batch.stacks.length + batch.samples.length + batch.profiles.length
+}

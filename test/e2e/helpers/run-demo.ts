@@ -1,0 +1,50 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+/** The directory of the `test` package: `@kiln/agent/register` resolves from here. */
+export const TEST_DIR = fileURLToPath(new URL('../..', import.meta.url))
+export const DEMO_SERVICE = fileURLToPath(
+  new URL('../../fixtures/demo-service.mjs', import.meta.url),
+)
+
+export interface DemoRun {
+  code: number | null
+  stderr: string
+  elapsedMs: number
+}
+
+/**
+ * Run the demo workload in a child process with the agent loaded by `--import`, for
+ * `durationMs`, and wait for it to exit on its own (the agent must not keep it alive).
+ */
+export function runDemoWithAgent(options: {
+  serverUrl: string
+  service: string
+  durationMs: number
+  env?: Record<string, string>
+}): Promise<DemoRun> {
+  const started = Date.now()
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', '@kiln/agent/register', DEMO_SERVICE], {
+      cwd: TEST_DIR,
+      env: {
+        ...process.env,
+        KILN_SERVER_URL: options.serverUrl,
+        KILN_SERVICE: options.service,
+        KILN_UPLOAD_INTERVAL_MS: '1000',
+        KILN_SAMPLING_INTERVAL_MICROS: '1000',
+        DEMO_DURATION_MS: String(options.durationMs),
+        ...options.env,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    const killer = setTimeout(() => child.kill('SIGKILL'), options.durationMs + 30_000)
+    child.on('error', reject)
+    child.on('exit', (code) => {
+      clearTimeout(killer)
+      resolve({ code, stderr, elapsedMs: Date.now() - started })
+    })
+  })
+}

@@ -1,0 +1,31 @@
+/**
+ * The ingest protocol is Pyroscope's (`POST /ingest`), so existing Pyroscope clients work.
+ * Kiln's agent sends these query parameters; the body is a gzipped pprof.
+ */
+export interface IngestQuery {
+  /** `service{k=v,k2=v2}`: the service name followed by static labels. */
+  name: string
+  /** Start of the profile's interval, Unix seconds (ms, µs and ns are detected by size). */
+  from?: string
+  until?: string
+  format?: string
+  sampleRate?: string
+  spyName?: string
+}
+
+/** Labels carrying the service version; `service_version` is canonical. */
+export const VERSION_LABELS = ['service_version', 'version'] as const
+
+export interface IngestResponse {
+  /** Profiles (one per sample type) stored by this request. */
+  profiles: number
+  samples: number
+}
+
+/** Build the `name` parameter: `service{k=v,...}` with keys sorted. */
+export function formatAppName(service: string, labels: Record<string, string>): string {
+  const pairs = Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+  return pairs.length === 0 ? service : `${service}{${pairs.join(',')}}`
+}
