@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what Kiln's tests need beyond Node.js, on a Debian machine: pnpm and Chromium (browser
+# tests via playwright-core). Skips what is already there. Run as root or with sudo available.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v pnpm >/dev/null 2>&1; then
+  npm install -g pnpm@10 >/dev/null
+fi
+
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup-machine: pnpm $(pnpm --version), $(chromium --version 2>/dev/null || echo 'no chromium')"

@@ -1,0 +1,48 @@
+import { mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { HOT_FUNCTIONS } from '../fixtures/demo-workload.mjs'
+import { launchBrowser } from './helpers/browser.js'
+import { startTestServer, type TestServer } from './helpers/kiln-server.js'
+import { runDemoWithAgent } from './helpers/run-demo.js'
+
+const SERVICE = 'ui-demo'
+const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url))
+
+describe('UI in a real browser', () => {
+  let server: TestServer
+  let browser: Browser
+
+  beforeAll(async () => {
+    server = await startTestServer()
+    const run = await runDemoWithAgent({
+      serverUrl: server.url,
+      service: SERVICE,
+      durationMs: 3000,
+    })
+    expect(run.code, run.stderr).toBe(0)
+    browser = await launchBrowser()
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await server?.dispose()
+  })
+
+  it('renders the flame graph of the demo service with its hot functions', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
+    const errors: string[] = []
+    page.on('pageerror', (error) => errors.push(error.message))
+    await page.goto(`${server.url}/?service=${SERVICE}&type=cpu&range=1h`)
+
+    const svg = page.locator('[data-testid=flamegraph] svg')
+    for (const name of Object.keys(HOT_FUNCTIONS)) {
+      await expect.poll(() => svg.textContent(), { timeout: 15_000 }).toContain(name)
+    }
+    await expect.poll(() => page.getByTestId('service-select').inputValue()).toBe(SERVICE)
+    mkdirSync(ARTIFACTS, { recursive: true })
+    await page.screenshot({ path: `${ARTIFACTS}/explore.png` })
+    expect(errors).toEqual([])
+  })
+})
