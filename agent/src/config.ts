@@ -27,6 +27,9 @@ const ConfigSchema = Type.Object(
     maxQueueProfiles: Type.Integer({ minimum: 1, default: 30 }),
     maxQueueBytes: Type.Integer({ minimum: 1024, default: 16 * 1024 * 1024 }),
     maxRetries: Type.Integer({ minimum: 0, default: 5 }),
+    sourceMaps: Type.Boolean({ default: true }),
+    sourceMapDirs: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    overheadBudgetPercent: Type.Number({ exclusiveMinimum: 0, maximum: 100, default: 1 }),
     debug: Type.Boolean({ default: false }),
   },
   { additionalProperties: false },
@@ -52,6 +55,9 @@ export const ENV_VARS = {
   maxQueueProfiles: 'KILN_MAX_QUEUE_PROFILES',
   maxQueueBytes: 'KILN_MAX_QUEUE_BYTES',
   maxRetries: 'KILN_MAX_RETRIES',
+  sourceMaps: 'KILN_SOURCE_MAPS',
+  sourceMapDirs: 'KILN_SOURCE_MAP_DIRS',
+  overheadBudgetPercent: 'KILN_OVERHEAD_BUDGET_PERCENT',
   debug: 'KILN_DEBUG',
 } as const satisfies Record<keyof Static<typeof ConfigSchema>, string>
 
@@ -91,7 +97,8 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
     const raw = env[name]
     if (raw === undefined || raw === '') continue
     const schema = ConfigSchema.properties[key as keyof typeof ConfigSchema.properties]
-    if (schema.type === 'integer') out[key] = Number(raw)
+    if (schema.type === 'integer' || schema.type === 'number') out[key] = Number(raw)
+    else if (schema.type === 'array') out[key] = raw.split(',').filter(Boolean)
     else if (schema.type === 'boolean')
       out[key] = !['0', 'false', 'no', 'off'].includes(raw.toLowerCase())
     else out[key] = raw

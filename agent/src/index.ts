@@ -37,6 +37,7 @@ export function getStats(): AgentStats | undefined {
   return current ? { ...current.stats } : undefined
 }
 
+export { withLabels } from './labels.js'
 export { resolveAgentConfig, AgentConfigError, ENV_VARS } from './config.js'
 export type { AgentConfig, AgentOptions } from './config.js'
 export type { AgentLogger } from './logger.js'

@@ -1,4 +1,5 @@
-import { encode, heap, time } from '@datadog/pprof'
+import { heap, SourceMapper, time } from '@datadog/pprof'
+import { labelsOfContext, type Labels } from './labels.js'
 
 /**
  * The profile type as `@datadog/pprof` returns it. Taken from there rather than imported from
@@ -12,28 +13,40 @@ export type Profile = ReturnType<typeof time.stop>
  * future profiler can replace `@datadog/pprof` here alone.
  */
 export interface ProfilerBindings {
-  startTime(options: { intervalMicros: number; durationMillis: number }): void
+  startTime(options: {
+    intervalMicros: number
+    durationMillis: number
+    sourceMapper?: SourceMapper | undefined
+  }): void
+  /** Labels for samples taken from now on (see `withLabels`). */
+  setLabels(labels: Labels): void
   /** Stop the time profiler, returning what it collected; restart it when `restart`. */
   stopTime(restart: boolean): Profile
   startHeap(intervalBytes: number, stackDepth: number): void
-  heapProfile(): Profile
+  heapProfile(sourceMapper?: SourceMapper): Profile
+  /** Index the source maps under `dirs` (node_modules excluded). */
+  loadSourceMaps(dirs: string[]): Promise<SourceMapper>
   stopHeap(): void
-  /** gzip-encoded protobuf. */
-  encode(profile: Profile): Promise<Buffer>
+  /** The protobuf bytes, on this thread (gzip then runs on the thread pool). */
+  serialize(profile: Profile): Uint8Array
 }
 
 export const datadogBindings: ProfilerBindings = {
-  startTime: ({ intervalMicros, durationMillis }) =>
+  // CPU time collection requires contexts; contexts also carry `withLabels` labels.
+  startTime: ({ intervalMicros, durationMillis, sourceMapper }) =>
     time.start({
       intervalMicros,
       durationMillis,
       collectCpuTime: true,
       withContexts: true,
       lineNumbers: false,
+      ...(sourceMapper ? { sourceMapper } : {}),
     }),
-  stopTime: (restart) => time.stop(restart),
+  setLabels: (labels) => time.setContext(labels),
+  stopTime: (restart) => time.stop(restart, ({ context }) => labelsOfContext(context?.context)),
   startHeap: (intervalBytes, stackDepth) => heap.start(intervalBytes, stackDepth),
-  heapProfile: () => heap.profile(),
+  heapProfile: (sourceMapper) => heap.profile(undefined, sourceMapper),
+  loadSourceMaps: (dirs) => SourceMapper.create(dirs),
   stopHeap: () => heap.stop(),
-  encode: (profile) => encode(profile),
+  serialize: (profile) => profile.encode(),
 }

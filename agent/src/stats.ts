@@ -11,10 +11,14 @@ export interface AgentStats {
   queuedBytes: number
   /** CPU time the agent spent collecting and encoding, in microseconds. */
   collectCpuMicros: number
+  /** Collection CPU over the last interval, in % of one core. */
+  lastOverheadPercent: number
+  /** Current sampling interval; the overhead budget may have raised it. */
+  samplingIntervalMicros: number
   lastError?: string
 }
 
-export function emptyStats(): AgentStats {
+export function emptyStats(samplingIntervalMicros: number): AgentStats {
   return {
     profilesCollected: 0,
     uploadsOk: 0,
@@ -25,5 +29,7 @@ export function emptyStats(): AgentStats {
     queuedProfiles: 0,
     queuedBytes: 0,
     collectCpuMicros: 0,
+    lastOverheadPercent: 0,
+    samplingIntervalMicros,
   }
 }

@@ -18,8 +18,10 @@ export interface UploadQueueOptions {
   maxRetries: number
   logger: AgentLogger
   stats: AgentStats
-  /** Injected for tests; defaults to an HTTP POST. */
-  send?: typeof post
+  /** First retry waits up to this long; each further retry doubles it (to 30 s). */
+  retryBaseMs?: number
+  /** Extra headers computed at send time (the agent's self-observation). */
+  headers?: () => Record<string, string>
 }
 
 const BASE_BACKOFF_MS = 500
@@ -32,8 +34,8 @@ export function isRetryable(result: PostResult | Error): boolean {
 }
 
 /** Full-jitter exponential backoff: random in [0, min(cap, base * 2^attempt)). */
-export function backoffMs(attempt: number, random = Math.random): number {
-  return Math.floor(random() * Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** attempt))
+export function backoffMs(attempt: number, baseMs = BASE_BACKOFF_MS, random = Math.random): number {
+  return Math.floor(random() * Math.min(MAX_BACKOFF_MS, baseMs * 2 ** attempt))
 }
 
 /**
@@ -45,7 +47,7 @@ export class UploadQueue {
   readonly #options: UploadQueueOptions
   readonly #items: QueuedUpload[] = []
   #bytes = 0
-  #running = false
+  #inFlight: QueuedUpload | undefined
   #retryTimer: NodeJS.Timeout | undefined
   #idleWaiters: (() => void)[] = []
   #warnedAt = 0
@@ -86,7 +88,7 @@ export class UploadQueue {
       this.#retryTimer = undefined
       this.#pump()
     }
-    if (this.#items.length === 0 && !this.#running) return
+    if (this.#items.length === 0 && !this.#inFlight) return
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, deadlineMs)
       if (!keepAlive) timer.unref()
@@ -108,15 +110,15 @@ export class UploadQueue {
   }
 
   #pump(): void {
-    if (this.#running || this.#retryTimer) return
+    if (this.#inFlight || this.#retryTimer) return
     const item = this.#items[0]
     if (!item) {
       for (const wake of this.#idleWaiters.splice(0)) wake()
       return
     }
-    this.#running = true
+    this.#inFlight = item
     this.#upload(item).finally(() => {
-      this.#running = false
+      this.#inFlight = undefined
       this.#pump()
     })
   }
@@ -124,11 +126,14 @@ export class UploadQueue {
   async #upload(item: QueuedUpload): Promise<void> {
     const { serverUrl, token, uploadTimeoutMs, stats, maxRetries } = this.#options
     const url = new URL(`/ingest?${item.query.toString()}`, serverUrl)
-    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' }
+    const headers: Record<string, string> = {
+      ...this.#options.headers?.(),
+      'content-type': 'application/octet-stream',
+    }
     if (token) headers.authorization = `Bearer ${token}`
     let result: PostResult | Error
     try {
-      result = await (this.#options.send ?? post)(url, item.body, headers, uploadTimeoutMs)
+      result = await post(url, item.body, headers, uploadTimeoutMs)
     } catch (error) {
       result = error instanceof Error ? error : new Error(String(error))
     }
@@ -156,10 +161,13 @@ export class UploadQueue {
       error: stats.lastError,
     })
     // The next pump waits for this timer; drain() may cancel it to flush at once.
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined
-      this.#pump()
-    }, backoffMs(item.attempts))
+    this.#retryTimer = setTimeout(
+      () => {
+        this.#retryTimer = undefined
+        this.#pump()
+      },
+      backoffMs(item.attempts, this.#options.retryBaseMs),
+    )
     this.#retryTimer.unref()
   }
 

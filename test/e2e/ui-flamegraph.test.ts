@@ -41,6 +41,16 @@ describe('UI in a real browser', () => {
       await expect.poll(() => svg.textContent(), { timeout: 15_000 }).toContain(name)
     }
     await expect.poll(() => page.getByTestId('service-select').inputValue()).toBe(SERVICE)
+    // The root frame spans the graph once d3-flame-graph's transition has settled.
+    const rootSpan = () =>
+      page.evaluate(() => {
+        const svg = document.querySelector('[data-testid=flamegraph] svg')
+        const rect = document.querySelector('[data-testid=flamegraph] g.frame[name="total"] rect')
+        return rect && svg
+          ? rect.getBoundingClientRect().width / svg.getBoundingClientRect().width
+          : 0
+      })
+    await expect.poll(rootSpan, { timeout: 10_000 }).toBeGreaterThan(0.95)
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: `${ARTIFACTS}/explore.png` })
     expect(errors).toEqual([])

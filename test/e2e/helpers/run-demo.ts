@@ -33,6 +33,8 @@ export function runDemoWithAgent(options: {
         KILN_SERVICE: options.service,
         KILN_UPLOAD_INTERVAL_MS: '1000',
         KILN_SAMPLING_INTERVAL_MICROS: '1000',
+        // 1 s profiles at 1 kHz cost more than the default budget; keep the rate fixed here.
+        KILN_OVERHEAD_BUDGET_PERCENT: '100',
         DEMO_DURATION_MS: String(options.durationMs),
         ...options.env,
       },

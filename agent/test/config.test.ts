@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { AgentConfigError, ENV_VARS, resolveAgentConfig } from '../src/config.js'
+import { AGENT_VERSION } from '../src/version.js'
+
+describe('resolveAgentConfig', () => {
+  it('reads KILN_* variables and falls back to OpenTelemetry conventions', () => {
+    const config = resolveAgentConfig(
+      {},
+      {
+        OTEL_SERVICE_NAME: 'checkout',
+        OTEL_RESOURCE_ATTRIBUTES: 'service.version=2.0.1,deployment.environment=staging',
+        KILN_LABELS: 'region=eu,zone=b',
+        KILN_UPLOAD_INTERVAL_MS: '15000',
+        KILN_HEAP: 'false',
+      },
+    )
+    expect(config).toMatchObject({
+      service: 'checkout',
+      version: '2.0.1',
+      labels: { region: 'eu', zone: 'b', env: 'staging' },
+      uploadIntervalMs: 15000,
+      heap: false,
+      wall: true,
+    })
+    expect(resolveAgentConfig({ service: 'x' }, { KILN_SERVICE: 'y' }).service).toBe('x')
+  })
+
+  it('reports every bad value at once, naming the variable', () => {
+    try {
+      resolveAgentConfig({}, { KILN_SERVER_URL: 'ftp://x', KILN_UPLOAD_INTERVAL_MS: '5' })
+      expect.unreachable()
+    } catch (error) {
+      expect(error).toBeInstanceOf(AgentConfigError)
+      const text = (error as AgentConfigError).problems.join('\n')
+      expect(text).toContain('KILN_SERVER_URL')
+      expect(text).toContain('KILN_UPLOAD_INTERVAL_MS')
+      expect(text).toContain('service')
+    }
+  })
+
+  it('documents every environment variable in the README', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+    for (const name of Object.values(ENV_VARS)) expect(readme).toContain(`\`${name}\``)
+  })
+
+  it('keeps AGENT_VERSION in step with package.json', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string
+    }
+    expect(AGENT_VERSION).toBe(pkg.version)
+  })
+})
