@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what Kiln's tests need beyond Node.js, on a Debian machine: pnpm and Chromium (browser
-# tests via playwright-core). Skips what is already there. Run as root or with sudo available.
+# Installs what Kiln's tests need beyond Node.js, on a Debian machine: pnpm, Chromium (browser
+# tests via playwright-core), clickhouse-server (the remote-store tests) and golang-go
+# (`go tool pprof` reads Kiln's pprof exports). Skips what is already there. Run as root or
+# with sudo available.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -11,8 +13,10 @@ fi
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
 if [ "${#missing[@]}" -gt 0 ]; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "setup-machine: pnpm $(pnpm --version), $(chromium --version 2>/dev/null || echo 'no chromium')"
+echo "setup-machine: pnpm $(pnpm --version), $(chromium --version 2>/dev/null || echo 'no chromium'), $(go version 2>/dev/null || echo 'no go')"

@@ -1,7 +1,9 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { KilnConfig } from './config/config-schema.js'
+import { authPlugin } from './http/auth-plugin.js'
 import { installErrorHandler } from './http/error-handler.js'
 import { healthPlugin } from './http/health-plugin.js'
+import { metricsPlugin } from './http/metrics-plugin.js'
 import { uiPlugin } from './http/ui-plugin.js'
 import { ingestPlugin } from './ingest/ingest-plugin.js'
 import { queryPlugin } from './query/query-plugin.js'
@@ -18,6 +20,8 @@ export async function buildApp(config: KilnConfig): Promise<FastifyInstance> {
     }),
   })
   installErrorHandler(app)
+  await app.register(metricsPlugin)
+  await app.register(authPlugin, { config })
   await app.register(storePlugin, { config })
   await app.register(healthPlugin)
   await app.register(ingestPlugin, { config })

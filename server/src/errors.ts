@@ -15,9 +15,12 @@ export const ERRORS = {
     message: 'Decompressed body exceeds %s bytes',
   },
   KILN_ERR_PROFILE_LIMIT: { statusCode: 422, message: 'Profile exceeds a limit: %s' },
+  KILN_ERR_UNAUTHORIZED: { statusCode: 401, message: 'Unauthorized: %s' },
+  KILN_ERR_TENANT_REQUIRED: { statusCode: 401, message: 'Tenant required: %s' },
   KILN_ERR_QUERY_INVALID: { statusCode: 400, message: 'Invalid query: %s' },
   KILN_ERR_NOT_FOUND: { statusCode: 404, message: 'Not found: %s' },
   KILN_ERR_STORE_UNAVAILABLE: { statusCode: 503, message: 'Store unavailable: %s' },
+  KILN_ERR_STORE_QUERY_FAILED: { statusCode: 500, message: 'Store query failed: %s' },
   KILN_ERR_INTERNAL: { statusCode: 500, message: 'Internal error: %s' },
 } as const satisfies Record<string, { statusCode: number; message: string }>
 

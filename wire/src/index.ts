@@ -2,11 +2,54 @@ export { PROFILE_TYPES, isProfileTypeName } from './profile-types.js'
 export type { Aggregation, ProfileTypeInfo, ProfileTypeName } from './profile-types.js'
 export { VERSION_LABELS, formatAppName } from './ingest.js'
 export type { IngestQuery, IngestResponse } from './ingest.js'
+export { OTHER_NODE_NAME } from './query.js'
 export type {
+  DiffChanges,
+  DiffFunction,
+  DiffNode,
+  DiffQuery,
+  DiffResponse,
+  DiffWindow,
   ErrorResponse,
+  ExportPprofQuery,
   FlameNode,
   FlamegraphQuery,
   FlamegraphResponse,
+  LabelValuesResponse,
+  LabelsResponse,
+  ProfileTypeSummary,
+  ProfileTypesResponse,
   ServiceSummary,
   ServicesResponse,
+  TimelineQuery,
+  TimelineResponse,
+  TopFunction,
+  TopQuery,
+  TopResponse,
+  VersionSummary,
+  VersionsResponse,
+  WindowQuery,
 } from './query.js'
+export type {
+  AlertSource,
+  AlertView,
+  AlertsResponse,
+  DeliveryState,
+  Finding,
+  FindingFunction,
+  FindingKind,
+  FindingNotification,
+  FindingsResponse,
+  FindingsRunResponse,
+  GenericAlert,
+  HookResponse,
+} from './alerts.js'
+export {
+  baselineWindow,
+  comparisonLinks,
+  diffApiLink,
+  diffUiLink,
+  flamegraphApiLink,
+  flamegraphUiLink,
+} from './links.js'
+export type { DeepLinks, DiffLinkParams, FlamegraphLinkParams, TimeWindow } from './links.js'

@@ -23,6 +23,13 @@ export const ConfigSchema = Type.Object(
       env: 'KILN_CLICKHOUSE_DATABASE',
       pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
     }),
+    // A `remote_servers` cluster name or a macro such as `{cluster}`; interpolated into DDL.
+    clickhouseCluster: Type.Optional(
+      Type.String({
+        env: 'KILN_CLICKHOUSE_CLUSTER',
+        pattern: '^([A-Za-z0-9_][A-Za-z0-9_.-]*|\\{[A-Za-z_][A-Za-z0-9_]*\\})$',
+      }),
+    ),
     retentionDays: Type.Integer({ default: 30, minimum: 1, env: 'KILN_RETENTION_DAYS' }),
     uiDir: Type.Optional(Type.String({ env: 'KILN_UI_DIR' })),
     maxBodyBytes: Type.Integer({ default: 16 * MiB, minimum: 1024, env: 'KILN_MAX_BODY_BYTES' }),
@@ -48,6 +55,15 @@ export const ConfigSchema = Type.Object(
       minimum: 1,
       env: 'KILN_MAX_LABEL_VALUE_LENGTH',
     }),
+    authTokens: Type.Optional(
+      Type.String({
+        env: 'KILN_AUTH_TOKENS',
+        description: 'comma-separated tokens; when set, ingest requires one',
+      }),
+    ),
+    authQueries: Type.Boolean({ default: false, env: 'KILN_AUTH_QUERIES' }),
+    multiTenant: Type.Boolean({ default: false, env: 'KILN_MULTI_TENANT' }),
+    maxFutureSkewMs: Type.Integer({ default: 600_000, minimum: 0, env: 'KILN_MAX_FUTURE_SKEW_MS' }),
     insertBatchWaitMs: Type.Integer({ default: 20, minimum: 0, env: 'KILN_INSERT_BATCH_WAIT_MS' }),
     insertBatchMaxRows: Type.Integer({
       default: 200_000,

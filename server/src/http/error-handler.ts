@@ -1,6 +1,12 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import type { ErrorResponse } from '@kiln/wire'
 import { ERRORS, isKilnError, type KilnErrorCode } from '../errors.js'
+import { isStoreUnavailable, wrapStoreError } from '../store/store-errors.js'
+
+/** Errors raised by @clickhouse/client: its ClickHouseError, or a network failure reaching it. */
+function isClickHouseError(error: unknown): boolean {
+  return (error as Error)?.constructor?.name === 'ClickHouseError' || isStoreUnavailable(error)
+}
 
 /** Fastify's own error codes mapped onto Kiln's catalog. */
 const FASTIFY_CODES: Record<string, KilnErrorCode> = {
@@ -8,6 +14,11 @@ const FASTIFY_CODES: Record<string, KilnErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'KILN_ERR_FORMAT_UNSUPPORTED',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'KILN_ERR_BAD_REQUEST',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'KILN_ERR_BAD_REQUEST',
+  FST_REQ_FILE_TOO_LARGE: 'KILN_ERR_BODY_TOO_LARGE',
+  FST_PARTS_LIMIT: 'KILN_ERR_BAD_REQUEST',
+  FST_FILES_LIMIT: 'KILN_ERR_BAD_REQUEST',
+  FST_FIELDS_LIMIT: 'KILN_ERR_BAD_REQUEST',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'KILN_ERR_BAD_REQUEST',
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -46,6 +57,13 @@ export function installErrorHandler(fastify: FastifyInstance): void {
       return reply
         .code(error.statusCode)
         .send(body(error.statusCode, 'KILN_ERR_BAD_REQUEST', error.message))
+    }
+    if (isClickHouseError(error)) {
+      const wrapped = wrapStoreError(error)
+      request.log.error({ err: error }, wrapped.message)
+      return reply
+        .code(wrapped.statusCode)
+        .send(body(wrapped.statusCode, wrapped.code, wrapped.message))
     }
     request.log.error({ err: error }, 'unhandled error')
     return reply

@@ -1,9 +1,11 @@
+import multipart from '@fastify/multipart'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
 import type { IngestResponse } from '@kiln/wire'
 import type { KilnConfig } from '../config/config-schema.js'
-import { KilnError } from '../errors.js'
+import { isKilnError, KilnError } from '../errors.js'
 import { parseAppName } from './app-name.js'
+import { readIngestBody } from './ingest-body.js'
 import { decodePprof, decompress } from './pprof-decode.js'
 import { normalizeProfile } from './pprof-normalize.js'
 import { parseTimeParam } from './time-param.js'
@@ -15,25 +17,36 @@ const IngestQuerySchema = Type.Object({
   format: Type.Optional(Type.String({ description: 'only `pprof` is accepted' })),
   sampleRate: Type.Optional(Type.String()),
   spyName: Type.Optional(Type.String({ maxLength: 128 })),
+  aggregationType: Type.Optional(Type.String()),
+  units: Type.Optional(Type.String()),
 })
 
-const DEFAULT_TENANT = 'default'
+const DAY_MS = 24 * 60 * 60 * 1000
 
 /**
- * `POST /ingest`: Pyroscope's HTTP ingest protocol, with a pprof body (gzipped or not). The
- * answer is sent only after the rows are stored.
+ * `POST /ingest`: Pyroscope's HTTP ingest protocol, with a pprof body (gzipped or not, raw or
+ * in a multipart form). The answer is sent only after the rows are stored.
  */
 export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
   fastify,
   { config },
 ) => {
-  // This plugin is encapsulated: the raw-body parser applies to /ingest only.
+  // This plugin is encapsulated: these body parsers apply to /ingest only.
   fastify.removeAllContentTypeParsers()
+  await fastify.register(multipart, {
+    limits: { fileSize: config.maxBodyBytes, files: 4, fields: 8, parts: 12 },
+    throwFileSizeLimit: true,
+  })
   fastify.addContentTypeParser(
     '*',
     { parseAs: 'buffer', bodyLimit: config.maxBodyBytes },
     (_req, body, done) => done(null, body),
   )
+
+  fastify.addHook('onError', async (_request, _reply, error) => {
+    const code = isKilnError(error) ? error.code : ((error as { code?: string }).code ?? 'UNKNOWN')
+    fastify.metrics.rejected.inc({ code })
+  })
 
   fastify.post<{ Querystring: typeof IngestQuerySchema.static; Reply: IngestResponse }>(
     '/ingest',
@@ -41,9 +54,7 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
       bodyLimit: config.maxBodyBytes,
       schema: {
         querystring: IngestQuerySchema,
-        response: {
-          200: Type.Object({ profiles: Type.Integer(), samples: Type.Integer() }),
-        },
+        response: { 200: Type.Object({ profiles: Type.Integer(), samples: Type.Integer() }) },
       },
     },
     async (request) => {
@@ -54,24 +65,47 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
           `format=${format.slice(0, 32)}; Kiln accepts pprof`,
         )
       }
-      const body = request.body
-      if (!Buffer.isBuffer(body)) throw new KilnError('KILN_ERR_PPROF_INVALID', 'empty body')
       const { service, labels } = parseAppName(name)
+      const now = Date.now()
       const fromMs = parseTimeParam('from', from)
       const untilMs = parseTimeParam('until', until)
-      const bytes = await decompress(body, config.maxDecompressedBytes)
+      checkTime(fromMs, now, config)
+      checkTime(untilMs, now, config)
+      const body = await readIngestBody(request)
+      const bytes = await decompress(body.profile, config.maxDecompressedBytes)
       const profile = decodePprof(bytes)
       const result = normalizeProfile(profile, {
-        tenant: DEFAULT_TENANT,
+        tenant: request.tenant,
         service,
         labels,
         fromMs,
         untilMs,
         spyName,
         limits: config,
+        now,
       })
+      checkTime(result.batch.profiles[0]?.time_start, now, config)
       await fastify.store.writer.write(result.batch)
+      for (const p of result.batch.profiles) fastify.metrics.ingestedProfiles.inc({ type: p.type })
+      fastify.metrics.ingestedBytes.inc(body.profile.length)
       return { profiles: result.batch.profiles.length, samples: result.samples }
     },
   )
+}
+
+/** Refuse profiles older than the retention (they would be deleted at once) or from the future. */
+function checkTime(ms: number | undefined, now: number, config: KilnConfig): void {
+  if (ms === undefined) return
+  if (ms > now + config.maxFutureSkewMs) {
+    throw new KilnError(
+      'KILN_ERR_PROFILE_LIMIT',
+      `time ${new Date(ms).toISOString()} is more than ${config.maxFutureSkewMs} ms ahead (KILN_MAX_FUTURE_SKEW_MS)`,
+    )
+  }
+  if (ms < now - config.retentionDays * DAY_MS) {
+    throw new KilnError(
+      'KILN_ERR_PROFILE_LIMIT',
+      `time ${new Date(ms).toISOString()} is older than the retention of ${config.retentionDays} days (KILN_RETENTION_DAYS)`,
+    )
+  }
 }

@@ -1,5 +1,17 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { ServicesResponse } from '@kiln/wire'
+import {
+  isProfileTypeName,
+  PROFILE_TYPES,
+  type LabelValuesResponse,
+  type LabelsResponse,
+  type ProfileTypeName,
+  type ProfileTypesResponse,
+  type ServicesResponse,
+  type VersionsResponse,
+} from '@kiln/wire'
+import type { LabelMatcher } from './selector.js'
+import { selectRows } from './store-query.js'
+import { labelConditions, type Sql } from './window-sql.js'
 
 /** Services with their profile types and the time of their newest profile. */
 export async function queryServices(
@@ -7,16 +19,152 @@ export async function queryServices(
   db: string,
   tenant: string,
 ): Promise<ServicesResponse> {
-  const result = await client.query({
-    query: `SELECT service, arraySort(groupUniqArray(type)) AS types,
+  const rows = await selectRows<{ service: string; types: string[]; last_seen: string }>(
+    client,
+    `SELECT service, arraySort(groupUniqArray(type)) AS types,
         toUnixTimestamp64Milli(max(time_end)) AS last_seen
       FROM ${db}.profiles WHERE tenant = {tenant:String}
       GROUP BY service ORDER BY service`,
-    query_params: { tenant },
-    format: 'JSONEachRow',
-  })
-  const rows = await result.json<{ service: string; types: string[]; last_seen: string }>()
+    { tenant },
+  )
   return {
     services: rows.map((r) => ({ name: r.service, types: r.types, lastSeen: Number(r.last_seen) })),
+  }
+}
+
+/** The profile types a service has, with the time of their newest profile. */
+export async function queryProfileTypes(
+  client: ClickHouseClient,
+  db: string,
+  tenant: string,
+  service: string,
+): Promise<ProfileTypesResponse> {
+  const rows = await selectRows<{ type: string; last_seen: string }>(
+    client,
+    `SELECT type, toUnixTimestamp64Milli(max(time_end)) AS last_seen
+      FROM ${db}.profiles WHERE tenant = {tenant:String} AND service = {service:String}
+      GROUP BY type ORDER BY type`,
+    { tenant, service },
+  )
+  return {
+    service,
+    types: rows.flatMap((r) => {
+      if (!isProfileTypeName(r.type)) return []
+      const { name, unit, aggregation, description } = PROFILE_TYPES[r.type]
+      return [{ name, unit, aggregation, description, lastSeen: Number(r.last_seen) }]
+    }),
+  }
+}
+
+export interface SeriesScope {
+  tenant: string
+  service: string
+  /** Only series of this type; every type when absent. */
+  type?: ProfileTypeName | undefined
+  /** Unix ms, `[from, to)`: only series with samples in the window. */
+  from: number
+  to: number
+  selector: readonly LabelMatcher[]
+}
+
+/**
+ * The series of a service that have samples in a window (of a type, matching a selector when
+ * given). Label names and values come from the series that were really sampled in the window,
+ * including labels set per sample, which the per-upload `profiles` rows do not carry.
+ */
+function seriesInWindow(db: string, scope: SeriesScope): Sql {
+  const labels = labelConditions(scope.selector, 'm_')
+  const type = scope.type === undefined ? '' : ' AND type = {type:String}'
+  return {
+    text: `FROM ${db}.series
+      WHERE tenant = {tenant:String} AND service = {service:String}${type}${labels.text}
+        AND series_id IN (
+          SELECT series_id FROM ${db}.samples
+          WHERE tenant = {tenant:String} AND service = {service:String}${type}
+            AND time >= fromUnixTimestamp64Milli({from:Int64})
+            AND time < fromUnixTimestamp64Milli({to:Int64}))`,
+    params: {
+      tenant: scope.tenant,
+      service: scope.service,
+      ...(scope.type === undefined ? {} : { type: scope.type }),
+      from: scope.from,
+      to: scope.to,
+      ...labels.params,
+    },
+  }
+}
+
+/** Label names of the series sampled in a window. */
+export async function queryLabelNames(
+  client: ClickHouseClient,
+  db: string,
+  scope: SeriesScope,
+): Promise<LabelsResponse> {
+  const series = seriesInWindow(db, scope)
+  const rows = await selectRows<{ name: string }>(
+    client,
+    `SELECT DISTINCT arrayJoin(mapKeys(labels)) AS name ${series.text} ORDER BY name`,
+    series.params,
+  )
+  return { service: scope.service, from: scope.from, to: scope.to, names: rows.map((r) => r.name) }
+}
+
+/** Values of one label over the series sampled in a window, sorted, at most `limit`. */
+export async function queryLabelValues(
+  client: ClickHouseClient,
+  db: string,
+  scope: SeriesScope & { name: string; limit: number },
+): Promise<LabelValuesResponse> {
+  const series = seriesInWindow(db, scope)
+  const rows = await selectRows<{ value: string }>(
+    client,
+    `SELECT DISTINCT labels[{name:String}] AS value ${series.text}
+        AND mapContains(labels, {name:String})
+      ORDER BY value LIMIT {limit:UInt32}`,
+    { ...series.params, name: scope.name, limit: scope.limit + 1 },
+  )
+  return {
+    service: scope.service,
+    name: scope.name,
+    from: scope.from,
+    to: scope.to,
+    values: rows.slice(0, scope.limit).map((r) => r.value),
+    truncated: rows.length > scope.limit,
+  }
+}
+
+/**
+ * Versions of a service with the first and last time a profile of theirs was seen: the deploy
+ * markers of the timeline. The version is the `service_version` (or `version`) label, stored on
+ * each `profiles` row at ingest.
+ */
+export async function queryVersions(
+  client: ClickHouseClient,
+  db: string,
+  tenant: string,
+  service: string,
+): Promise<VersionsResponse> {
+  const rows = await selectRows<{
+    version: string
+    first_seen: string
+    last_seen: string
+    profiles: string
+  }>(
+    client,
+    `SELECT version, toUnixTimestamp64Milli(min(time_start)) AS first_seen,
+        toUnixTimestamp64Milli(max(time_end)) AS last_seen, count() AS profiles
+      FROM ${db}.profiles
+      WHERE tenant = {tenant:String} AND service = {service:String} AND version != ''
+      GROUP BY version ORDER BY first_seen, version`,
+    { tenant, service },
+  )
+  return {
+    service,
+    versions: rows.map((r) => ({
+      version: r.version,
+      firstSeen: Number(r.first_seen),
+      lastSeen: Number(r.last_seen),
+      profiles: Number(r.profiles),
+    })),
   }
 }

@@ -1,84 +1,235 @@
-import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
-import { isProfileTypeName, PROFILE_TYPES } from '@kiln/wire'
 import { KilnError } from '../errors.js'
-import { queryServices } from './catalog.js'
+import {
+  queryLabelNames,
+  queryLabelValues,
+  queryProfileTypes,
+  queryServices,
+  queryVersions,
+} from './catalog.js'
+import { queryDiff } from './diff.js'
+import { exportPprof } from './export-pprof.js'
 import { queryFlamegraph } from './flamegraph.js'
+import { collectOpenApi } from './openapi.js'
+import {
+  DEFAULT_EXPORT_MAX_STACKS,
+  DEFAULT_MAX_NODES,
+  DEFAULT_MAX_STACKS,
+  DiffSchema,
+  ExportPprofSchema,
+  FlamegraphSchema,
+  LabelValuesSchema,
+  LabelsSchema,
+  OpenApiSchema,
+  ProfileTypesSchema,
+  ServicesSchema,
+  SHARED_SCHEMAS,
+  TimelineSchema,
+  TopSchema,
+  VersionsSchema,
+  type DiffQuery,
+  type ExportPprofQuery,
+  type FlamegraphQuery,
+  type LabelValuesQuery,
+  type LabelsQuery,
+  type ProfileTypesQuery,
+  type TimelineQuery,
+  type TopQuery,
+  type VersionsQuery,
+} from './schemas.js'
+import { parseSelector } from './selector.js'
+import { queryTimeline } from './timeline.js'
+import { queryTop } from './top.js'
 
-const DEFAULT_TENANT = 'default'
 const DEFAULT_WINDOW_MS = 15 * 60 * 1000
 
-// The tree is serialized with JSON.stringify: fast-json-stringify gains nothing on a recursive
-// shape and the wire type `FlameNode` documents it.
-const FlameNodeSchema = Type.Any({
-  description: 'FlameNode: { name, file?, value, self, children }',
-})
+/** Trees are serialized with JSON.stringify: fast-json-stringify gains nothing on a recursive shape. */
+const jsonStringify = () => (data: unknown) => JSON.stringify(data)
 
-const FlamegraphQuerySchema = Type.Object({
-  service: Type.String({ minLength: 1, maxLength: 256 }),
-  type: Type.String({ enum: Object.keys(PROFILE_TYPES), description: 'profile type' }),
-  from: Type.Optional(Type.Integer({ minimum: 0, description: 'Unix ms, default `to` - 15 min' })),
-  to: Type.Optional(Type.Integer({ minimum: 0, description: 'Unix ms, default now' })),
-  maxStacks: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 20_000 })),
-})
+/** Resolve `from`/`to` with their defaults (the last 15 minutes) and check their order. */
+function resolveWindow(
+  q: { from?: number | undefined; to?: number | undefined },
+  names = { from: 'from', to: 'to' },
+): { from: number; to: number } {
+  const to = q.to ?? Date.now()
+  const from = q.from ?? to - DEFAULT_WINDOW_MS
+  if (from >= to) {
+    throw new KilnError(
+      'KILN_ERR_QUERY_INVALID',
+      `\`${names.from}\` must be before \`${names.to}\``,
+    )
+  }
+  return { from, to }
+}
 
-/** Query API under `/api/v1`. */
+/**
+ * Query API under `/api/v1`: catalog (services, profile types, labels, versions), timeline, flame
+ * graph, diff, top functions, pprof export, and the OpenAPI document of all of them. Every
+ * query reads the request's tenant (`request.tenant`, set by the auth plugin: `X-Scope-OrgID` in
+ * multi-tenant mode, else `default`).
+ */
 export const queryPlugin: FastifyPluginAsync = async (fastify) => {
-  fastify.get(
-    '/services',
+  const openApi = collectOpenApi(
+    fastify,
     {
-      schema: {
-        response: {
-          200: Type.Object({
-            services: Type.Array(
-              Type.Object({
-                name: Type.String(),
-                types: Type.Array(Type.String()),
-                lastSeen: Type.Number(),
-              }),
-            ),
-          }),
-        },
-      },
+      title: 'Kiln query API',
+      version: '1',
+      description:
+        'Flame graphs, diffs, timelines, top functions and pprof export of the profiles Kiln ' +
+        'stores. Times are Unix milliseconds; windows are [from, to).',
     },
-    async () => queryServices(fastify.store.client, fastify.store.database, DEFAULT_TENANT),
+    SHARED_SCHEMAS,
+  )
+  const { client, database: db } = fastify.store
+
+  fastify.get(
+    '/openapi.json',
+    { schema: OpenApiSchema, serializerCompiler: jsonStringify },
+    async () => openApi(),
   )
 
-  fastify.get<{ Querystring: typeof FlamegraphQuerySchema.static }>(
-    '/flamegraph',
-    {
-      schema: {
-        querystring: FlamegraphQuerySchema,
-        response: {
-          200: Type.Object({
-            service: Type.String(),
-            type: Type.String(),
-            unit: Type.String(),
-            aggregation: Type.String(),
-            from: Type.Number(),
-            to: Type.Number(),
-            total: Type.Number(),
-            stacks: Type.Number(),
-            root: FlameNodeSchema,
-          }),
-        },
-      },
-    },
+  fastify.get('/services', { schema: ServicesSchema }, async (request) =>
+    queryServices(client, db, request.tenant),
+  )
+
+  fastify.get<{ Querystring: typeof ProfileTypesQuery.static }>(
+    '/profile-types',
+    { schema: ProfileTypesSchema },
+    async (request) => queryProfileTypes(client, db, request.tenant, request.query.service),
+  )
+
+  fastify.get<{ Querystring: typeof LabelsQuery.static }>(
+    '/labels',
+    { schema: LabelsSchema },
     async (request) => {
-      const { service, type, maxStacks = 20_000 } = request.query
-      if (!isProfileTypeName(type))
-        throw new KilnError('KILN_ERR_QUERY_INVALID', `unknown type ${type}`)
-      const to = request.query.to ?? Date.now()
-      const from = request.query.from ?? to - DEFAULT_WINDOW_MS
-      if (from >= to) throw new KilnError('KILN_ERR_QUERY_INVALID', '`from` must be before `to`')
-      return queryFlamegraph(fastify.store.client, fastify.store.database, {
-        tenant: DEFAULT_TENANT,
+      const { service, type, query } = request.query
+      return queryLabelNames(client, db, {
+        tenant: request.tenant,
         service,
         type,
-        from,
-        to,
-        maxStacks,
+        ...resolveWindow(request.query),
+        selector: parseSelector(query),
       })
+    },
+  )
+
+  fastify.get<{ Querystring: typeof LabelValuesQuery.static }>(
+    '/label-values',
+    { schema: LabelValuesSchema },
+    async (request) => {
+      const { service, type, query, name, limit } = request.query
+      return queryLabelValues(client, db, {
+        tenant: request.tenant,
+        service,
+        type,
+        ...resolveWindow(request.query),
+        selector: parseSelector(query),
+        name,
+        limit,
+      })
+    },
+  )
+
+  fastify.get<{ Querystring: typeof VersionsQuery.static }>(
+    '/versions',
+    { schema: VersionsSchema },
+    async (request) => queryVersions(client, db, request.tenant, request.query.service),
+  )
+
+  fastify.get<{ Querystring: typeof TimelineQuery.static }>(
+    '/timeline',
+    { schema: TimelineSchema },
+    async (request) => {
+      const { service, type, query, step } = request.query
+      return queryTimeline(client, db, {
+        tenant: request.tenant,
+        service,
+        type,
+        ...resolveWindow(request.query),
+        selector: parseSelector(query),
+        step,
+      })
+    },
+  )
+
+  fastify.get<{ Querystring: typeof FlamegraphQuery.static }>(
+    '/flamegraph',
+    { schema: FlamegraphSchema, serializerCompiler: jsonStringify },
+    async (request) => {
+      const { service, type, query } = request.query
+      return queryFlamegraph(client, db, {
+        tenant: request.tenant,
+        service,
+        type,
+        ...resolveWindow(request.query),
+        selector: parseSelector(query),
+        maxStacks: request.query.maxStacks ?? DEFAULT_MAX_STACKS,
+        maxNodes: request.query.maxNodes ?? DEFAULT_MAX_NODES,
+      })
+    },
+  )
+
+  fastify.get<{ Querystring: typeof DiffQuery.static }>(
+    '/diff',
+    { schema: DiffSchema, serializerCompiler: jsonStringify },
+    async (request) => {
+      const q = request.query
+      const comp = resolveWindow(
+        { from: q.compFrom, to: q.compTo },
+        { from: 'compFrom', to: 'compTo' },
+      )
+      const baseTo = q.baseTo ?? comp.from
+      const base = resolveWindow(
+        { from: q.baseFrom ?? baseTo - (comp.to - comp.from), to: baseTo },
+        { from: 'baseFrom', to: 'baseTo' },
+      )
+      const common = { tenant: request.tenant, service: q.service, type: q.type }
+      return queryDiff(client, db, {
+        baseline: { ...common, ...base, selector: parseSelector(q.baseQuery) },
+        comparison: { ...common, ...comp, selector: parseSelector(q.compQuery) },
+        maxStacks: q.maxStacks ?? DEFAULT_MAX_STACKS,
+        maxNodes: q.maxNodes ?? DEFAULT_MAX_NODES,
+        limit: q.limit ?? 20,
+        rankBy: q.rankBy ?? 'share',
+      })
+    },
+  )
+
+  fastify.get<{ Querystring: typeof TopQuery.static }>(
+    '/top',
+    { schema: TopSchema },
+    async (request) => {
+      const { service, type, query } = request.query
+      return queryTop(client, db, {
+        tenant: request.tenant,
+        service,
+        type,
+        ...resolveWindow(request.query),
+        selector: parseSelector(query),
+        sort: request.query.sort ?? 'self',
+        limit: request.query.limit ?? 100,
+        maxStacks: request.query.maxStacks ?? DEFAULT_MAX_STACKS,
+      })
+    },
+  )
+
+  fastify.get<{ Querystring: typeof ExportPprofQuery.static }>(
+    '/export/pprof',
+    { schema: ExportPprofSchema },
+    async (request, reply) => {
+      const { service, type, query } = request.query
+      const exported = await exportPprof(client, db, {
+        tenant: request.tenant,
+        service,
+        type,
+        ...resolveWindow(request.query),
+        selector: parseSelector(query),
+        maxStacks: request.query.maxStacks ?? DEFAULT_EXPORT_MAX_STACKS,
+      })
+      return reply
+        .type('application/octet-stream')
+        .header('content-disposition', `attachment; filename="${exported.filename}"`)
+        .send(exported.body)
     },
   )
 }

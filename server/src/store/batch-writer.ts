@@ -9,6 +9,8 @@ export interface BatchWriterOptions {
   waitMs: number
   /** A batch this large is flushed at once. */
   maxRows: number
+  /** Called after each insert attempt, for metrics. */
+  onInsert?: (table: string, rows: number, seconds: number, ok: boolean) => void
 }
 
 interface Pending {
@@ -88,6 +90,8 @@ export class BatchWriter {
       for (const row of merged.series) this.#knownSeries.add(seriesKey(row))
       for (const p of pending) p.resolve()
     } catch (error) {
+      // Any failure to store is a 503 to the client: its profile was not kept and a retry
+      // (the agent's, or Pyroscope clients') is the right answer, whatever the cause.
       const wrapped =
         error instanceof KilnError
           ? error
@@ -129,11 +133,19 @@ export class BatchWriter {
     ] as const
     for (const [table, values] of tables) {
       if (values.length === 0) continue
-      await this.#client.insert({
-        table: `${db}.${table}`,
-        values: values as unknown as Record<string, unknown>[],
-        format: 'JSONEachRow',
-      })
+      const started = process.hrtime.bigint()
+      let ok = false
+      try {
+        await this.#client.insert({
+          table: `${db}.${table}`,
+          values: values as unknown as Record<string, unknown>[],
+          format: 'JSONEachRow',
+        })
+        ok = true
+      } finally {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9
+        this.#options.onInsert?.(table, values.length, seconds, ok)
+      }
     }
   }
 }

@@ -3,6 +3,8 @@ import { resolve } from 'node:path'
 import { createClient, type ClickHouseClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import type { KilnConfig } from '../config/config-schema.js'
+import { ConfigError } from '../config/resolve-config.js'
+import { CLUSTER_QUERY_SETTINGS } from './schema.js'
 
 type ChdbCompatible = NonNullable<Parameters<typeof createClient>[0]>['connection']
 
@@ -14,12 +16,20 @@ type ChdbCompatible = NonNullable<Parameters<typeof createClient>[0]>['connectio
 export function createClickHouseClient(config: KilnConfig): ClickHouseClient {
   // 64-bit ids (stack hashes, series ids) must survive JSON: quote them as strings.
   const clickhouse_settings = { output_format_json_quote_64bit_integers: 1 } as const
+  if (config.clickhouseCluster !== undefined && !config.clickhouseUrl) {
+    throw new ConfigError([
+      'clickhouseCluster (KILN_CLICKHOUSE_CLUSTER): needs clickhouseUrl (KILN_CLICKHOUSE_URL); the embedded store is one node',
+    ])
+  }
   if (config.clickhouseUrl) {
     return createClient({
       url: config.clickhouseUrl,
       username: config.clickhouseUser ?? 'default',
       password: config.clickhousePassword ?? '',
-      clickhouse_settings,
+      clickhouse_settings:
+        config.clickhouseCluster === undefined
+          ? clickhouse_settings
+          : { ...clickhouse_settings, ...CLUSTER_QUERY_SETTINGS },
       request_timeout: 30_000,
       application: 'kiln',
     })

@@ -1,95 +1,252 @@
-import type { ClickHouseClient } from '@clickhouse/client'
+import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client'
 
 export interface SchemaOptions {
   database: string
   retentionDays: number
+  /**
+   * The name of a cluster in the ClickHouse servers' `remote_servers`, or a macro (`{cluster}`).
+   * When set, each table is a Replicated `<name>_local` created `ON CLUSTER` with a
+   * `Distributed` table `<name>` over it, so every query keeps reading `<db>.<name>`. When not,
+   * plain MergeTree tables (chDB, or one ClickHouse server).
+   */
+  cluster?: string | undefined
 }
 
 export interface Migration {
   version: number
   name: string
+  /**
+   * The DDL of this migration for one store. Build tables with `createTable` so they follow
+   * `options.cluster`; a test checks that in cluster mode every statement runs `ON CLUSTER`
+   * and every table is Replicated or Distributed.
+   */
   statements: (o: SchemaOptions) => string[]
 }
 
+/** A MergeTree-family table; `createTable` renders it for one server or for a cluster. */
+export interface TableSpec {
+  name: string
+  /** Column definitions, one per entry. */
+  columns: string[]
+  /** On a cluster, the `Replicated` variant of it. */
+  engine: 'MergeTree' | 'ReplacingMergeTree'
+  /** Engine arguments, e.g. the version column of a ReplacingMergeTree. */
+  engineArgs?: string
+  /** `PARTITION BY`, `ORDER BY`, `TTL`: the same on one server and on a cluster. */
+  clauses: string[]
+  /** The `Distributed` sharding key; `SHARDING_KEY` unless the table has no tenant/service. */
+  shardingKey?: string
+}
+
 /**
- * Versioned migrations, applied in order on start and recorded in `schema_migrations`. Never
- * edit a released migration; add the next one.
- *
+ * Rows of one (tenant, service) live on one shard, in every table: a stack meets its samples
+ * and a label filter's series ids meet the samples they select, so each shard answers for its
+ * services alone. The price: one service cannot outgrow a shard, and the number of shards is
+ * fixed for the life of a database (adding one would move services; see deploy/README.md).
+ */
+export const SHARDING_KEY = 'cityHash64(tenant, service)'
+
+/** Keeper path of each replicated table, from the macros every replica defines. */
+export const REPLICA_PATH = '/clickhouse/tables/{shard}/{database}/{table}'
+
+/**
+ * Settings of every query on a cluster (see `createClickHouseClient`).
+ * - `distributed_product_mode: 'local'`: label filters run `series_id IN (SELECT series_id FROM
+ *   <db>.series ...)` inside a query on `<db>.samples`; ClickHouse refuses such a
+ *   double-distributed subquery by default. Both tables shard by `SHARDING_KEY`, so each shard
+ *   answers the subquery from its own local table, and that answer is complete.
+ * - `insert_distributed_sync`: an insert returns once the rows are on their shards, not when
+ *   they are queued on the node that took them, so Kiln's ack still means stored.
+ */
+export const CLUSTER_QUERY_SETTINGS = {
+  distributed_product_mode: 'local',
+  insert_distributed_sync: 1,
+} as const satisfies ClickHouseSettings
+
+const onCluster = (o: SchemaOptions): string =>
+  o.cluster === undefined ? '' : ` ON CLUSTER '${o.cluster}'`
+
+/**
+ * The CREATE statements of a table. One server: the table itself. A cluster: `<name>_local`
+ * with the Replicated engine on every node, then `<name>` as a Distributed table over it.
+ */
+export function createTable(spec: TableSpec, o: SchemaOptions): string[] {
+  const db = o.database
+  const columns = `(\n  ${spec.columns.join(',\n  ')}\n)`
+  const clauses = spec.clauses.join('\n')
+  if (o.cluster === undefined) {
+    const args = spec.engineArgs === undefined ? '' : `(${spec.engineArgs})`
+    return [
+      `CREATE TABLE IF NOT EXISTS ${db}.${spec.name} ${columns}\nENGINE = ${spec.engine}${args}\n${clauses}`,
+    ]
+  }
+  const local = `${spec.name}_local`
+  const args = [`'${REPLICA_PATH}'`, `'{replica}'`, ...(spec.engineArgs ? [spec.engineArgs] : [])]
+  return [
+    `CREATE TABLE IF NOT EXISTS ${db}.${local}${onCluster(o)} ${columns}\n` +
+      `ENGINE = Replicated${spec.engine}(${args.join(', ')})\n${clauses}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.${spec.name}${onCluster(o)} AS ${db}.${local}\n` +
+      `ENGINE = Distributed('${o.cluster}', '${db}', '${local}', ${spec.shardingKey ?? SHARDING_KEY})`,
+  ]
+}
+
+/**
  * Tables (see DESIGN.md):
  * - `series`: one row per label set (tenant, service, type, sorted labels) under a 64-bit id.
  * - `stacks`: one row per distinct stack per service under a 64-bit hash, frames root first.
  * - `samples`: (series id, time, stack hash, value), the bulk of the data.
  * - `profiles`: one row per ingested profile and type, for the timeline and deploy markers.
  */
+function initialTables(days: number): TableSpec[] {
+  return [
+    {
+      name: 'series',
+      columns: [
+        'tenant LowCardinality(String)',
+        'service LowCardinality(String)',
+        'type LowCardinality(String)',
+        'series_id UInt64',
+        'labels Map(LowCardinality(String), String)',
+        "last_seen DateTime('UTC')",
+      ],
+      engine: 'ReplacingMergeTree',
+      engineArgs: 'last_seen',
+      clauses: [
+        'ORDER BY (tenant, service, type, series_id)',
+        `TTL last_seen + INTERVAL ${days + 1} DAY`,
+      ],
+    },
+    {
+      name: 'stacks',
+      columns: [
+        'tenant LowCardinality(String)',
+        'service LowCardinality(String)',
+        'stack_hash UInt64',
+        'functions Array(String) CODEC(ZSTD(3))',
+        'files Array(LowCardinality(String)) CODEC(ZSTD(3))',
+        'lines Array(UInt32) CODEC(ZSTD(3))',
+        "last_seen DateTime('UTC')",
+      ],
+      engine: 'ReplacingMergeTree',
+      engineArgs: 'last_seen',
+      clauses: [
+        'ORDER BY (tenant, service, stack_hash)',
+        `TTL last_seen + INTERVAL ${days + 1} DAY`,
+      ],
+    },
+    {
+      name: 'samples',
+      columns: [
+        'tenant LowCardinality(String)',
+        'service LowCardinality(String)',
+        'type LowCardinality(String)',
+        "time DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1))",
+        'series_id UInt64 CODEC(ZSTD(1))',
+        'stack_hash UInt64 CODEC(ZSTD(1))',
+        'value Int64 CODEC(T64, ZSTD(1))',
+      ],
+      engine: 'MergeTree',
+      clauses: [
+        'PARTITION BY toDate(time)',
+        'ORDER BY (tenant, service, type, time, series_id, stack_hash)',
+        `TTL toDateTime(time) + INTERVAL ${days} DAY`,
+      ],
+    },
+    {
+      name: 'profiles',
+      columns: [
+        'tenant LowCardinality(String)',
+        'service LowCardinality(String)',
+        'type LowCardinality(String)',
+        'profile_id UUID',
+        'series_id UInt64',
+        "time_start DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1))",
+        "time_end DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1))",
+        'version LowCardinality(String)',
+        'labels Map(LowCardinality(String), String)',
+        'total Int64',
+        'sample_count UInt32',
+        'spy_name LowCardinality(String)',
+        "received_at DateTime64(3, 'UTC')",
+      ],
+      engine: 'MergeTree',
+      clauses: [
+        'PARTITION BY toDate(time_start)',
+        'ORDER BY (tenant, service, type, time_start)',
+        `TTL toDateTime(time_start) + INTERVAL ${days} DAY`,
+      ],
+    },
+  ]
+}
+
+/** Which migrations a store has, read by every Kiln server at start. */
+const MIGRATIONS_TABLE: TableSpec = {
+  name: 'schema_migrations',
+  columns: ['version UInt32', 'name String', "applied_at DateTime('UTC') DEFAULT now()"],
+  engine: 'MergeTree',
+  clauses: ['ORDER BY version'],
+  shardingKey: 'version',
+}
+
+/**
+ * Versioned migrations, applied in order on start and recorded in `schema_migrations`. Never
+ * change what a released migration creates; add the next one, and only add (a table, a column
+ * with a default): during a rolling update, servers of the previous version keep running on it.
+ */
 export const MIGRATIONS: Migration[] = [
   {
     version: 1,
     name: 'initial schema',
-    statements: ({ database: db, retentionDays: days }) => [
-      `CREATE TABLE IF NOT EXISTS ${db}.series (
-        tenant LowCardinality(String),
-        service LowCardinality(String),
-        type LowCardinality(String),
-        series_id UInt64,
-        labels Map(LowCardinality(String), String),
-        last_seen DateTime('UTC')
-      ) ENGINE = ReplacingMergeTree(last_seen)
-      ORDER BY (tenant, service, type, series_id)
-      TTL last_seen + INTERVAL ${days + 1} DAY`,
-      `CREATE TABLE IF NOT EXISTS ${db}.stacks (
-        tenant LowCardinality(String),
-        service LowCardinality(String),
-        stack_hash UInt64,
-        functions Array(String) CODEC(ZSTD(3)),
-        files Array(LowCardinality(String)) CODEC(ZSTD(3)),
-        lines Array(UInt32) CODEC(ZSTD(3)),
-        last_seen DateTime('UTC')
-      ) ENGINE = ReplacingMergeTree(last_seen)
-      ORDER BY (tenant, service, stack_hash)
-      TTL last_seen + INTERVAL ${days + 1} DAY`,
-      `CREATE TABLE IF NOT EXISTS ${db}.samples (
-        tenant LowCardinality(String),
-        service LowCardinality(String),
-        type LowCardinality(String),
-        time DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
-        series_id UInt64 CODEC(ZSTD(1)),
-        stack_hash UInt64 CODEC(ZSTD(1)),
-        value Int64 CODEC(T64, ZSTD(1))
-      ) ENGINE = MergeTree
-      PARTITION BY toDate(time)
-      ORDER BY (tenant, service, type, time, series_id, stack_hash)
-      TTL toDateTime(time) + INTERVAL ${days} DAY`,
-      `CREATE TABLE IF NOT EXISTS ${db}.profiles (
-        tenant LowCardinality(String),
-        service LowCardinality(String),
-        type LowCardinality(String),
-        profile_id UUID,
-        series_id UInt64,
-        time_start DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
-        time_end DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
-        version LowCardinality(String),
-        labels Map(LowCardinality(String), String),
-        total Int64,
-        sample_count UInt32,
-        spy_name LowCardinality(String),
-        received_at DateTime64(3, 'UTC')
-      ) ENGINE = MergeTree
-      PARTITION BY toDate(time_start)
-      ORDER BY (tenant, service, type, time_start)
-      TTL toDateTime(time_start) + INTERVAL ${days} DAY`,
-    ],
+    statements: (o) => initialTables(o.retentionDays).flatMap((table) => createTable(table, o)),
   },
 ]
+
+/** The database and the migrations table, created before any migration runs. */
+export function bootstrapStatements(o: SchemaOptions): string[] {
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${o.database}${onCluster(o)}`,
+    ...createTable(MIGRATIONS_TABLE, o),
+  ]
+}
+
+/**
+ * Every statement that builds a fresh store, in order, as one script (what `migrate` runs on an
+ * empty store). `deploy/clickhouse/schema-cluster.sql` is this for a cluster.
+ */
+export function schemaScript(o: SchemaOptions): string {
+  const statements = [...bootstrapStatements(o), ...MIGRATIONS.flatMap((m) => m.statements(o))]
+  return statements.map((s) => `${s};\n`).join('\n')
+}
+
+/**
+ * Refuse a database laid out for the other mode. A single server's plain tables cannot become
+ * replicated in place, and every `CREATE ... IF NOT EXISTS` would quietly keep them: switching
+ * to a cluster means a new database (see deploy/README.md, "Scaling").
+ */
+async function checkLayout(client: ClickHouseClient, options: SchemaOptions): Promise<void> {
+  const result = await client.query({
+    query: `SELECT engine FROM system.tables
+      WHERE database = {database:String} AND name = 'schema_migrations'`,
+    query_params: { database: options.database },
+    format: 'JSONEachRow',
+  })
+  const [table] = await result.json<{ engine: string }>()
+  if (!table) return
+  const clustered = table.engine === 'Distributed'
+  if (clustered === (options.cluster !== undefined)) return
+  throw new Error(
+    clustered
+      ? `database ${options.database} holds cluster tables: set KILN_CLICKHOUSE_CLUSTER to their cluster`
+      : `database ${options.database} holds single-server tables, which cannot become replicated: ` +
+          'point KILN_CLICKHOUSE_DATABASE at a new database for the cluster (deploy/README.md)',
+  )
+}
 
 /** Create the database and apply every migration not yet recorded. Returns the versions applied. */
 export async function migrate(client: ClickHouseClient, options: SchemaOptions): Promise<number[]> {
   const db = options.database
-  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` })
-  await client.command({
-    query: `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations (
-      version UInt32, name String, applied_at DateTime('UTC') DEFAULT now()
-    ) ENGINE = MergeTree ORDER BY version`,
-  })
+  await checkLayout(client, options)
+  for (const statement of bootstrapStatements(options)) await client.command({ query: statement })
   const result = await client.query({
     query: `SELECT version FROM ${db}.schema_migrations`,
     format: 'JSONEachRow',
@@ -105,6 +262,10 @@ export async function migrate(client: ClickHouseClient, options: SchemaOptions):
       table: `${db}.schema_migrations`,
       values: [{ version: migration.version, name: migration.name }],
       format: 'JSONEachRow',
+      // The record must be on its shard before the next server's start reads it.
+      ...(options.cluster === undefined
+        ? {}
+        : { clickhouse_settings: { insert_distributed_sync: 1 } }),
     })
     applied.push(migration.version)
   }

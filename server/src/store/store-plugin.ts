@@ -4,12 +4,18 @@ import type { KilnConfig } from '../config/config-schema.js'
 import { BatchWriter } from './batch-writer.js'
 import { createClickHouseClient } from './clickhouse-bindings.js'
 import { migrate } from './schema.js'
+import { wrapStoreError } from './store-errors.js'
+import { KilnError } from '../errors.js'
 
 export interface Store {
   readonly client: ClickHouseClient
   readonly writer: BatchWriter
   /** Database name, validated by the config schema as a plain identifier. */
   readonly database: string
+  /** Whether the schema is in place; false while a remote store is away at start. */
+  readonly ready: boolean
+  /** Why the schema is not ready, when it is not. */
+  readonly schemaError: string | undefined
 }
 
 declare module 'fastify' {
@@ -23,15 +29,73 @@ export const storePlugin = fp<{ config: KilnConfig }>(
   async (fastify, { config }) => {
     const client = createClickHouseClient(config)
     const database = config.clickhouseDatabase
-    const applied = await migrate(client, { database, retentionDays: config.retentionDays })
-    if (applied.length > 0) fastify.log.info({ applied }, 'schema migrations applied')
+    const state = { ready: false, schemaError: undefined as string | undefined }
+    let retryTimer: NodeJS.Timeout | undefined
+    let closing = false
+
+    const applySchema = async (): Promise<void> => {
+      const applied = await migrate(client, {
+        database,
+        retentionDays: config.retentionDays,
+        cluster: config.clickhouseCluster,
+      })
+      if (applied.length > 0) fastify.log.info({ applied }, 'schema migrations applied')
+      state.ready = true
+      state.schemaError = undefined
+    }
+    const retry = (delayMs: number): void => {
+      retryTimer = setTimeout(() => {
+        applySchema().catch((error: unknown) => {
+          state.schemaError = wrapStoreError(error).message
+          if (!closing) retry(Math.min(delayMs * 2, 30_000))
+        })
+      }, delayMs)
+      retryTimer.unref()
+    }
+
+    try {
+      await applySchema()
+    } catch (error) {
+      // The embedded store is part of this process: failing to open it is fatal. A remote
+      // ClickHouse may simply not be up yet (compose, Kubernetes): serve 503s and keep trying.
+      if (!config.clickhouseUrl) throw wrapStoreError(error)
+      state.schemaError = wrapStoreError(error).message
+      fastify.log.error({ err: error }, 'store not ready; retrying in the background')
+      retry(1000)
+    }
+
     const writer = new BatchWriter(client, {
       database,
       waitMs: config.insertBatchWaitMs,
       maxRows: config.insertBatchMaxRows,
+      onInsert: (table, rows, seconds, ok) => {
+        if (!fastify.hasDecorator('metrics')) return
+        fastify.metrics.insertSeconds.observe(seconds)
+        if (ok) fastify.metrics.insertedRows.inc({ table }, rows)
+      },
     })
-    fastify.decorate('store', { client, writer, database })
+    fastify.decorate('store', {
+      client,
+      writer,
+      database,
+      get ready() {
+        return state.ready
+      },
+      get schemaError() {
+        return state.schemaError
+      },
+    })
+    // Until the schema is in place, store-backed routes answer 503 (the agent retries).
+    fastify.addHook('onRequest', async (request) => {
+      if (state.ready) return
+      const path = request.url.split('?')[0] ?? ''
+      if (path === '/ingest' || path.startsWith('/api/v1/')) {
+        throw new KilnError('KILN_ERR_STORE_UNAVAILABLE', state.schemaError ?? 'schema not ready')
+      }
+    })
     fastify.addHook('onClose', async () => {
+      closing = true
+      if (retryTimer) clearTimeout(retryTimer)
       await writer.close()
       await client.close()
     })

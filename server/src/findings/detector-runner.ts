@@ -1,0 +1,225 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Finding, FindingNotification } from '@kiln/wire'
+import { detectCpuRegressions, servicesWithVersions } from './cpu-regression.js'
+import { splitList, type FindingsConfig } from './findings-config.js'
+import { toFinding, toRow, type DetectedFinding, type FindingRow } from './finding-model.js'
+import { latestFinding, storedIds, undeliveredFindings, writeFindings } from './finding-store.js'
+import { findingText } from './finding-text.js'
+import { detectHeapGrowth, servicesWithHeap } from './heap-growth.js'
+import { postJson, redactUrl } from './webhook-sender.js'
+
+export interface DetectorRunnerOptions {
+  client: ClickHouseClient
+  database: string
+  config: FindingsConfig
+  log: FastifyBaseLogger
+  /** The HTTP client of webhooks (tests may pass another). */
+  fetch?: typeof fetch
+}
+
+export interface RunOptions {
+  /** Only this tenant's data (a run asked for through the API); default every tenant. */
+  tenant?: string | undefined
+  /** The time the run looks back from; default now. */
+  now?: number
+}
+
+/** Undelivered findings older than this are not retried any more. */
+const REDELIVERY_WINDOW_MS = 24 * 60 * 60 * 1000
+const REDELIVERY_BATCH = 100
+
+/**
+ * Runs Kiln's detectors over recent data, stores what they find once, and sends each new finding
+ * to the configured webhooks. Runs never overlap: a run asked for while one is under way starts
+ * after it.
+ *
+ * Deduplication: a CPU regression is one finding per (service, culprit version), never reported
+ * twice. Heap growth is an episode: while a service's heap keeps growing, each run extends the
+ * stored finding (same id, later window) instead of reporting a new one; a new finding starts
+ * only once the last one's window no longer reaches the growth detected now.
+ */
+export class DetectorRunner {
+  readonly #o: DetectorRunnerOptions
+  #chain: Promise<unknown> = Promise.resolve()
+  #running = 0
+
+  constructor(options: DetectorRunnerOptions) {
+    this.#o = options
+  }
+
+  /** True while a run is under way or waiting. */
+  get busy(): boolean {
+    return this.#running > 0
+  }
+
+  /** Run the detectors; resolves with the findings this run created. */
+  run(options: RunOptions = {}): Promise<Finding[]> {
+    this.#running++
+    const result = this.#chain.then(() => this.#run(options))
+    this.#chain = result.catch(() => undefined).finally(() => this.#running--)
+    return result
+  }
+
+  /** Resolves once no run is under way (for shutdown). */
+  async idle(): Promise<void> {
+    while (this.#running > 0) await this.#chain
+  }
+
+  async #run(options: RunOptions): Promise<Finding[]> {
+    const { client, database: db, config, log } = this.#o
+    const now = options.now ?? Date.now()
+    const detected: DetectedFinding[] = []
+
+    const lookback = { from: now - config.regressionLookbackMs, to: now, tenant: options.tenant }
+    for (const s of await servicesWithVersions(client, db, lookback)) {
+      try {
+        detected.push(
+          ...(await detectCpuRegressions(client, db, {
+            ...s,
+            from: lookback.from,
+            to: now,
+            threshold: config.regressionThreshold,
+          })),
+        )
+      } catch (error) {
+        log.error({ err: error, service: s.service }, 'CPU regression detector failed')
+      }
+    }
+
+    const heapWindow = { from: now - config.heapGrowthWindowMs, to: now, tenant: options.tenant }
+    for (const s of await servicesWithHeap(client, db, heapWindow)) {
+      try {
+        const found = await detectHeapGrowth(client, db, {
+          ...s,
+          from: heapWindow.from,
+          to: now,
+          minR2: config.heapGrowthMinR2,
+          minRatio: config.heapGrowthMinRatio,
+        })
+        if (found) detected.push(found)
+      } catch (error) {
+        log.error({ err: error, service: s.service }, 'heap growth detector failed')
+      }
+    }
+
+    const urls = splitList(config.webhookUrls)
+    const created: FindingRow[] = []
+    const updated: FindingRow[] = []
+    for (const f of detected) {
+      const key = { tenant: f.tenant, service: f.service }
+      if (f.kind === 'heap_growth') {
+        const last = await latestFinding(client, db, { ...key, kind: 'heap_growth' })
+        if (last && last.window_to >= f.time) {
+          // The same growth, still going: extend the stored finding, keep its start and id.
+          updated.push(
+            toRow(
+              {
+                ...f,
+                id: last.finding_id,
+                time: last.time,
+                baseline: { from: last.baseline_from, to: last.baseline_to },
+              },
+              { detectedAt: last.detected_at, updatedAt: Math.max(now, last.updated_at + 1) },
+              {
+                state: last.delivery,
+                pendingUrls: last.pending_urls,
+                attempts: last.delivery_attempts,
+              },
+            ),
+          )
+          continue
+        }
+      } else if ((await storedIds(client, db, key, [f.id])).has(f.id)) {
+        continue
+      }
+      created.push(
+        toRow(
+          f,
+          { detectedAt: now, updatedAt: now },
+          { state: urls.length > 0 ? 'pending' : 'none', pendingUrls: urls, attempts: 0 },
+        ),
+      )
+    }
+    // Stored before they are sent: a crash between the two sends them on a later run.
+    await writeFindings(client, db, [...created, ...updated])
+    if (created.length > 0) {
+      log.info({ findings: created.map((r) => r.title) }, 'new findings')
+    }
+
+    const delivered = await this.#deliver(created, urls, now)
+    const retried = await this.#deliver(
+      (
+        await undeliveredFindings(client, db, {
+          tenant: options.tenant,
+          since: now - REDELIVERY_WINDOW_MS,
+          limit: REDELIVERY_BATCH,
+        })
+      ).filter((r) => !created.some((c) => c.finding_id === r.finding_id)),
+      urls,
+      now,
+    )
+    await writeFindings(client, db, [...delivered, ...retried])
+    const final = new Map(delivered.map((r) => [r.finding_id, r]))
+    return created.map((r) => toFinding(final.get(r.finding_id) ?? r, config.publicUrl))
+  }
+
+  /**
+   * Send each finding to the configured URLs it has not reached; return its next row version.
+   * Only URLs still configured are tried: a URL removed from the configuration gets nothing more.
+   */
+  async #deliver(rows: FindingRow[], urls: string[], now: number): Promise<FindingRow[]> {
+    const { config, log } = this.#o
+    const out: FindingRow[] = []
+    for (const row of rows) {
+      const targets = row.pending_urls.filter((u) => urls.includes(u))
+      if (targets.length === 0) {
+        if (row.delivery === 'pending' || row.delivery === 'failed') {
+          out.push({
+            ...row,
+            delivery: 'none',
+            pending_urls: [],
+            updated_at: Math.max(now, row.updated_at + 1),
+          })
+        }
+        continue
+      }
+      const finding = toFinding(row, config.publicUrl)
+      const body: FindingNotification = {
+        kind: 'kiln.finding',
+        text: findingText(finding),
+        finding,
+      }
+      const results = await Promise.all(
+        targets.map((url) =>
+          postJson(url, body, {
+            timeoutMs: config.webhookTimeoutMs,
+            retries: config.webhookRetries,
+            ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}),
+          }),
+        ),
+      )
+      const failed = results.filter((r) => !r.ok)
+      for (const r of failed) {
+        log.warn(
+          {
+            url: redactUrl(r.url),
+            status: r.status,
+            error: r.error,
+            attempts: r.attempts,
+            finding: row.finding_id,
+          },
+          'webhook delivery failed',
+        )
+      }
+      out.push({
+        ...row,
+        delivery: failed.length === 0 ? 'delivered' : 'failed',
+        pending_urls: failed.map((r) => r.url),
+        delivery_attempts: row.delivery_attempts + 1,
+        updated_at: Math.max(now, row.updated_at + 1),
+      })
+    }
+    return out
+  }
+}

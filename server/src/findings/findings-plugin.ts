@@ -1,0 +1,93 @@
+import type { Static } from '@sinclair/typebox'
+import fp from 'fastify-plugin'
+import type { FindingsResponse, FindingsRunResponse } from '@kiln/wire'
+import { KilnError } from '../errors.js'
+import { DetectorRunner } from './detector-runner.js'
+import type { FindingsConfig } from './findings-config.js'
+import { listFindings } from './finding-store.js'
+import { toFinding } from './finding-model.js'
+import { FindingsRunSchema, FindingsSchema, type FindingsQuery } from './findings-schemas.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Kiln's detectors: `run()` them now, or let the schedule do it. */
+    findings: DetectorRunner
+  }
+}
+
+export interface FindingsPluginOptions {
+  config: FindingsConfig
+  /** The HTTP client of outbound webhooks (tests may pass another). */
+  fetch?: typeof fetch
+}
+
+const DEFAULT_LIST_WINDOW_MS = 24 * 60 * 60 * 1000
+
+/**
+ * Kiln's own detectors on a schedule (`detectorIntervalMs`, 0: off), their findings, and the
+ * outbound webhooks:
+ * - `GET /api/v1/findings`: stored findings overlapping a window, newest first.
+ * - `POST /api/v1/findings/run`: run the detectors now over the request's tenant.
+ * The schedule's timer never keeps the process alive, and closing the server waits for a run
+ * under way before the store closes.
+ */
+export const findingsPlugin = fp<FindingsPluginOptions>(
+  async (fastify, { config, fetch }) => {
+    const runner = new DetectorRunner({
+      client: fastify.store.client,
+      database: fastify.store.database,
+      config,
+      log: fastify.log.child({ plugin: 'kiln-findings' }),
+      ...(fetch ? { fetch } : {}),
+    })
+    fastify.decorate('findings', runner)
+
+    let timer: NodeJS.Timeout | undefined
+    let closing = false
+    const schedule = (): void => {
+      if (closing || config.detectorIntervalMs <= 0) return
+      timer = setTimeout(() => {
+        timer = undefined
+        // A remote store may not be up yet: skip the run, try at the next tick.
+        const run = fastify.store.ready && !runner.busy ? runner.run() : Promise.resolve([])
+        run
+          .catch((error: unknown) => fastify.log.error({ err: error }, 'detector run failed'))
+          .finally(schedule)
+      }, config.detectorIntervalMs)
+      timer.unref()
+    }
+    fastify.addHook('onReady', async () => schedule())
+    fastify.addHook('onClose', async () => {
+      closing = true
+      if (timer) clearTimeout(timer)
+      await runner.idle()
+    })
+
+    fastify.get<{ Querystring: Static<typeof FindingsQuery>; Reply: FindingsResponse }>(
+      '/api/v1/findings',
+      { schema: FindingsSchema },
+      async (request) => {
+        const q = request.query
+        const to = q.to ?? Date.now()
+        const from = q.from ?? to - DEFAULT_LIST_WINDOW_MS
+        if (from >= to) throw new KilnError('KILN_ERR_QUERY_INVALID', '`from` must be before `to`')
+        const rows = await listFindings(fastify.store.client, fastify.store.database, {
+          tenant: request.tenant,
+          service: q.service,
+          kind: q.kind,
+          from,
+          to,
+          limit: q.limit ?? 500,
+        })
+        return { from, to, findings: rows.map((r) => toFinding(r, config.publicUrl)) }
+      },
+    )
+
+    fastify.post<{ Reply: FindingsRunResponse }>(
+      '/api/v1/findings/run',
+      { schema: FindingsRunSchema },
+      async (request) => ({ findings: await runner.run({ tenant: request.tenant }) }),
+    )
+  },
+  { name: 'kiln-findings', fastify: '5.x', dependencies: ['kiln-store', 'kiln-auth'] },
+)

@@ -1,0 +1,108 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { baselineWindow, comparisonLinks, type AlertSource, type AlertView } from '@kiln/wire'
+import { selectRows } from '../query/store-query.js'
+import { wrapStoreError } from '../store/store-errors.js'
+import type { AlertRow } from './alert-mapping.js'
+
+/** Store alerts; resolves once they are written (the hook answers only then). */
+export async function insertAlerts(
+  client: ClickHouseClient,
+  db: string,
+  rows: AlertRow[],
+): Promise<void> {
+  if (rows.length === 0) return
+  try {
+    await client.insert({
+      table: `${db}.alerts`,
+      values: rows as unknown as Record<string, unknown>[],
+      format: 'JSONEachRow',
+    })
+  } catch (error) {
+    throw wrapStoreError(error)
+  }
+}
+
+export interface AlertFilter {
+  tenant: string
+  service?: string | undefined
+  status?: 'firing' | 'resolved' | undefined
+  /** Alerts whose window overlaps `[from, to)`. */
+  from: number
+  to: number
+  limit: number
+}
+
+/**
+ * Times leave the store as Unix ms under `*_ms` names: an alias named like its column would
+ * replace the column in WHERE and ORDER BY too.
+ */
+type StoredAlert = Omit<
+  AlertRow,
+  'starts_at' | 'ends_at' | 'window_from' | 'window_to' | 'received_at'
+> & {
+  starts_at_ms: string
+  ends_at_ms: string | null
+  window_from_ms: string
+  window_to_ms: string
+  received_at_ms: string
+}
+
+/** Alerts overlapping a window, the latest receipt of each, newest start first. */
+export async function listAlerts(
+  client: ClickHouseClient,
+  db: string,
+  filter: AlertFilter,
+): Promise<AlertRow[]> {
+  const conditions = ['tenant = {tenant:String}']
+  if (filter.service !== undefined) conditions.push('service = {service:String}')
+  if (filter.status !== undefined) conditions.push('status = {status:String}')
+  const rows = await selectRows<StoredAlert>(
+    client,
+    `SELECT tenant, service, toUnixTimestamp64Milli(starts_at) AS starts_at_ms, alert_id, source,
+        status, name, type, toUnixTimestamp64Milli(ends_at) AS ends_at_ms,
+        toUnixTimestamp64Milli(window_from) AS window_from_ms,
+        toUnixTimestamp64Milli(window_to) AS window_to_ms, fingerprint, labels, annotations,
+        generator_url, toUnixTimestamp64Milli(received_at) AS received_at_ms
+      FROM ${db}.alerts FINAL
+      WHERE ${conditions.join(' AND ')}
+        AND window_from < fromUnixTimestamp64Milli({to:Int64})
+        AND window_to >= fromUnixTimestamp64Milli({from:Int64})
+      ORDER BY starts_at DESC, alert_id
+      LIMIT {limit:UInt32}`,
+    { ...filter },
+  )
+  return rows.map(
+    ({ starts_at_ms, ends_at_ms, window_from_ms, window_to_ms, received_at_ms, ...r }) => ({
+      ...r,
+      starts_at: Number(starts_at_ms),
+      ends_at: ends_at_ms === null ? null : Number(ends_at_ms),
+      window_from: Number(window_from_ms),
+      window_to: Number(window_to_ms),
+      received_at: Number(received_at_ms),
+    }),
+  )
+}
+
+/** The API form of a stored alert; links only when it names a service. */
+export function alertView(row: AlertRow, publicUrl: string): AlertView {
+  const window = { from: row.window_from, to: row.window_to }
+  return {
+    id: row.alert_id,
+    source: row.source as AlertSource,
+    name: row.name,
+    status: row.status,
+    service: row.service,
+    type: row.type,
+    startsAt: row.starts_at,
+    endsAt: row.ends_at,
+    window,
+    baseline: baselineWindow(window),
+    labels: row.labels,
+    annotations: row.annotations,
+    generatorUrl: row.generator_url,
+    receivedAt: row.received_at,
+    links: row.service
+      ? comparisonLinks(publicUrl, { service: row.service, type: row.type, comparison: window })
+      : null,
+  }
+}

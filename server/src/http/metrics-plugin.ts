@@ -1,0 +1,70 @@
+import fp from 'fastify-plugin'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+export interface KilnMetrics {
+  readonly registry: Registry
+  readonly ingestedProfiles: Counter<'type'>
+  readonly ingestedBytes: Counter
+  readonly rejected: Counter<'code'>
+  readonly insertSeconds: Histogram
+  readonly insertedRows: Counter<'table'>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: KilnMetrics
+  }
+}
+
+/** `GET /metrics` in Prometheus text format, from a registry of this server's own. */
+export const metricsPlugin = fp(
+  async (fastify) => {
+    const registry = new Registry()
+    collectDefaultMetrics({ register: registry, prefix: 'kiln_' })
+    const metrics: KilnMetrics = {
+      registry,
+      ingestedProfiles: new Counter({
+        name: 'kiln_ingested_profiles_total',
+        help: 'Profiles stored, by Kiln profile type',
+        labelNames: ['type'],
+        registers: [registry],
+      }),
+      ingestedBytes: new Counter({
+        name: 'kiln_ingested_bytes_total',
+        help: 'Request body bytes of stored profiles',
+        registers: [registry],
+      }),
+      rejected: new Counter({
+        name: 'kiln_ingest_rejected_total',
+        help: 'Ingest requests refused, by error code',
+        labelNames: ['code'],
+        registers: [registry],
+      }),
+      insertSeconds: new Histogram({
+        name: 'kiln_insert_duration_seconds',
+        help: 'Duration of one batched insert into the store',
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers: [registry],
+      }),
+      insertedRows: new Counter({
+        name: 'kiln_inserted_rows_total',
+        help: 'Rows inserted, by table',
+        labelNames: ['table'],
+        registers: [registry],
+      }),
+    }
+    new Gauge({
+      name: 'kiln_insert_queue_rows',
+      help: 'Rows waiting for the next batched insert',
+      registers: [registry],
+      collect() {
+        this.set(fastify.hasDecorator('store') ? fastify.store.writer.pendingRows : 0)
+      },
+    })
+    fastify.decorate('metrics', metrics)
+    fastify.get('/metrics', async (_request, reply) =>
+      reply.type(registry.contentType).send(await registry.metrics()),
+    )
+  },
+  { name: 'kiln-metrics', fastify: '5.x' },
+)

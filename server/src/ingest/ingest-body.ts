@@ -1,0 +1,63 @@
+import type { FastifyRequest } from 'fastify'
+import { KilnError } from '../errors.js'
+
+/** Content types a raw pprof body may come with; none at all is accepted too. */
+export const RAW_CONTENT_TYPES = new Set([
+  'application/octet-stream',
+  'application/x-protobuf',
+  'application/protobuf',
+  'application/vnd.google.protobuf',
+  'application/gzip',
+  'application/x-gzip',
+  'binary/octet-stream',
+])
+
+export interface IngestBody {
+  profile: Buffer
+  /** Pyroscope's per-sample-type settings (units, aggregation); validated JSON, kept as given. */
+  sampleTypeConfig?: unknown
+}
+
+/**
+ * The profile bytes of an ingest request: the raw body, or the `profile` field of a multipart
+ * form as Pyroscope's Go and Java clients send it (`prev_profile` is ignored: it is a
+ * baseline for delta computation that Kiln does not need).
+ */
+export async function readIngestBody(request: FastifyRequest): Promise<IngestBody> {
+  if (request.isMultipart()) {
+    let profile: Buffer | undefined
+    let sampleTypeConfig: unknown
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        const bytes = await part.toBuffer()
+        if (part.fieldname === 'profile') profile = bytes
+        else if (part.fieldname === 'sample_type_config')
+          sampleTypeConfig = parseJson(bytes.toString('utf8'))
+      } else if (part.fieldname === 'sample_type_config') {
+        sampleTypeConfig = parseJson(String(part.value))
+      }
+    }
+    if (!profile)
+      throw new KilnError('KILN_ERR_BAD_REQUEST', 'multipart form has no `profile` field')
+    return { profile, sampleTypeConfig }
+  }
+  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+  if (type !== '' && !RAW_CONTENT_TYPES.has(type)) {
+    throw new KilnError(
+      'KILN_ERR_FORMAT_UNSUPPORTED',
+      `content-type ${type.slice(0, 64)}; send application/octet-stream or multipart/form-data`,
+    )
+  }
+  if (!Buffer.isBuffer(request.body) || request.body.length === 0) {
+    throw new KilnError('KILN_ERR_PPROF_INVALID', 'empty body')
+  }
+  return { profile: request.body }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new KilnError('KILN_ERR_BAD_REQUEST', '`sample_type_config` is not JSON')
+  }
+}

@@ -1,0 +1,365 @@
+import { Type, type TSchema } from '@sinclair/typebox'
+import { PROFILE_TYPES, type ProfileTypeName } from '@kiln/wire'
+
+/*
+ * TypeBox schemas of the query routes: Fastify validates requests with them and the OpenAPI
+ * document (`/api/v1/openapi.json`) is built from them, so the two never disagree. Response
+ * shapes mirror the types of `@kiln/wire` (`wire/src/query.ts`), where their meaning is written.
+ */
+
+export const DEFAULT_MAX_STACKS = 20_000
+export const DEFAULT_MAX_NODES = 8_192
+export const DEFAULT_EXPORT_MAX_STACKS = 200_000
+
+const Service = Type.String({ minLength: 1, maxLength: 256, description: 'Service name' })
+const ProfileType = Type.Unsafe<ProfileTypeName>({
+  type: 'string',
+  enum: Object.keys(PROFILE_TYPES),
+  description: 'Profile type',
+})
+const From = Type.Integer({
+  minimum: 0,
+  description: 'Window start, Unix ms (inclusive); default `to` - 15 min',
+})
+const To = Type.Integer({ minimum: 0, description: 'Window end, Unix ms (exclusive); default now' })
+const Selector = Type.String({
+  maxLength: 4096,
+  description:
+    'Label selector, Prometheus syntax: `{k="v", k2!="v", k3=~"re", k4!~"re"}` (RE2, anchored)',
+})
+const maxStacks = (defaultValue: number) =>
+  Type.Integer({
+    minimum: 1,
+    maximum: 1_000_000,
+    default: defaultValue,
+    description: 'How many of the heaviest stacks are aggregated; the rest fold into "other"',
+  })
+const MaxStacks = maxStacks(DEFAULT_MAX_STACKS)
+const MaxNodes = Type.Integer({
+  minimum: 2,
+  maximum: 1_000_000,
+  default: DEFAULT_MAX_NODES,
+  description: 'Most nodes in the tree, "other" nodes included',
+})
+const Unit = Type.String({ enum: ['nanoseconds', 'bytes', 'count'] })
+const Aggregation = Type.String({ enum: ['cumulative', 'gauge'] })
+const CanonicalSelector = Type.String({ description: 'The selector as applied, normalized' })
+
+const windowQuery = {
+  service: Service,
+  type: ProfileType,
+  from: Type.Optional(From),
+  to: Type.Optional(To),
+  query: Type.Optional(Selector),
+}
+
+const windowEcho = {
+  service: Type.String(),
+  type: Type.String(),
+  unit: Unit,
+  aggregation: Aggregation,
+  from: Type.Number(),
+  to: Type.Number(),
+  query: CanonicalSelector,
+}
+
+/** The recursive tree types, documented once and referenced from every route that returns them. */
+export const FlameNodeSchema = Type.Recursive(
+  (This) =>
+    Type.Object({
+      name: Type.String(),
+      file: Type.Optional(Type.String()),
+      value: Type.Number({ description: 'Total: the node and its descendants' }),
+      self: Type.Number(),
+      children: Type.Array(This),
+    }),
+  { $id: 'FlameNode', description: 'value === self + sum(children.value)' },
+)
+
+export const DiffNodeSchema = Type.Recursive(
+  (This) =>
+    Type.Object({
+      name: Type.String(),
+      file: Type.Optional(Type.String()),
+      baseTotal: Type.Number(),
+      baseSelf: Type.Number(),
+      compTotal: Type.Number(),
+      compSelf: Type.Number(),
+      children: Type.Array(This),
+    }),
+  { $id: 'DiffNode', description: 'Absolute values of both windows; see DiffNode in @kiln/wire' },
+)
+
+export const ErrorSchema = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    code: Type.String({ description: 'Stable `KILN_ERR_*` code' }),
+    error: Type.String(),
+    message: Type.String(),
+  },
+  { $id: 'ErrorResponse' },
+)
+
+export const OpenApiSchema = {
+  summary: 'This document (OpenAPI 3.1)',
+  response: { 200: Type.Object({}, { additionalProperties: true }) },
+}
+
+export const ServicesSchema = {
+  summary: 'Services with their profile types',
+  response: {
+    200: Type.Object({
+      services: Type.Array(
+        Type.Object({
+          name: Type.String(),
+          types: Type.Array(Type.String()),
+          lastSeen: Type.Number({ description: 'Unix ms of the newest profile' }),
+        }),
+      ),
+    }),
+  },
+}
+
+export const ProfileTypesQuery = Type.Object({ service: Service })
+export const ProfileTypesSchema = {
+  summary: 'Profile types of a service',
+  querystring: ProfileTypesQuery,
+  response: {
+    200: Type.Object({
+      service: Type.String(),
+      types: Type.Array(
+        Type.Object({
+          name: Type.String(),
+          unit: Unit,
+          aggregation: Aggregation,
+          description: Type.String(),
+          lastSeen: Type.Number(),
+        }),
+      ),
+    }),
+  },
+}
+
+const catalogWindowQuery = {
+  service: Service,
+  from: Type.Optional(From),
+  to: Type.Optional(To),
+  type: Type.Optional(ProfileType),
+  query: Type.Optional(Selector),
+}
+
+export const LabelsQuery = Type.Object(catalogWindowQuery)
+export const LabelsSchema = {
+  summary: 'Label names of the series sampled in a window',
+  querystring: LabelsQuery,
+  response: {
+    200: Type.Object({
+      service: Type.String(),
+      from: Type.Number(),
+      to: Type.Number(),
+      names: Type.Array(Type.String()),
+    }),
+  },
+}
+
+export const LabelValuesQuery = Type.Object({
+  ...catalogWindowQuery,
+  name: Type.String({ minLength: 1, maxLength: 256, description: 'Label name' }),
+  limit: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+})
+export const LabelValuesSchema = {
+  summary: 'Values of a label over the series sampled in a window',
+  querystring: LabelValuesQuery,
+  response: {
+    200: Type.Object({
+      service: Type.String(),
+      name: Type.String(),
+      from: Type.Number(),
+      to: Type.Number(),
+      values: Type.Array(Type.String()),
+      truncated: Type.Boolean(),
+    }),
+  },
+}
+
+export const VersionsQuery = Type.Object({ service: Service })
+export const VersionsSchema = {
+  summary: 'Versions of a service with first and last seen (deploy markers)',
+  querystring: VersionsQuery,
+  response: {
+    200: Type.Object({
+      service: Type.String(),
+      versions: Type.Array(
+        Type.Object({
+          version: Type.String(),
+          firstSeen: Type.Number(),
+          lastSeen: Type.Number(),
+          profiles: Type.Number(),
+        }),
+      ),
+    }),
+  },
+}
+
+export const TimelineQuery = Type.Object({
+  ...windowQuery,
+  step: Type.Optional(
+    Type.Integer({
+      minimum: 1000,
+      description: 'Bucket size in ms; default: the window in at most 300 buckets',
+    }),
+  ),
+})
+export const TimelineSchema = {
+  summary: 'Totals per time bucket',
+  querystring: TimelineQuery,
+  response: {
+    200: Type.Object({
+      ...windowEcho,
+      step: Type.Number(),
+      timestamps: Type.Array(Type.Number(), { description: 'Bucket starts, Unix ms' }),
+      values: Type.Array(Type.Union([Type.Number(), Type.Null()]), {
+        description: 'Bucket totals; null: no sample',
+      }),
+    }),
+  },
+}
+
+export const FlamegraphQuery = Type.Object({
+  ...windowQuery,
+  maxNodes: Type.Optional(MaxNodes),
+  maxStacks: Type.Optional(MaxStacks),
+})
+export const FlamegraphSchema = {
+  summary: 'Flame graph of a window',
+  querystring: FlamegraphQuery,
+  response: {
+    200: Type.Object({
+      ...windowEcho,
+      total: Type.Number({ description: 'Sum of every sample in the window' }),
+      stacks: Type.Number({ description: 'Distinct stacks aggregated' }),
+      root: Type.Ref(FlameNodeSchema),
+    }),
+  },
+}
+
+const DiffWindowSchema = Type.Object({
+  from: Type.Number(),
+  to: Type.Number(),
+  query: CanonicalSelector,
+  total: Type.Number(),
+  stacks: Type.Number(),
+})
+const DiffFunctionSchema = Type.Object({
+  name: Type.String(),
+  file: Type.Optional(Type.String()),
+  baseSelf: Type.Number(),
+  compSelf: Type.Number(),
+  baseTotal: Type.Number(),
+  compTotal: Type.Number(),
+  selfShare: Type.Number({ description: 'compSelf/comparison.total - baseSelf/baseline.total' }),
+  totalShare: Type.Number(),
+  selfDelta: Type.Number({ description: 'compSelf - baseSelf' }),
+  totalDelta: Type.Number(),
+})
+const Ranked = Type.Object({
+  grew: Type.Array(DiffFunctionSchema),
+  shrank: Type.Array(DiffFunctionSchema),
+})
+
+export const DiffQuery = Type.Object({
+  service: Service,
+  type: ProfileType,
+  baseFrom: Type.Optional(Type.Integer({ minimum: 0, description: 'Baseline start, Unix ms' })),
+  baseTo: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'Baseline end, Unix ms; default compFrom' }),
+  ),
+  compFrom: Type.Optional(Type.Integer({ minimum: 0, description: 'Comparison start, Unix ms' })),
+  compTo: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'Comparison end, Unix ms; default now' }),
+  ),
+  baseQuery: Type.Optional(Selector),
+  compQuery: Type.Optional(Selector),
+  maxNodes: Type.Optional(MaxNodes),
+  maxStacks: Type.Optional(MaxStacks),
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1000, default: 20, description: 'Per ranked list' }),
+  ),
+  rankBy: Type.Optional(
+    Type.Unsafe<'share' | 'absolute'>({
+      type: 'string',
+      enum: ['share', 'absolute'],
+      default: 'share',
+      description: 'Rank changes by normalized share or by absolute value',
+    }),
+  ),
+})
+export const DiffSchema = {
+  summary: 'Diff of two windows (times, versions or label sets)',
+  querystring: DiffQuery,
+  response: {
+    200: Type.Object({
+      service: Type.String(),
+      type: Type.String(),
+      unit: Unit,
+      aggregation: Aggregation,
+      baseline: DiffWindowSchema,
+      comparison: DiffWindowSchema,
+      root: Type.Ref(DiffNodeSchema),
+      changes: Type.Object({
+        rankBy: Type.String({ enum: ['share', 'absolute'] }),
+        self: Ranked,
+        total: Ranked,
+      }),
+    }),
+  },
+}
+
+export const TopQuery = Type.Object({
+  ...windowQuery,
+  sort: Type.Optional(
+    Type.Unsafe<'self' | 'total'>({ type: 'string', enum: ['self', 'total'], default: 'self' }),
+  ),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 100 })),
+  maxStacks: Type.Optional(MaxStacks),
+})
+export const TopSchema = {
+  summary: 'Top functions of a window by self or total',
+  querystring: TopQuery,
+  response: {
+    200: Type.Object({
+      ...windowEcho,
+      total: Type.Number(),
+      stacks: Type.Number(),
+      sort: Type.String({ enum: ['self', 'total'] }),
+      functions: Type.Array(
+        Type.Object({
+          name: Type.String(),
+          file: Type.Optional(Type.String()),
+          line: Type.Optional(Type.Integer()),
+          self: Type.Number(),
+          total: Type.Number({ description: 'Counted once per stack, also under recursion' }),
+        }),
+      ),
+    }),
+  },
+}
+
+export const ExportPprofQuery = Type.Object({
+  ...windowQuery,
+  maxStacks: Type.Optional(maxStacks(DEFAULT_EXPORT_MAX_STACKS)),
+})
+export const ExportPprofSchema = {
+  summary: 'The window merged into one gzipped pprof (readable by `go tool pprof`)',
+  querystring: ExportPprofQuery,
+  response: {
+    200: Type.String({
+      format: 'binary',
+      contentMediaType: 'application/octet-stream',
+      description: 'Gzipped pprof, one sample type `<type>/<unit>`',
+    }),
+  },
+}
+
+/** Schemas with an `$id`, listed once under `components.schemas` of the OpenAPI document. */
+export const SHARED_SCHEMAS: TSchema[] = [FlameNodeSchema, DiffNodeSchema, ErrorSchema]

@@ -1,0 +1,119 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { selectRows } from './store-query.js'
+import { stackValuesSql, type QueryWindow } from './window-sql.js'
+
+/** A stack with its frames (root first) and one value per window. */
+export interface WindowStack {
+  functions: string[]
+  files: string[]
+  lines: number[]
+  values: number[]
+}
+
+export interface StackSet {
+  /** The heaviest stacks, heaviest first. */
+  stacks: WindowStack[]
+  /** Per window: sum of every sample. */
+  totals: number[]
+  /** Per window: number of distinct stacks with a value. */
+  stackCounts: number[]
+  /** Per window: value of the stacks not returned (beyond the limit, or frames expired). */
+  remainders: number[]
+}
+
+/** Stack hashes per frames query: a bound array of this size stays far below any query limit. */
+const FRAMES_CHUNK = 10_000
+
+/**
+ * The `limit` heaviest stacks of one or two windows of a service, with their frames. Values are
+ * aggregated in SQL, one statement for all windows: with two, stacks are joined by hash so every
+ * returned stack has its exact value in both, and "heaviest" means the largest share of either
+ * window. Frames come from a second, primary-key lookup on `stacks`.
+ */
+export async function queryStacks(
+  client: ClickHouseClient,
+  db: string,
+  windows: readonly QueryWindow[],
+  limit: number,
+): Promise<StackSet> {
+  const width = windows.length
+  if (width !== 1 && width !== 2) throw new Error(`queryStacks takes 1 or 2 windows, not ${width}`)
+  const parts = windows.map((w, i) => stackValuesSql(db, w, `w${i}_`))
+  const params: Record<string, unknown> = { limit }
+  for (const part of parts) Object.assign(params, part.params)
+
+  const query =
+    width === 1
+      ? `SELECT toString(stack_hash) AS h, v AS v0, sum(v) OVER () AS t0, count() OVER () AS n0
+        FROM (${parts[0]!.text})
+        ORDER BY v DESC, stack_hash LIMIT {limit:UInt32}`
+      : `SELECT h, v0, v1, t0, t1, n0, n1 FROM (
+          SELECT toString(stack_hash) AS h, stack_hash, a.v AS v0, b.v AS v1,
+            sum(a.v) OVER () AS t0, sum(b.v) OVER () AS t1,
+            countIf(a.v != 0) OVER () AS n0, countIf(b.v != 0) OVER () AS n1
+          FROM (${parts[0]!.text}) AS a
+          FULL OUTER JOIN (${parts[1]!.text}) AS b USING (stack_hash)
+        )
+        ORDER BY greatest(if(t0 = 0, 0, v0 / t0), if(t1 = 0, 0, v1 / t1)) DESC, stack_hash
+        LIMIT {limit:UInt32}`
+  type Row = Record<string, string | number> & { h: string }
+  const rows = await selectRows<Row>(client, query, params)
+
+  const totals = Array.from({ length: width }, (_, i) => Number(rows[0]?.[`t${i}`] ?? 0))
+  const stackCounts = Array.from({ length: width }, (_, i) => Number(rows[0]?.[`n${i}`] ?? 0))
+  const frames = await queryFrames(
+    client,
+    db,
+    windows[0]!,
+    rows.map((r) => r.h),
+  )
+
+  const stacks: WindowStack[] = []
+  const fetched = new Array<number>(width).fill(0)
+  for (const row of rows) {
+    const f = frames.get(row.h)
+    if (!f) continue // a stack row lost to TTL: its value stays in the remainder
+    const values = Array.from({ length: width }, (_, i) => Number(row[`v${i}`] ?? 0))
+    values.forEach((v, i) => (fetched[i]! += v))
+    stacks.push({ functions: f.functions, files: f.files, lines: f.lines.map(Number), values })
+  }
+  // Gauge values are averages (floats): clamp the rounding noise of `total - fetched` to 0.
+  const remainders = totals.map((t, i) => {
+    const r = t - fetched[i]!
+    return Math.abs(r) <= Math.abs(t) * 1e-12 ? 0 : r
+  })
+  return { stacks, totals, stackCounts, remainders }
+}
+
+interface Frames {
+  functions: string[]
+  files: string[]
+  lines: (number | string)[]
+}
+
+async function queryFrames(
+  client: ClickHouseClient,
+  db: string,
+  w: QueryWindow,
+  hashes: string[],
+): Promise<Map<string, Frames>> {
+  const frames = new Map<string, Frames>()
+  for (let i = 0; i < hashes.length; i += FRAMES_CHUNK) {
+    const rows = await selectRows<Frames & { h: string }>(
+      client,
+      `SELECT toString(stack_hash) AS h, any(functions) AS functions, any(files) AS files,
+          any(lines) AS lines
+        FROM ${db}.stacks
+        WHERE tenant = {tenant:String} AND service = {service:String}
+          AND stack_hash IN {hashes:Array(UInt64)}
+        GROUP BY stack_hash`,
+      {
+        tenant: w.tenant,
+        service: w.service,
+        hashes: hashes.slice(i, i + FRAMES_CHUNK).map((h) => BigInt(h)),
+      },
+    )
+    for (const row of rows) frames.set(row.h, row)
+  }
+  return frames
+}

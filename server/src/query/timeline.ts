@@ -1,0 +1,120 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { PROFILE_TYPES, type TimelineResponse } from '@kiln/wire'
+import { KilnError } from '../errors.js'
+import { formatSelector } from './selector.js'
+import { selectRows } from './store-query.js'
+import { samplesWhere, type QueryWindow } from './window-sql.js'
+
+export interface TimelineOptions extends QueryWindow {
+  /** Bucket size in ms; chosen from the window when absent. */
+  step?: number | undefined
+}
+
+const SECOND = 1000
+const MINUTE = 60 * SECOND
+const HOUR = 60 * MINUTE
+const DAY = 24 * HOUR
+/**
+ * Bucket sizes a person reads easily. None is below 10 s: agents upload a profile every 10 s, so
+ * finer buckets of a cumulative type would alternate between a profile and nothing.
+ */
+const STEPS = [
+  10 * SECOND,
+  15 * SECOND,
+  30 * SECOND,
+  MINUTE,
+  2 * MINUTE,
+  5 * MINUTE,
+  10 * MINUTE,
+  15 * MINUTE,
+  30 * MINUTE,
+  HOUR,
+  2 * HOUR,
+  3 * HOUR,
+  6 * HOUR,
+  12 * HOUR,
+  DAY,
+  7 * DAY,
+]
+/** The most buckets a chosen step gives. */
+export const TARGET_POINTS = 300
+/** The most buckets an explicit step may ask for. */
+export const MAX_POINTS = 10_000
+
+/** The smallest readable step that cuts `[from, to)` into at most {@link TARGET_POINTS} buckets. */
+export function chooseStep(from: number, to: number): number {
+  const span = to - from
+  return STEPS.find((s) => Math.ceil(span / s) <= TARGET_POINTS) ?? Math.ceil(span / TARGET_POINTS)
+}
+
+/**
+ * Totals per bucket of a window. Buckets are aligned on multiples of `step` since the epoch.
+ * Cumulative types sum; gauge types average each series over its snapshots in the bucket, then
+ * sum across series (the rule of the flame graph, so a one-bucket window gives its total).
+ * Without a selector, cumulative totals come from the `profiles` table (one row per upload, its
+ * total precomputed at ingest) instead of `samples`: the same numbers, orders of magnitude fewer
+ * rows.
+ */
+export async function queryTimeline(
+  client: ClickHouseClient,
+  db: string,
+  options: TimelineOptions,
+): Promise<TimelineResponse> {
+  const { step: askedStep, ...window } = options
+  const step = askedStep ?? chooseStep(window.from, window.to)
+  const first = Math.floor(window.from / step) * step
+  const last = Math.floor((window.to - 1) / step) * step
+  const points = (last - first) / step + 1
+  if (points > MAX_POINTS) {
+    throw new KilnError(
+      'KILN_ERR_QUERY_INVALID',
+      `step ${step} ms cuts the window into ${points} buckets, more than ${MAX_POINTS}`,
+    )
+  }
+
+  const info = PROFILE_TYPES[window.type]
+  const bucket = (column: string) =>
+    `intDiv(toUnixTimestamp64Milli(${column}), {step:Int64}) * {step:Int64}`
+  let query: string
+  let params: Record<string, unknown>
+  if (info.aggregation === 'cumulative' && window.selector.length === 0) {
+    query = `SELECT ${bucket('time_start')} AS t, sum(total) AS v FROM ${db}.profiles
+      WHERE tenant = {tenant:String} AND service = {service:String} AND type = {type:String}
+        AND time_start >= fromUnixTimestamp64Milli({from:Int64})
+        AND time_start < fromUnixTimestamp64Milli({to:Int64})
+      GROUP BY t ORDER BY t`
+    const { tenant, service, type, from, to } = window
+    params = { tenant, service, type, from, to, step }
+  } else {
+    const where = samplesWhere(db, window, 'w_')
+    query =
+      info.aggregation === 'cumulative'
+        ? `SELECT ${bucket('time')} AS t, sum(value) AS v FROM ${db}.samples
+          WHERE ${where.text} GROUP BY t ORDER BY t`
+        : `SELECT t, sum(sv) AS v FROM (
+            SELECT ${bucket('time')} AS t, series_id, sum(value) / uniqExact(time) AS sv
+            FROM ${db}.samples WHERE ${where.text} GROUP BY t, series_id
+          ) GROUP BY t ORDER BY t`
+    params = { ...where.params, step }
+  }
+  const rows = await selectRows<{ t: string | number; v: string | number }>(client, query, params)
+
+  const timestamps = Array.from({ length: points }, (_, i) => first + i * step)
+  const values: (number | null)[] = new Array<number | null>(points).fill(null)
+  for (const row of rows) {
+    const i = (Number(row.t) - first) / step
+    if (i >= 0 && i < points) values[i] = Number(row.v)
+  }
+  return {
+    service: window.service,
+    type: window.type,
+    unit: info.unit,
+    aggregation: info.aggregation,
+    from: window.from,
+    to: window.to,
+    query: formatSelector(window.selector),
+    step,
+    timestamps,
+    values,
+  }
+}

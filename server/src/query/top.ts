@@ -1,0 +1,48 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { PROFILE_TYPES, type TopFunction, type TopResponse } from '@kiln/wire'
+import { compareFunctions, functionTable } from './function-table.js'
+import { formatSelector } from './selector.js'
+import { queryStacks } from './stack-query.js'
+import type { QueryWindow } from './window-sql.js'
+
+export interface TopOptions extends QueryWindow {
+  sort: 'self' | 'total'
+  limit: number
+  maxStacks: number
+}
+
+/** The functions of a window with their self and total, heaviest first by `sort`. */
+export async function queryTop(
+  client: ClickHouseClient,
+  db: string,
+  options: TopOptions,
+): Promise<TopResponse> {
+  const { sort, limit, maxStacks, ...window } = options
+  const set = await queryStacks(client, db, [window], maxStacks)
+  const other = sort === 'self' ? 'total' : 'self'
+  const functions = functionTable(set.stacks, 1)
+    .sort(
+      (a, b) => b[sort][0]! - a[sort][0]! || b[other][0]! - a[other][0]! || compareFunctions(a, b),
+    )
+    .slice(0, limit)
+    .map((f): TopFunction => {
+      const out: TopFunction = { name: f.name, self: f.self[0]!, total: f.total[0]! }
+      if (f.file) out.file = f.file
+      if (f.line > 0) out.line = f.line
+      return out
+    })
+  const info = PROFILE_TYPES[window.type]
+  return {
+    service: window.service,
+    type: window.type,
+    unit: info.unit,
+    aggregation: info.aggregation,
+    from: window.from,
+    to: window.to,
+    query: formatSelector(window.selector),
+    total: set.totals[0]!,
+    stacks: set.stackCounts[0]!,
+    sort,
+    functions,
+  }
+}
