@@ -87,3 +87,62 @@ TTL toDateTime(time_start) + INTERVAL 30 DAY;
 
 CREATE TABLE IF NOT EXISTS kiln.profiles ON CLUSTER 'kiln' AS kiln.profiles_local
 ENGINE = Distributed('kiln', 'kiln', 'profiles_local', cityHash64(tenant, service));
+
+CREATE TABLE IF NOT EXISTS kiln.alerts_local ON CLUSTER 'kiln' (
+  tenant LowCardinality(String),
+  service LowCardinality(String),
+  starts_at DateTime64(3, 'UTC'),
+  alert_id String,
+  source LowCardinality(String),
+  status LowCardinality(String),
+  name String,
+  type LowCardinality(String),
+  ends_at Nullable(DateTime64(3, 'UTC')),
+  window_from DateTime64(3, 'UTC'),
+  window_to DateTime64(3, 'UTC'),
+  fingerprint String,
+  labels Map(LowCardinality(String), String),
+  annotations Map(LowCardinality(String), String) CODEC(ZSTD(3)),
+  generator_url String CODEC(ZSTD(3)),
+  received_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', received_at)
+PARTITION BY toYYYYMM(starts_at)
+ORDER BY (tenant, service, starts_at, alert_id)
+TTL toDateTime(received_at) + INTERVAL 30 DAY;
+
+CREATE TABLE IF NOT EXISTS kiln.alerts ON CLUSTER 'kiln' AS kiln.alerts_local
+ENGINE = Distributed('kiln', 'kiln', 'alerts_local', cityHash64(tenant, service));
+
+CREATE TABLE IF NOT EXISTS kiln.findings_local ON CLUSTER 'kiln' (
+  tenant LowCardinality(String),
+  service LowCardinality(String),
+  time DateTime64(3, 'UTC'),
+  finding_id String,
+  kind LowCardinality(String),
+  type LowCardinality(String),
+  title String,
+  version String,
+  previous_version String,
+  versions_compared Array(String),
+  window_from DateTime64(3, 'UTC'),
+  window_to DateTime64(3, 'UTC'),
+  baseline_from DateTime64(3, 'UTC'),
+  baseline_to DateTime64(3, 'UTC'),
+  base_query String,
+  comp_query String,
+  functions String CODEC(ZSTD(3)),
+  stats Map(LowCardinality(String), Float64),
+  detected_at DateTime64(3, 'UTC'),
+  updated_at DateTime64(3, 'UTC'),
+  delivery LowCardinality(String),
+  pending_urls Array(String),
+  delivery_attempts UInt16
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', updated_at)
+PARTITION BY toYYYYMM(time)
+ORDER BY (tenant, service, time, finding_id)
+TTL toDateTime(updated_at) + INTERVAL 30 DAY;
+
+CREATE TABLE IF NOT EXISTS kiln.findings ON CLUSTER 'kiln' AS kiln.findings_local
+ENGINE = Distributed('kiln', 'kiln', 'findings_local', cityHash64(tenant, service));

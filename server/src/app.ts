@@ -2,6 +2,8 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { KilnConfig } from './config/config-schema.js'
 import { authPlugin } from './http/auth-plugin.js'
 import { installErrorHandler } from './http/error-handler.js'
+import { findingsPlugin } from './findings/findings-plugin.js'
+import { hooksPlugin } from './hooks/hooks-plugin.js'
 import { healthPlugin } from './http/health-plugin.js'
 import { metricsPlugin } from './http/metrics-plugin.js'
 import { uiPlugin } from './http/ui-plugin.js'
@@ -26,6 +28,8 @@ export async function buildApp(config: KilnConfig): Promise<FastifyInstance> {
   await app.register(healthPlugin)
   await app.register(ingestPlugin, { config })
   await app.register(queryPlugin, { prefix: '/api/v1' })
+  await app.register(hooksPlugin, { config })
+  await app.register(findingsPlugin, { config })
   await app.register(uiPlugin, { uiDir: config.uiDir })
   return app
 }

@@ -9,6 +9,7 @@ import {
   CLUSTER_QUERY_SETTINGS,
   REPLICA_PATH,
   SHARDING_KEY,
+  MIGRATIONS,
   migrate,
   schemaScript,
   type SchemaOptions,
@@ -71,12 +72,14 @@ async function ddl(options: SchemaOptions) {
 }
 
 const single: SchemaOptions = { database: 'kiln', retentionDays: 7 }
+const VERSIONS = MIGRATIONS.map((m) => m.version)
+const DATA_TABLES = ['series', 'stacks', 'samples', 'profiles', 'alerts', 'findings']
 const cluster: SchemaOptions = { ...single, cluster: 'profiling' }
 
 describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
   it('applies every migration ON CLUSTER, creating nothing outside the cluster', async () => {
     const { commands, applied } = await ddl(cluster)
-    expect(applied).toEqual([1])
+    expect(applied).toEqual(VERSIONS)
     expect(commands[0]).toBe(`CREATE DATABASE IF NOT EXISTS kiln ON CLUSTER 'profiling'`)
     for (const statement of commands) expect(statement).toContain(` ON CLUSTER 'profiling'`)
   })
@@ -87,7 +90,7 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
     // Every table of the single-server schema, and nothing else, in the same order.
     expect(tables.map((t) => t.table)).toEqual(plain.flatMap((t) => [`${t.table}_local`, t.table]))
     expect(plain.map((t) => t.table)).toEqual(
-      ['schema_migrations', 'series', 'stacks', 'samples', 'profiles'].map((t) => `kiln.${t}`),
+      ['schema_migrations', ...DATA_TABLES].map((t) => `kiln.${t}`),
     )
     for (const one of plain) {
       const local = tables.find((t) => t.table === `${one.table}_local`)!
@@ -121,7 +124,7 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
   it('shards every data table by (tenant, service), columns every one of them has', async () => {
     const { tables } = await ddl(cluster)
     const data = tables.filter((t) => t.engine === 'Distributed' && !t.table.includes('migrations'))
-    expect(data).toHaveLength(4)
+    expect(data).toHaveLength(DATA_TABLES.length)
     expect(SHARDING_KEY).toBe('cityHash64(tenant, service)')
     for (const t of data) {
       expect(t.engineArgs.endsWith(`, ${SHARDING_KEY}`)).toBe(true)
@@ -132,12 +135,14 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
 
   it('records a migration only once it is on its shard', async () => {
     const { inserts } = await ddl(cluster)
-    expect(inserts).toEqual([
-      expect.objectContaining({
-        table: 'kiln.schema_migrations',
-        clickhouse_settings: { insert_distributed_sync: 1 },
-      }),
-    ])
+    expect(inserts).toEqual(
+      VERSIONS.map(() =>
+        expect.objectContaining({
+          table: 'kiln.schema_migrations',
+          clickhouse_settings: { insert_distributed_sync: 1 },
+        }),
+      ),
+    )
   })
 
   it('leaves the single-server schema free of cluster engines', async () => {
@@ -150,6 +155,8 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
       'kiln.stacks': 'ReplacingMergeTree',
       'kiln.samples': 'MergeTree',
       'kiln.profiles': 'MergeTree',
+      'kiln.alerts': 'ReplacingMergeTree',
+      'kiln.findings': 'ReplacingMergeTree',
     })
   })
 
@@ -160,7 +167,7 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
     await expect(migrate(onCluster.client, single)).rejects.toThrow(/KILN_CLICKHOUSE_CLUSTER/)
     expect([...onSingle.commands, ...onCluster.commands]).toEqual([])
     // The same layout again is an upgrade: it goes ahead.
-    expect(await migrate(recordingClient('Distributed').client, cluster)).toEqual([1])
+    expect(await migrate(recordingClient('Distributed').client, cluster)).toEqual(VERSIONS)
   })
 
   it('is checked in as deploy/clickhouse/schema-cluster.sql, generated, not edited', () => {

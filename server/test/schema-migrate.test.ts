@@ -47,6 +47,8 @@ describe('migrations on a fresh chDB store', () => {
     )
     const byName = Object.fromEntries(tables.map((t) => [t.name, t]))
     expect(Object.keys(byName)).toEqual([
+      'alerts',
+      'findings',
       'profiles',
       'samples',
       'schema_migrations',

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { FINDINGS_CONFIG_PROPERTIES } from '../findings/findings-config.js'
 
 const MiB = 1024 * 1024
 
@@ -70,6 +71,7 @@ export const ConfigSchema = Type.Object(
       minimum: 1,
       env: 'KILN_INSERT_BATCH_MAX_ROWS',
     }),
+    ...FINDINGS_CONFIG_PROPERTIES,
   },
   { additionalProperties: false },
 )

@@ -27,7 +27,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
     const raw = env[name]
     if (raw === undefined || raw === '') continue
     const schema = ConfigSchema.properties[key as keyof typeof ConfigSchema.properties]
-    if (schema.type === 'integer') out[key] = Number(raw)
+    if (schema.type === 'integer' || schema.type === 'number') out[key] = Number(raw)
     else if (schema.type === 'boolean')
       out[key] = ['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())
     else out[key] = raw

@@ -49,6 +49,8 @@ export const authPlugin = fp<{ config: KilnConfig }>(
     const needsAuth = (request: FastifyRequest): boolean => {
       const path = request.url.split('?')[0] ?? ''
       if (path === '/ingest' || path.startsWith('/api/v1/hooks/')) return true
+      // Running the detectors may call out to webhooks: never anonymous when tokens are set.
+      if (path === '/api/v1/findings/run') return true
       return config.authQueries && path.startsWith('/api/')
     }
 

@@ -1,4 +1,5 @@
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client'
+import { alertsTables } from '../hooks/alerts-tables.js'
 
 export interface SchemaOptions {
   database: string
@@ -198,6 +199,11 @@ export const MIGRATIONS: Migration[] = [
     version: 1,
     name: 'initial schema',
     statements: (o) => initialTables(o.retentionDays).flatMap((table) => createTable(table, o)),
+  },
+  {
+    version: 2,
+    name: 'alerts and findings',
+    statements: (o) => alertsTables(o.retentionDays).flatMap((table) => createTable(table, o)),
   },
 ]
 
