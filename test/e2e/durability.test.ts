@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { gzipSync } from 'node:zlib'
 import {
   Function as PprofFunction,
   Line,
@@ -15,29 +14,18 @@ import {
 } from 'pprof-format'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { ServicesResponse } from '@kiln/wire'
+// The same builder the server's tests use: real pprof through pprof-format's encoder.
+import { encodeProfile } from '../../server/test/helpers/pprof-builder.js'
 
 const require = createRequire(import.meta.url)
 const SERVER_CLI = join(require.resolve('@kiln/server'), '../cli.js')
 
 /** A one-sample CPU profile whose value identifies it. */
 function profileBody(value: number): Buffer {
-  const strings = new StringTable()
-  const fn = new PprofFunction({
-    id: 1,
-    name: strings.dedup('work'),
-    filename: strings.dedup('w.js'),
+  return encodeProfile({
+    sampleTypes: [['cpu', 'nanoseconds']],
+    samples: [{ stack: ['work'], values: [value] }],
   })
-  return gzipSync(
-    new Profile({
-      sampleType: [
-        new ValueType({ type: strings.dedup('cpu'), unit: strings.dedup('nanoseconds') }),
-      ],
-      sample: [new Sample({ locationId: [1], value: [value] })],
-      location: [new Location({ id: 1, line: [new Line({ functionId: 1, line: 1 })] })],
-      function: [fn],
-      stringTable: strings,
-    }).encode(),
-  )
 }
 
 function startServerProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {

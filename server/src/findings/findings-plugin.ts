@@ -1,12 +1,12 @@
 import type { Static } from '@sinclair/typebox'
 import fp from 'fastify-plugin'
 import type { FindingsResponse, FindingsRunResponse } from '@kiln/wire'
-import { KilnError } from '../errors.js'
 import { DetectorRunner } from './detector-runner.js'
 import type { FindingsConfig } from './findings-config.js'
 import { listFindings } from './finding-store.js'
 import { toFinding } from './finding-model.js'
 import { FindingsRunSchema, FindingsSchema, type FindingsQuery } from './findings-schemas.js'
+import { resolveListWindow } from '../http/list-window.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -20,8 +20,6 @@ export interface FindingsPluginOptions {
   /** The HTTP client of outbound webhooks (tests may pass another). */
   fetch?: typeof fetch
 }
-
-const DEFAULT_LIST_WINDOW_MS = 24 * 60 * 60 * 1000
 
 /**
  * Kiln's own detectors on a schedule (`detectorIntervalMs`, 0: off), their findings, and the
@@ -68,9 +66,7 @@ export const findingsPlugin = fp<FindingsPluginOptions>(
       { schema: FindingsSchema },
       async (request) => {
         const q = request.query
-        const to = q.to ?? Date.now()
-        const from = q.from ?? to - DEFAULT_LIST_WINDOW_MS
-        if (from >= to) throw new KilnError('KILN_ERR_QUERY_INVALID', '`from` must be before `to`')
+        const { from, to } = resolveListWindow(q)
         const rows = await listFindings(fastify.store.client, fastify.store.database, {
           tenant: request.tenant,
           service: q.service,

@@ -22,12 +22,11 @@ import {
   type AlertsQuery,
   type GrafanaBody,
 } from './hooks-schemas.js'
+import { resolveListWindow } from '../http/list-window.js'
 
 export interface HooksPluginOptions {
   config: Pick<FindingsConfig, 'publicUrl' | 'alertServiceLabels'>
 }
-
-const DEFAULT_LIST_WINDOW_MS = 24 * 60 * 60 * 1000
 
 /**
  * Inbound alert webhooks and the list of alerts received:
@@ -96,9 +95,7 @@ export const hooksPlugin = fp<HooksPluginOptions>(
       { schema: AlertsSchema },
       async (request) => {
         const q = request.query
-        const to = q.to ?? Date.now()
-        const from = q.from ?? to - DEFAULT_LIST_WINDOW_MS
-        if (from >= to) throw new KilnError('KILN_ERR_QUERY_INVALID', '`from` must be before `to`')
+        const { from, to } = resolveListWindow(q)
         const rows = await listAlerts(fastify.store.client, fastify.store.database, {
           tenant: request.tenant,
           service: q.service,
