@@ -3,15 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  Function as PprofFunction,
-  Line,
-  Location,
-  Profile,
-  Sample,
-  StringTable,
-  ValueType,
-} from 'pprof-format'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { ServicesResponse } from '@kiln/wire'
 // The same builder the server's tests use: real pprof through pprof-format's encoder.
