@@ -1,6 +1,15 @@
 import type { ErrorResponse, FlamegraphQuery, ServicesResponse } from '@kiln/wire'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { fetchFlamegraph, fetchServices } from './api'
+import {
+  apiPath,
+  exportPprofUrl,
+  fetchDiff,
+  fetchFlamegraph,
+  fetchLabelValues,
+  fetchServices,
+  fetchTimeline,
+  fetchTop,
+} from './api'
 import { ApiError, UI_ERRORS } from './api-error'
 
 function stubFetch(respond: (url: string) => Response | Promise<Response>) {
@@ -91,6 +100,72 @@ describe('fetchFlamegraph', () => {
       type: query.type,
       from: String(query.from),
       to: String(query.to),
+    })
+  })
+})
+
+describe('query helpers', () => {
+  it('leaves out undefined and empty parameters', () => {
+    expect(apiPath('/top', { service: 's', query: '', sort: undefined, limit: 5 })).toBe(
+      '/top?service=s&limit=5',
+    )
+    expect(apiPath('/services')).toBe('/services')
+  })
+
+  it('sends both windows, both selectors and the ranking of a diff', async () => {
+    const calls = stubFetch(() => json({}))
+    await fetchDiff({
+      service: 'api',
+      type: 'cpu',
+      baseFrom: 1,
+      baseTo: 2,
+      compFrom: 3,
+      compTo: 4,
+      baseQuery: '{v="1"}',
+      compQuery: '{v="2"}',
+      rankBy: 'absolute',
+      limit: 7,
+    })
+    const url = new URL(calls[0] ?? '', 'http://kiln.test')
+    expect(url.pathname).toBe('/api/v1/diff')
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      service: 'api',
+      type: 'cpu',
+      baseFrom: '1',
+      baseTo: '2',
+      compFrom: '3',
+      compTo: '4',
+      baseQuery: '{v="1"}',
+      compQuery: '{v="2"}',
+      rankBy: 'absolute',
+      limit: '7',
+    })
+  })
+
+  it('asks the timeline for the step and the top table for its sort', async () => {
+    const calls = stubFetch(() => json({}))
+    await fetchTimeline({ service: 'a', type: 'cpu', from: 1, to: 2, step: 30_000 })
+    await fetchTop({ service: 'a', type: 'cpu', from: 1, to: 2, sort: 'total', limit: 9 })
+    await fetchLabelValues({ service: 'a', type: 'cpu', from: 1, to: 2, name: 'env' })
+    const params = calls.map((c) => new URL(c, 'http://kiln.test'))
+    expect(params[0]?.searchParams.get('step')).toBe('30000')
+    expect(params[1]?.searchParams.get('sort')).toBe('total')
+    expect(params[2]?.pathname).toBe('/api/v1/label-values')
+    expect(params[2]?.searchParams.get('name')).toBe('env')
+  })
+
+  it('links the pprof export of the same window and selector', () => {
+    const url = new URL(
+      exportPprofUrl({ service: 'a b', type: 'cpu', from: 1, to: 2, query: '{env="prod"}' }),
+      'http://kiln.test',
+    )
+    expect(url.pathname).toBe('/api/v1/export/pprof')
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      service: 'a b',
+      type: 'cpu',
+      from: '1',
+      to: '2',
+      query: '{env="prod"}',
     })
   })
 })

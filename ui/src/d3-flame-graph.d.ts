@@ -12,6 +12,8 @@ export interface FlameGraphFrame<T> {
   readonly depth: number
   /** The width the frame is drawn with: 0 when hidden by a zoom. */
   readonly value: number
+  /** Set on the frames the last search matched. */
+  readonly highlight?: boolean
 }
 
 /** Called with the chart's SVG selection once, then `show`/`hide` on hover. */
@@ -38,6 +40,8 @@ export interface FlameGraph<T> {
   setSearchHandler(
     handler: (matches: FlameGraphFrame<T>[], matchedValue: number, totalValue: number) => void,
   ): this
+  /** Fill of each frame; `originalColor` is the default palette's (magenta for search matches). */
+  setColorMapper(mapper: (frame: FlameGraphFrame<T>, originalColor: string) => string): this
   search(term: string): void
   clear(): void
   zoomTo(frame: FlameGraphFrame<T>): void

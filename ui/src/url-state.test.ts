@@ -1,22 +1,31 @@
+import { comparisonLinks, diffUiLink, flamegraphUiLink } from '@kiln/wire'
 import { describe, expect, it } from 'vitest'
 import { DEFAULT_TIME_RANGE, TIME_RANGES } from './time-range'
-import { formatViewState, parseViewState, type ViewState } from './url-state'
+import {
+  defaultDiffState,
+  defaultExploreState,
+  formatViewState,
+  parseViewState,
+  viewOfLink,
+  type ViewState,
+} from './url-state'
+
+const T0 = Date.UTC(2026, 2, 1, 12)
 
 describe('parseViewState', () => {
   it('reads service, type and range', () => {
     const range = TIME_RANGES[0].key
-    expect(parseViewState(`?service=checkout&type=wall&range=${range}`)).toEqual({
-      service: 'checkout',
-      type: 'wall',
-      range,
-    })
+    expect(parseViewState(`?service=checkout&type=wall&range=${range}`)).toEqual(
+      defaultExploreState({ service: 'checkout', type: 'wall' }, { range }),
+    )
   })
 
   it('falls back to defaults for missing, empty or unknown values', () => {
-    const expected: ViewState = { service: null, type: null, range: DEFAULT_TIME_RANGE }
+    const expected = defaultExploreState()
+    expect(expected.range).toBe(DEFAULT_TIME_RANGE)
     expect(parseViewState('')).toEqual(expected)
     expect(parseViewState('?service=&type=&range=')).toEqual(expected)
-    expect(parseViewState('?range=7d')).toEqual(expected)
+    expect(parseViewState('?range=7d&sort=up&maxNodes=x')).toEqual(expected)
   })
 
   it('decodes escaped names', () => {
@@ -24,20 +33,102 @@ describe('parseViewState', () => {
     const search = `?service=${encodeURIComponent(service)}`
     expect(parseViewState(search).service).toBe(service)
   })
+
+  it('reads a fixed window only when both ends are times and in order', () => {
+    const view = parseViewState(`?from=${T0}&to=${T0 + 1000}`)
+    expect(view.view === 'explore' && view.window).toEqual({ from: T0, to: T0 + 1000 })
+    for (const search of [`?from=${T0}`, `?from=${T0}&to=${T0}`, `?from=-1&to=${T0}`]) {
+      const parsed = parseViewState(search)
+      expect(parsed.view === 'explore' && parsed.window).toBeNull()
+    }
+  })
+
+  it('reads the flame graph link of an alert', () => {
+    const query = '{service_version="1.4.2"}'
+    const link = flamegraphUiLink('https://kiln.example/', {
+      service: 'checkout',
+      type: 'cpu',
+      from: T0,
+      to: T0 + 60_000,
+      query,
+    })
+    expect(viewOfLink(link)).toEqual(
+      defaultExploreState(
+        { service: 'checkout', type: 'cpu' },
+        { window: { from: T0, to: T0 + 60_000 }, query },
+      ),
+    )
+  })
+
+  it('reads every parameter of a diff link', () => {
+    const p = {
+      service: 'checkout',
+      type: 'heap_inuse_space',
+      baseFrom: T0,
+      baseTo: T0 + 1000,
+      compFrom: T0 + 2000,
+      compTo: T0 + 3000,
+      baseQuery: '{service_version="1.4.1"}',
+      compQuery: '{service_version="1.4.2"}',
+    }
+    const { service, type, ...rest } = p
+    expect(viewOfLink(diffUiLink('http://x', p))).toEqual(defaultDiffState({ service, type }, rest))
+  })
 })
 
 describe('formatViewState', () => {
   it('round-trips through parseViewState', () => {
     const states: ViewState[] = [
-      { service: 'a b&c=d', type: 'heap_inuse_space', range: '24h' },
-      { service: 'checkout', type: null, range: '5m' },
-      { service: null, type: null, range: DEFAULT_TIME_RANGE },
+      defaultExploreState({ service: 'a b&c=d', type: 'heap_inuse_space' }, { range: '24h' }),
+      defaultExploreState({ service: 'checkout' }, { range: '5m' }),
+      defaultExploreState(),
+      defaultExploreState(
+        { service: 's', type: 'cpu', search: 'parse(' },
+        {
+          window: { from: T0, to: T0 + 5 },
+          query: '{env="prod", pod=~"api-.*"}',
+          focus: { name: 'render', file: '/app/view.js' },
+          sort: 'total',
+          maxNodes: 20_000,
+        },
+      ),
+      defaultDiffState({ service: 's', type: 'cpu' }),
+      defaultDiffState(
+        { service: 's', type: 'cpu', search: 'x' },
+        {
+          baseFrom: T0,
+          baseTo: T0 + 1,
+          compFrom: T0 + 2,
+          compTo: T0 + 3,
+          baseQuery: '{v="1"}',
+          compQuery: '{v="2"}',
+          mode: 'absolute',
+          layout: 'split',
+          rank: 'total',
+          focus: { name: 'anonymous' },
+        },
+      ),
+      { view: 'alerts', service: 's', type: null, search: '' },
     ]
     for (const state of states) expect(parseViewState(formatViewState(state))).toEqual(state)
   })
 
-  it('leaves out unset fields', () => {
-    const search = formatViewState({ service: null, type: null, range: '1h' })
-    expect(search).toBe('?range=1h')
+  it('leaves out unset and default fields', () => {
+    expect(formatViewState(defaultExploreState({}, { range: '1h' }))).toBe('?range=1h')
+    expect(formatViewState(defaultDiffState({ service: 's' }))).toBe('?view=diff&service=s')
+  })
+
+  it('writes back exactly the URL of a link the server built', () => {
+    const links = comparisonLinks('https://kiln.example', {
+      service: 'check out',
+      type: 'cpu',
+      comparison: { from: T0, to: T0 + 600_000 },
+      baseQuery: '{service_version="1.4.1"}',
+      compQuery: '{service_version="1.4.2", env!~"dev|test"}',
+    })
+    for (const link of [links.diff, links.flamegraph]) {
+      const { search } = new URL(link)
+      expect(formatViewState(parseViewState(search))).toBe(search)
+    }
   })
 })

@@ -1,30 +1,244 @@
 import { DEFAULT_TIME_RANGE, isTimeRangeKey, type TimeRangeKey } from './time-range'
+import type { TimeWindow } from './time-window'
 
-/** What the page shows; kept in the query string so a link reopens the same view. */
-export interface ViewState {
+/*
+ * Every view's state lives in the query string, so a link (from an alert, a chat) reopens exactly
+ * that view. The explore view reads `?service=&type=&from=&to=&query=` and the compare view
+ * `?view=diff&service=&type=&baseFrom=&baseTo=&compFrom=&compTo=&baseQuery=&compQuery=`: the
+ * parameters `@kiln/wire`'s `flamegraphUiLink` and `diffUiLink` write into alert answers.
+ */
+
+export type ViewName = 'explore' | 'diff' | 'alerts'
+
+/** A function as the query API names it: its name plus its file. */
+export interface FunctionRef {
+  name: string
+  file?: string
+}
+
+export type TopSort = 'self' | 'total'
+/** Diff colouring: by change of share of each window's total, or by change of value. */
+export type DiffMode = 'normalized' | 'absolute'
+/** One diff flame graph, or the two windows' flame graphs side by side. */
+export type DiffLayout = 'diff' | 'split'
+/** Which of the diff's ranked lists the changes table shows. */
+export type RankBy = 'self' | 'total'
+
+interface CommonState {
   /** `null` until chosen: the page then picks the first service. */
   service: string | null
   /** `null` until chosen: the page then picks `cpu`, or the service's first type. */
   type: string | null
-  range: TimeRangeKey
+  /** Flame graph search (also filters the tables). */
+  search: string
 }
 
-/** Read `?service=&type=&range=`; missing or unknown values fall back to defaults. */
-export function parseViewState(search: string): ViewState {
-  const params = new URLSearchParams(search)
-  const range = params.get('range') ?? ''
+export interface ExploreState extends CommonState {
+  view: 'explore'
+  /** The preset used when `window` is null: a window ending now that moves with time. */
+  range: TimeRangeKey
+  /** A fixed window (`from`/`to`), chosen by brushing, a custom range or a link. */
+  window: TimeWindow | null
+  /** Label selector; `''` selects every series. */
+  query: string
+  /** The function the flame graph is focused on (and whose callers and callees are shown). */
+  focus: FunctionRef | null
+  sort: TopSort
+  /** Largest tree asked of the server; `null`: the server's default. */
+  maxNodes: number | null
+}
+
+export interface DiffState extends CommonState {
+  view: 'diff'
+  /** Missing times follow the server's defaults: the last 15 minutes against the 15 before. */
+  baseFrom: number | null
+  baseTo: number | null
+  compFrom: number | null
+  compTo: number | null
+  baseQuery: string
+  compQuery: string
+  /** `null`: by the type's aggregation (absolute for heap in use, normalized otherwise). */
+  mode: DiffMode | null
+  layout: DiffLayout
+  rank: RankBy
+  focus: FunctionRef | null
+}
+
+export interface AlertsState extends CommonState {
+  view: 'alerts'
+}
+
+export type ViewState = ExploreState | DiffState | AlertsState
+
+export function defaultExploreState(
+  common: Partial<CommonState> = {},
+  patch: Partial<Omit<ExploreState, 'view'>> = {},
+): ExploreState {
   return {
-    service: params.get('service') || null,
-    type: params.get('type') || null,
-    range: isTimeRangeKey(range) ? range : DEFAULT_TIME_RANGE,
+    view: 'explore',
+    service: common.service ?? null,
+    type: common.type ?? null,
+    search: '',
+    range: DEFAULT_TIME_RANGE,
+    window: null,
+    query: '',
+    focus: null,
+    sort: 'self',
+    maxNodes: null,
+    ...patch,
   }
 }
 
-/** The query string (with its `?`) for a view; unset fields are left out. */
+export function defaultDiffState(
+  common: Partial<CommonState> = {},
+  patch: Partial<Omit<DiffState, 'view'>> = {},
+): DiffState {
+  return {
+    view: 'diff',
+    service: common.service ?? null,
+    type: common.type ?? null,
+    search: '',
+    baseFrom: null,
+    baseTo: null,
+    compFrom: null,
+    compTo: null,
+    baseQuery: '',
+    compQuery: '',
+    mode: null,
+    layout: 'diff',
+    rank: 'self',
+    focus: null,
+    ...patch,
+  }
+}
+
+/** A Unix ms parameter: a non-negative integer, else `null`. */
+function timeParam(params: URLSearchParams, name: string): number | null {
+  const raw = params.get(name)
+  if (raw === null || !/^\d{1,16}$/.test(raw)) return null
+  return Number(raw)
+}
+
+function focusParam(params: URLSearchParams): FunctionRef | null {
+  const name = params.get('focus')
+  if (!name) return null
+  const file = params.get('focusFile')
+  return file ? { name, file } : { name }
+}
+
+function oneOf<T extends string>(value: string | null, allowed: readonly T[]): T | undefined {
+  return allowed.find((candidate) => candidate === value)
+}
+
+/** Read the query string; missing or unknown values fall back to defaults. */
+export function parseViewState(search: string): ViewState {
+  const params = new URLSearchParams(search)
+  const common: CommonState = {
+    service: params.get('service') || null,
+    type: params.get('type') || null,
+    search: params.get('search') ?? '',
+  }
+  const view = params.get('view')
+  if (view === 'alerts') return { view: 'alerts', ...common }
+  if (view === 'diff') {
+    return defaultDiffState(common, {
+      search: common.search,
+      baseFrom: timeParam(params, 'baseFrom'),
+      baseTo: timeParam(params, 'baseTo'),
+      compFrom: timeParam(params, 'compFrom'),
+      compTo: timeParam(params, 'compTo'),
+      baseQuery: params.get('baseQuery') ?? '',
+      compQuery: params.get('compQuery') ?? '',
+      mode: oneOf(params.get('mode'), ['normalized', 'absolute'] as const) ?? null,
+      layout: oneOf(params.get('layout'), ['diff', 'split'] as const) ?? 'diff',
+      rank: oneOf(params.get('rank'), ['self', 'total'] as const) ?? 'self',
+      focus: focusParam(params),
+    })
+  }
+  const range = params.get('range') ?? ''
+  const from = timeParam(params, 'from')
+  const to = timeParam(params, 'to')
+  const maxNodes = Number(params.get('maxNodes'))
+  return defaultExploreState(common, {
+    search: common.search,
+    range: isTimeRangeKey(range) ? range : DEFAULT_TIME_RANGE,
+    window: from !== null && to !== null && from < to ? { from, to } : null,
+    query: params.get('query') ?? '',
+    focus: focusParam(params),
+    sort: oneOf(params.get('sort'), ['self', 'total'] as const) ?? 'self',
+    maxNodes: Number.isInteger(maxNodes) && maxNodes >= 2 ? maxNodes : null,
+  })
+}
+
+type Param = [name: string, value: string | number | null | undefined | false]
+
+/**
+ * `?k=v&...` encoded like `@kiln/wire`'s link builders (`encodeURIComponent`, `%20` for spaces),
+ * so a link the server wrote and the URL the page writes back for it are the same string.
+ */
+function queryString(params: readonly Param[]): string {
+  const pairs = params
+    .filter(
+      (p): p is [string, string | number] =>
+        p[1] !== null && p[1] !== undefined && p[1] !== '' && p[1] !== false,
+    )
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+  return `?${pairs.join('&')}`
+}
+
+function focusParams(focus: FunctionRef | null): Param[] {
+  return [
+    ['focus', focus?.name],
+    ['focusFile', focus?.file],
+  ]
+}
+
+/** The query string (with its `?`) for a view; unset and default fields are left out. */
 export function formatViewState(state: ViewState): string {
-  const params = new URLSearchParams()
-  if (state.service !== null) params.set('service', state.service)
-  if (state.type !== null) params.set('type', state.type)
-  params.set('range', state.range)
-  return `?${params.toString()}`
+  switch (state.view) {
+    case 'alerts':
+      return queryString([
+        ['view', 'alerts'],
+        ['service', state.service],
+        ['type', state.type],
+      ])
+    case 'diff':
+      return queryString([
+        ['view', 'diff'],
+        ['service', state.service],
+        ['type', state.type],
+        ['baseFrom', state.baseFrom],
+        ['baseTo', state.baseTo],
+        ['compFrom', state.compFrom],
+        ['compTo', state.compTo],
+        ['baseQuery', state.baseQuery],
+        ['compQuery', state.compQuery],
+        ['mode', state.mode],
+        ['layout', state.layout !== 'diff' && state.layout],
+        ['rank', state.rank !== 'self' && state.rank],
+        ['search', state.search],
+        ...focusParams(state.focus),
+      ])
+    case 'explore':
+      return queryString([
+        ['service', state.service],
+        ['type', state.type],
+        ...(state.window === null
+          ? ([['range', state.range]] satisfies Param[])
+          : ([
+              ['from', state.window.from],
+              ['to', state.window.to],
+            ] satisfies Param[])),
+        ['query', state.query],
+        ['search', state.search],
+        ...focusParams(state.focus),
+        ['sort', state.sort !== 'self' && state.sort],
+        ['maxNodes', state.maxNodes],
+      ])
+  }
+}
+
+/** The in-app view of a link the server wrote (alerts, findings), whatever host it names. */
+export function viewOfLink(link: string): ViewState {
+  return parseViewState(new URL(link, 'http://kiln.invalid').search)
 }

@@ -1,23 +1,23 @@
 import { PROFILE_TYPES, isProfileTypeName, type ServiceSummary } from '@kiln/wire'
-import { TIME_RANGES, isTimeRangeKey, type TimeRangeKey } from '../time-range'
+import type { ReactNode } from 'react'
 
 interface ControlsProps {
   services: readonly ServiceSummary[]
   service: ServiceSummary
   type: string | null
-  range: TimeRangeKey
   onServiceChange(service: string): void
   onTypeChange(type: string): void
-  onRangeChange(range: TimeRangeKey): void
+  /** The view's own controls (time range, label filter, diff mode). */
+  children?: ReactNode
 }
 
 function typeDescription(type: string): string | undefined {
   return isProfileTypeName(type) ? PROFILE_TYPES[type].description : undefined
 }
 
-/** The pickers for what the flame graph shows. */
+/** The pickers for what the view shows. */
 export function Controls(props: ControlsProps) {
-  const { services, service, type, range } = props
+  const { services, service, type } = props
   return (
     <div className="controls">
       <label className="control">
@@ -49,22 +49,7 @@ export function Controls(props: ControlsProps) {
           ))}
         </select>
       </label>
-      <label className="control">
-        <span>Time range</span>
-        <select
-          data-testid="range-select"
-          value={range}
-          onChange={(event) => {
-            if (isTimeRangeKey(event.target.value)) props.onRangeChange(event.target.value)
-          }}
-        >
-          {TIME_RANGES.map((candidate) => (
-            <option key={candidate.key} value={candidate.key}>
-              {candidate.label}
-            </option>
-          ))}
-        </select>
-      </label>
+      {props.children}
     </div>
   )
 }

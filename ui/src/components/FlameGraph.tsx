@@ -1,43 +1,77 @@
-import type { FlameNode } from '@kiln/wire'
-import { useEffect, useRef, useState, type PointerEvent } from 'react'
+import { useEffect, useRef, useState, type PointerEvent, type ReactNode } from 'react'
+import { diffColor, needsLightText, type ChartNode } from '../diff-tree'
 import { formatPercent, type ValueUnit } from '../format'
 import type { SearchSummary } from '../flame-tree'
-import { createFlameChart, type FlameChart } from '../flamegraph-bindings'
+import { createFlameChart, type FlameChart, type FlameChartOptions } from '../flamegraph-bindings'
+import type { DiffMode, FunctionRef } from '../url-state'
+import { ExportButtons } from './ExportButtons'
 import { FlameTooltip } from './FlameTooltip'
 
 interface FlameGraphProps {
-  root: FlameNode
+  root: ChartNode
   unit: ValueUnit
   /** What percentages are of: the window's total. */
   total: number
+  /** Accessible name of the chart, e.g. "Flame graph". */
+  label: string
+  /** The search term and its setter; without them the graph has no toolbar (a compact graph). */
+  search?: string
+  onSearchChange?(term: string): void
+  focus?: FunctionRef | null
+  /** Colour frames by their change (the nodes carry `diff` values), measured this way. */
+  diffMode?: DiffMode
+  /** `data-testid` of the chart element. */
+  testId?: string
+  /** Parts of the export file names; without them there are no SVG/PNG buttons. */
+  exportName?: readonly string[]
+  /** More controls for the toolbar (export links, legends). */
+  children?: ReactNode
 }
 
 interface Hover {
-  node: FlameNode
+  node: ChartNode
   x: number
   y: number
 }
 
-/** The flame graph with its search box, reset-zoom button and tooltip. */
-export function FlameGraph({ root, unit, total }: FlameGraphProps) {
+const diffOptions: FlameChartOptions<ChartNode> = {
+  color: (node) => (node.diff ? diffColor(node.diff) : 'rgb(222, 226, 230)'),
+  attributes: (node): Record<string, string> =>
+    node.diff
+      ? {
+          'data-change': node.diff.kind,
+          ...(needsLightText(node.diff) ? { 'data-light': '' } : {}),
+        }
+      : {},
+}
+
+/** The flame graph with its search box, reset-zoom button, export buttons and tooltip. */
+export function FlameGraph(props: FlameGraphProps) {
+  const { root, unit, total, search, onSearchChange, focus = null, diffMode } = props
+  const testId = props.testId ?? 'flamegraph'
   const chartElement = useRef<HTMLDivElement>(null)
-  const chart = useRef<FlameChart | null>(null)
+  const chart = useRef<FlameChart<ChartNode> | null>(null)
   const pointer = useRef({ x: 0, y: 0 })
   const [hover, setHover] = useState<Hover | null>(null)
   const [zoomed, setZoomed] = useState(false)
-  const [searchTerm, setSearchTerm] = useState('')
   const [searchSummary, setSearchSummary] = useState<SearchSummary | null>(null)
   const [widthPx, setWidthPx] = useState(0)
+  // Chosen once per chart: a graph is a diff or not for its whole life (its parent keys it).
+  const [isDiff] = useState(diffMode !== undefined)
 
   useEffect(() => {
     const element = chartElement.current
     if (element === null) return undefined
-    const created = createFlameChart(element, {
-      onHover: (node) => setHover({ node, ...pointer.current }),
-      onLeave: () => setHover(null),
-      onZoom: setZoomed,
-      onSearch: setSearchSummary,
-    })
+    const created = createFlameChart<ChartNode>(
+      element,
+      {
+        onHover: (node) => setHover({ node, ...pointer.current }),
+        onLeave: () => setHover(null),
+        onZoom: setZoomed,
+        onSearch: setSearchSummary,
+      },
+      { ...(isDiff ? diffOptions : {}), name: testId },
+    )
     chart.current = created
     let lastWidthPx = element.clientWidth
     setWidthPx(lastWidthPx)
@@ -54,15 +88,20 @@ export function FlameGraph({ root, unit, total }: FlameGraphProps) {
       created.destroy()
       chart.current = null
     }
-  }, [])
+  }, [isDiff, testId])
+
+  // Focus before render: the first draw then zooms to the focused function.
+  useEffect(() => {
+    chart.current?.focus(focus)
+  }, [focus])
 
   useEffect(() => {
     chart.current?.render(root)
   }, [root])
 
   useEffect(() => {
-    chart.current?.search(searchTerm)
-  }, [searchTerm])
+    chart.current?.search(search ?? '')
+  }, [search])
 
   function onPointerMove(event: PointerEvent<HTMLDivElement>) {
     const bounds = event.currentTarget.getBoundingClientRect()
@@ -70,40 +109,49 @@ export function FlameGraph({ root, unit, total }: FlameGraphProps) {
     setHover((current) => current && { ...current, ...pointer.current })
   }
 
+  const toolbar = onSearchChange !== undefined
   return (
-    <section className="flame-panel" aria-label="Flame graph">
-      <div className="flame-toolbar">
-        <input
-          type="search"
-          className="flame-search"
-          placeholder="Search functions or files"
-          aria-label="Search functions or files"
-          value={searchTerm}
-          onChange={(event) => setSearchTerm(event.target.value)}
-        />
-        {searchSummary !== null ? (
-          <span className="flame-search-summary" role="status">
-            {searchSummary.matches} {searchSummary.matches === 1 ? 'match' : 'matches'},{' '}
-            {formatPercent(searchSummary.value, total)} of total
-          </span>
-        ) : null}
-        <button
-          type="button"
-          onClick={() => chart.current?.resetZoom()}
-          disabled={!zoomed}
-          title="Show the whole tree again"
-        >
-          Reset zoom
-        </button>
-        <span className="flame-hint">Click a frame to zoom into it.</span>
-      </div>
+    <section className="flame-panel" aria-label={props.label}>
+      {toolbar ? (
+        <div className="flame-toolbar">
+          <input
+            type="search"
+            className="flame-search"
+            placeholder="Search functions or files"
+            aria-label="Search functions or files"
+            data-testid={`${testId}-search`}
+            value={search ?? ''}
+            onChange={(event) => onSearchChange(event.target.value)}
+          />
+          {searchSummary !== null ? (
+            <span className="flame-search-summary" role="status">
+              {searchSummary.matches} {searchSummary.matches === 1 ? 'match' : 'matches'}
+              {isDiff ? '' : `, ${formatPercent(searchSummary.value, total)} of total`}
+            </span>
+          ) : null}
+          <button
+            type="button"
+            onClick={() => chart.current?.resetZoom()}
+            disabled={!zoomed}
+            title="Show the whole tree again"
+          >
+            Reset zoom
+          </button>
+          {props.exportName !== undefined ? (
+            <ExportButtons name={props.exportName} svg={() => chart.current?.svg() ?? null} />
+          ) : null}
+          {props.children}
+          <span className="flame-hint">Click a frame to zoom into it.</span>
+        </div>
+      ) : null}
       <div className="flame-area" onPointerMove={onPointerMove}>
-        <div className="flame-chart" data-testid="flamegraph" ref={chartElement} />
+        <div className="flame-chart" data-testid={testId} ref={chartElement} />
         {hover !== null ? (
           <FlameTooltip
             node={hover.node}
             unit={unit}
             total={total}
+            mode={diffMode}
             x={hover.x}
             y={hover.y}
             containerWidth={widthPx}

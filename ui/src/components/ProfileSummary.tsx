@@ -1,24 +1,30 @@
 import { PROFILE_TYPES, isProfileTypeName, type FlamegraphResponse } from '@kiln/wire'
+import type { ReactNode } from 'react'
 import { formatValue } from '../format'
+import { formatWindow } from '../time-window'
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' })
-
-/** One line on what the flame graph adds up. */
-export function ProfileSummary({ profile }: { profile: FlamegraphResponse }) {
+/** One line on what the flame graph adds up, and links to take it elsewhere. */
+export function ProfileSummary({
+  profile,
+  children,
+}: {
+  profile: FlamegraphResponse
+  children?: ReactNode
+}) {
   const description = isProfileTypeName(profile.type)
     ? PROFILE_TYPES[profile.type].description
     : profile.type
   const total = formatValue(profile.total, profile.unit)
   return (
-    <p className="summary">
+    <p className="summary" data-testid="profile-summary">
       <span>{description}</span>
       <span>
         {profile.aggregation === 'gauge' ? 'Average total' : 'Total'} <strong>{total}</strong>
       </span>
       <span>{profile.stacks} stacks</span>
-      <span>
-        {timeFormat.format(profile.from)} – {timeFormat.format(profile.to)}
-      </span>
+      <span>{formatWindow(profile)}</span>
+      {profile.query !== undefined && profile.query !== '{}' ? <code>{profile.query}</code> : null}
+      {children}
     </p>
   )
 }

@@ -5,6 +5,12 @@ import { ApiError, UI_ERRORS } from '../api-error'
 export interface ResourceRequest<T> {
   key: string
   load(signal: AbortSignal): Promise<T>
+  /**
+   * Requests of one group (e.g. one service and type, other windows) may stand in for each other:
+   * the last answer of the group stays in `data` until the new key's arrives, so a chart that is
+   * being brushed keeps its place instead of flashing a loading state.
+   */
+  group?: string
 }
 
 export interface Resource<T> {
@@ -17,6 +23,7 @@ export interface Resource<T> {
 
 interface Settled<T> {
   key: string
+  group: string | undefined
   refreshToken: number
   data: T | undefined
   error: ApiError | undefined
@@ -33,7 +40,7 @@ function toApiError(error: unknown): ApiError {
 
 /**
  * Load `request` now, again whenever `refreshToken` changes, and afresh when its key changes.
- * Stale answers (an older key, an aborted request) are dropped.
+ * Stale answers (an older key, an aborted request) are dropped, but see `ResourceRequest.group`.
  */
 export function useResource<T>(
   request: ResourceRequest<T> | null,
@@ -41,6 +48,7 @@ export function useResource<T>(
 ): Resource<T> {
   const [settled, setSettled] = useState<Settled<T> | null>(null)
   const key = request?.key ?? null
+  const group = request?.group
   const load = useEffectEvent((signal: AbortSignal) => request?.load(signal))
 
   useEffect(() => {
@@ -50,12 +58,15 @@ export function useResource<T>(
     if (pending === undefined) return undefined
     pending.then(
       (data) => {
-        if (!controller.signal.aborted) setSettled({ key, refreshToken, data, error: undefined })
+        if (!controller.signal.aborted) {
+          setSettled({ key, group, refreshToken, data, error: undefined })
+        }
       },
       (error: unknown) => {
         if (controller.signal.aborted) return
         setSettled((previous) => ({
           key,
+          group,
           refreshToken,
           data: previous?.key === key ? previous.data : undefined,
           error: toApiError(error),
@@ -63,9 +74,13 @@ export function useResource<T>(
       },
     )
     return () => controller.abort()
+    // `group` goes with `key`: a new group always comes with a new key.
   }, [key, refreshToken])
 
   const current = settled !== null && settled.key === key ? settled : null
+  if (current === null && group !== undefined && settled?.group === group && settled.data) {
+    return { data: settled.data, error: undefined, loading: true }
+  }
   return {
     data: current?.data,
     error: current?.error,

@@ -1,0 +1,317 @@
+import type { AlertView, TimelineResponse } from '@kiln/wire'
+import { useRef, useState, type PointerEvent, type ReactNode } from 'react'
+import type { DeployMarker } from '../compare-presets'
+import { formatValue } from '../format'
+import { useElementWidth } from '../hooks/use-element-width'
+import {
+  brushWindow,
+  formatTick,
+  linearScale,
+  niceCeiling,
+  seriesPaths,
+  timeTicks,
+} from '../timeline-geometry'
+import { formatDuration, type TimeWindow } from '../time-window'
+import type { ViewState } from '../url-state'
+import { AppLink } from './AppLink'
+
+const HEIGHT_PX = 150
+const MARGIN = { top: 44, right: 12, bottom: 22, left: 12 }
+const MAX_TICKS = 8
+
+/** A window drawn over the chart (the two sides of a comparison). */
+export interface TimelineHighlight {
+  window: TimeWindow
+  kind: 'baseline' | 'comparison'
+  label: string
+}
+
+interface TimelineProps {
+  timeline: TimelineResponse
+  /** The chart's time axis; the timeline's own window when absent. */
+  domain?: TimeWindow
+  deploys?: readonly DeployMarker[]
+  alerts?: readonly AlertView[]
+  highlights?: readonly TimelineHighlight[]
+  /** Where a deploy marker leads (its before/after comparison); `null`: nowhere. */
+  deployLink?(marker: DeployMarker): ViewState | null
+  alertLink?(alert: AlertView): ViewState | null
+  /** A window was brushed; `shiftKey` when Shift was held at the end of the drag. */
+  onBrush(window: TimeWindow, modifiers: { shiftKey: boolean }): void
+  /** Explains what brushing does here. */
+  brushHint: string
+}
+
+interface Drag {
+  x0: number
+  x1: number
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+})
+
+/**
+ * Totals over time (for heap types: bytes in use), with deploy and alert markers and a brush.
+ * Plain SVG: the shapes are few and the geometry lives in `timeline-geometry.ts`.
+ */
+export function Timeline(props: TimelineProps) {
+  const { timeline, deploys = [], alerts = [], highlights = [] } = props
+  const domain = props.domain ?? { from: timeline.from, to: timeline.to }
+  const container = useRef<HTMLDivElement>(null)
+  const widthPx = useElementWidth(container)
+  const [drag, setDrag] = useState<Drag | null>(null)
+  const [hoverX, setHoverX] = useState<number | null>(null)
+
+  const plotRight = Math.max(MARGIN.left + 1, widthPx - MARGIN.right)
+  const plotBottom = HEIGHT_PX - MARGIN.bottom
+  const x = linearScale([domain.from, domain.to], [MARGIN.left, plotRight])
+  const peak = Math.max(0, ...timeline.values.map((v) => v ?? 0))
+  const y = linearScale([0, niceCeiling(peak)], [plotBottom, MARGIN.top])
+  const paths = seriesPaths(timeline, domain, x, y)
+  const { step: tickStep, ticks } = timeTicks(domain, Math.min(MAX_TICKS, widthPx / 90))
+  const empty = timeline.values.every((v) => v === null)
+  const gauge = timeline.aggregation === 'gauge'
+
+  const localX = (event: PointerEvent<SVGElement>) =>
+    event.clientX - event.currentTarget.getBoundingClientRect().left
+
+  function onPointerDown(event: PointerEvent<SVGRectElement>) {
+    if (event.button !== 0) return
+    event.currentTarget.setPointerCapture(event.pointerId)
+    const at = localX(event)
+    setDrag({ x0: at, x1: at })
+  }
+
+  function onPointerMove(event: PointerEvent<SVGRectElement>) {
+    const at = localX(event)
+    setHoverX(at)
+    if (drag !== null) setDrag({ ...drag, x1: at })
+  }
+
+  function onPointerUp(event: PointerEvent<SVGRectElement>) {
+    if (drag === null) return
+    const window = brushWindow(drag.x0, localX(event), x, domain)
+    setDrag(null)
+    if (window !== null) props.onBrush(window, { shiftKey: event.shiftKey })
+  }
+
+  const hovered = hoverX === null || drag !== null ? null : bucketAt(timeline, x.invert(hoverX))
+  const band = (w: TimeWindow) => {
+    const x0 = Math.max(MARGIN.left, x(w.from))
+    const x1 = Math.min(plotRight, x(w.to))
+    return x1 > x0 ? { x: x0, width: x1 - x0 } : null
+  }
+
+  return (
+    <section className="timeline" aria-label="Timeline" data-testid="timeline">
+      <div className="timeline-caption">
+        <span>
+          {gauge ? 'In use (average)' : 'Total'} per {formatDuration(timeline.step)}, peak{' '}
+          {formatValue(peak, timeline.unit)}
+        </span>
+        <span className="timeline-readout" aria-live="polite">
+          {hovered !== null
+            ? `${timeFormat.format(hovered.at)}: ${
+                hovered.value === null ? 'no samples' : formatValue(hovered.value, timeline.unit)
+              }`
+            : props.brushHint}
+        </span>
+      </div>
+      <div className="timeline-chart" ref={container}>
+        {widthPx > 0 ? (
+          <svg width={widthPx} height={HEIGHT_PX} role="img" aria-label="Totals over time">
+            {ticks.map((t) => (
+              <g key={t} className="timeline-tick">
+                <line x1={x(t)} x2={x(t)} y1={MARGIN.top} y2={plotBottom} />
+                <text x={x(t)} y={HEIGHT_PX - 6} textAnchor={tickAnchor(x(t), widthPx)}>
+                  {formatTick(t, tickStep)}
+                </text>
+              </g>
+            ))}
+            <line
+              className="timeline-axis"
+              x1={MARGIN.left}
+              x2={plotRight}
+              y1={plotBottom}
+              y2={plotBottom}
+            />
+            {alerts.map((alert) => {
+              const b = band(alert.window)
+              return b ? (
+                <rect
+                  key={alert.id}
+                  className="timeline-alert-band"
+                  x={b.x}
+                  width={b.width}
+                  y={MARGIN.top}
+                  height={plotBottom - MARGIN.top}
+                />
+              ) : null
+            })}
+            {highlights.map((h) => {
+              const b = band(h.window)
+              return b ? (
+                <rect
+                  key={h.kind}
+                  className={`timeline-highlight timeline-highlight-${h.kind}`}
+                  data-testid={`timeline-${h.kind}`}
+                  x={b.x}
+                  width={b.width}
+                  y={MARGIN.top}
+                  height={plotBottom - MARGIN.top}
+                />
+              ) : null
+            })}
+            <path className="timeline-area" d={paths.area} />
+            <path className="timeline-line" d={paths.line} />
+            {deploys.map((m) => (
+              <line
+                key={m.version}
+                className="timeline-deploy-line"
+                x1={x(m.at)}
+                x2={x(m.at)}
+                y1={MARGIN.top - 4}
+                y2={plotBottom}
+              />
+            ))}
+            {empty ? (
+              <text
+                className="timeline-empty"
+                x={(MARGIN.left + plotRight) / 2}
+                y={(MARGIN.top + plotBottom) / 2}
+                textAnchor="middle"
+              >
+                No samples in this window
+              </text>
+            ) : null}
+            {drag !== null ? (
+              <rect
+                className="timeline-brush"
+                x={Math.min(drag.x0, drag.x1)}
+                width={Math.abs(drag.x1 - drag.x0)}
+                y={MARGIN.top}
+                height={plotBottom - MARGIN.top}
+              />
+            ) : null}
+            {hoverX !== null && drag === null ? (
+              <line
+                className="timeline-cursor"
+                x1={hoverX}
+                x2={hoverX}
+                y1={MARGIN.top}
+                y2={plotBottom}
+              />
+            ) : null}
+            <rect
+              className="timeline-overlay"
+              data-testid="timeline-brush-area"
+              x={MARGIN.left}
+              y={MARGIN.top}
+              width={plotRight - MARGIN.left}
+              height={plotBottom - MARGIN.top}
+              onPointerDown={onPointerDown}
+              onPointerMove={onPointerMove}
+              onPointerUp={onPointerUp}
+              onPointerLeave={() => setHoverX(null)}
+              onPointerCancel={() => setDrag(null)}
+            />
+          </svg>
+        ) : null}
+        {widthPx > 0
+          ? deploys.map((m) => (
+              <Marker
+                key={m.version}
+                className="timeline-deploy"
+                left={x(m.at)}
+                top={2}
+                to={props.deployLink?.(m) ?? null}
+                testId={`deploy-marker-${m.version}`}
+                title={`Deploy of ${m.version} (after ${m.previous}), first seen ${timeFormat.format(m.at)}: compare before and after`}
+              >
+                ▲ {m.version}
+              </Marker>
+            ))
+          : null}
+        {widthPx > 0
+          ? alerts.map((alert) => (
+              <Marker
+                key={alert.id}
+                className="timeline-alert"
+                left={Math.max(MARGIN.left, x(alert.window.from))}
+                top={22}
+                to={props.alertLink?.(alert) ?? null}
+                testId="alert-marker"
+                title={`Alert ${alert.name} (${alert.status}): compare its window with the one before`}
+              >
+                ⚠ {alert.name}
+              </Marker>
+            ))
+          : null}
+      </div>
+    </section>
+  )
+}
+
+function Marker(props: {
+  className: string
+  left: number
+  top: number
+  to: ViewState | null
+  testId: string
+  title: string
+  children: ReactNode
+}) {
+  const style = { left: props.left, top: props.top }
+  return props.to === null ? (
+    <span className={props.className} style={style} title={props.title} data-testid={props.testId}>
+      {props.children}
+    </span>
+  ) : (
+    <AppLink
+      to={props.to}
+      className={props.className}
+      style={style}
+      title={props.title}
+      aria-label={props.title}
+      data-testid={props.testId}
+    >
+      {props.children}
+    </AppLink>
+  )
+}
+
+function bucketAt(
+  timeline: TimelineResponse,
+  at: number,
+): { at: number; value: number | null } | null {
+  const index = timeline.timestamps.findIndex((t) => at >= t && at < t + timeline.step)
+  const start = timeline.timestamps[index]
+  return start === undefined ? null : { at: start, value: timeline.values[index] ?? null }
+}
+
+/** Tick labels near an edge are anchored inside the chart, so they are not cut off. */
+function tickAnchor(px: number, widthPx: number): 'start' | 'middle' | 'end' {
+  if (px < 40) return 'start'
+  if (px > widthPx - 40) return 'end'
+  return 'middle'
+}
+
+/** Where the timeline will be: same height, so the page does not jump when it arrives. */
+export function TimelinePlaceholder({ error }: { error?: { message: string; code: string } }) {
+  return (
+    <section className="timeline timeline-placeholder" aria-label="Timeline">
+      {error === undefined ? (
+        <p className="loading" role="status">
+          Loading the timeline…
+        </p>
+      ) : (
+        <p className="error-message" role="alert">
+          Could not load the timeline: {error.message} (<code>{error.code}</code>)
+        </p>
+      )}
+    </section>
+  )
+}

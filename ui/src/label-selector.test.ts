@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest'
+import { addMatcher, formatMatcher, isLabelName, normalizeSelector } from './label-selector'
+
+describe('formatMatcher', () => {
+  it('quotes values with escapes', () => {
+    expect(formatMatcher({ name: 'env', op: '=', value: 'prod' })).toBe('env="prod"')
+    expect(formatMatcher({ name: 'p', op: '=~', value: 'a"b\\.*' })).toBe('p=~"a\\"b\\\\.*"')
+  })
+})
+
+describe('addMatcher', () => {
+  const pod = { name: 'pod', op: '!~', value: 'api-.*' } as const
+
+  it('starts a selector from nothing', () => {
+    for (const empty of ['', '{}', '  { } ']) expect(addMatcher(empty, pod)).toBe('{pod!~"api-.*"}')
+  })
+
+  it('appends to what is there, with or without braces or a trailing comma', () => {
+    for (const typed of ['{env="prod"}', 'env="prod"', '{env="prod",}']) {
+      expect(addMatcher(typed, pod)).toBe('{env="prod", pod!~"api-.*"}')
+    }
+  })
+})
+
+describe('normalizeSelector', () => {
+  it('adds braces and drops empty selectors', () => {
+    expect(normalizeSelector('env="prod"')).toBe('{env="prod"}')
+    expect(normalizeSelector(' {env="prod"} ')).toBe('{env="prod"}')
+    expect(normalizeSelector('{}')).toBe('')
+    expect(normalizeSelector('')).toBe('')
+  })
+})
+
+describe('isLabelName', () => {
+  it('accepts Prometheus label names only', () => {
+    expect(isLabelName('service_version')).toBe(true)
+    expect(isLabelName('_x1')).toBe(true)
+    expect(isLabelName('1x')).toBe(false)
+    expect(isLabelName('a-b')).toBe(false)
+    expect(isLabelName('')).toBe(false)
+  })
+})

@@ -1,0 +1,44 @@
+/*
+ * Building label selectors (`{env="prod", pod=~"api-.*"}`) from the filter's pickers. The server
+ * parses and validates them (and answers 400 KILN_ERR_QUERY_INVALID with the reason), so this
+ * only writes well-formed matchers and joins them to what the reader typed.
+ */
+
+export const MATCH_OPERATORS = ['=', '!=', '=~', '!~'] as const
+export type MatchOperator = (typeof MATCH_OPERATORS)[number]
+
+export interface Matcher {
+  name: string
+  op: MatchOperator
+  value: string
+}
+
+/** Prometheus label names. */
+export function isLabelName(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
+}
+
+/** `name="value"`, the value quoted with Go/JSON escapes as the server reads them. */
+export function formatMatcher(matcher: Matcher): string {
+  return `${matcher.name}${matcher.op}${JSON.stringify(matcher.value)}`
+}
+
+/** The matchers inside a selector's braces, as typed (`''` for none). */
+function selectorBody(selector: string): string {
+  const trimmed = selector.trim()
+  const inner = trimmed.startsWith('{') && trimmed.endsWith('}') ? trimmed.slice(1, -1) : trimmed
+  return inner.trim().replace(/,\s*$/, '')
+}
+
+/** `selector` with `matcher` added: `{env="prod"}` + `pod=~"api-.*"` -> `{env="prod", pod=~"api-.*"}`. */
+export function addMatcher(selector: string, matcher: Matcher): string {
+  const body = selectorBody(selector)
+  const added = formatMatcher(matcher)
+  return `{${body === '' ? added : `${body}, ${added}`}}`
+}
+
+/** A selector as the reader typed it, braces added if left out, `''` when it selects everything. */
+export function normalizeSelector(selector: string): string {
+  const body = selectorBody(selector)
+  return body === '' ? '' : `{${body}}`
+}
