@@ -146,3 +146,48 @@ TTL toDateTime(updated_at) + INTERVAL 30 DAY;
 
 CREATE TABLE IF NOT EXISTS kiln.findings ON CLUSTER 'kiln' AS kiln.findings_local
 ENGINE = Distributed('kiln', 'kiln', 'findings_local', cityHash64(tenant, service));
+
+CREATE TABLE IF NOT EXISTS kiln.samples_1h_local ON CLUSTER 'kiln' (
+  tenant LowCardinality(String),
+  service LowCardinality(String),
+  type LowCardinality(String),
+  bucket DateTime('UTC') CODEC(DoubleDelta, ZSTD(1)),
+  series_id UInt64 CODEC(ZSTD(1)),
+  stack_hash UInt64 CODEC(ZSTD(1)),
+  value SimpleAggregateFunction(sum, Int64) CODEC(T64, ZSTD(1)),
+  snapshots AggregateFunction(uniqExact, DateTime64(3, 'UTC')) CODEC(ZSTD(1))
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(bucket)
+ORDER BY (tenant, service, type, bucket, series_id, stack_hash)
+TTL bucket + INTERVAL 30 DAY;
+
+CREATE TABLE IF NOT EXISTS kiln.samples_1h ON CLUSTER 'kiln' AS kiln.samples_1h_local
+ENGINE = Distributed('kiln', 'kiln', 'samples_1h_local', cityHash64(tenant, service));
+
+CREATE TABLE IF NOT EXISTS kiln.rollups_local ON CLUSTER 'kiln' (
+  name LowCardinality(String),
+  complete_from DateTime('UTC'),
+  recorded_at DateTime('UTC') DEFAULT now()
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+ORDER BY name;
+
+CREATE TABLE IF NOT EXISTS kiln.rollups ON CLUSTER 'kiln' AS kiln.rollups_local
+ENGINE = Distributed('kiln', 'kiln', 'rollups_local', cityHash64(name));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS kiln.samples_1h_mv ON CLUSTER 'kiln'
+TO kiln.samples_1h_local AS
+SELECT tenant, service, type, bucket, series_id, hash AS stack_hash,
+  sum(v) AS value, uniqExactStateIf(time, snapshot) AS snapshots
+FROM (
+  SELECT tenant, service, type, toStartOfHour(time) AS bucket, series_id, time, snapshot,
+    if(snapshot, 0, stack_hash) AS hash, if(snapshot, 0, value) AS v
+  FROM kiln.samples_local ARRAY JOIN [false, true] AS snapshot
+)
+GROUP BY tenant, service, type, bucket, series_id, hash;
+
+INSERT INTO kiln.rollups (name, complete_from) SETTINGS insert_distributed_sync = 1
+SELECT 'samples_1h', if(count() = 0, toDateTime(0, 'UTC'),
+  toDateTime(toStartOfHour(greatest(max(time), now64(3, 'UTC'))), 'UTC') + INTERVAL 2 HOUR)
+FROM kiln.samples;

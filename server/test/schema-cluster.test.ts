@@ -73,7 +73,13 @@ async function ddl(options: SchemaOptions) {
 
 const single: SchemaOptions = { database: 'kiln', retentionDays: 7 }
 const VERSIONS = MIGRATIONS.map((m) => m.version)
-const DATA_TABLES = ['series', 'stacks', 'samples', 'profiles', 'alerts', 'findings']
+const DATA_TABLES = ['series', 'stacks', 'samples', 'profiles', 'alerts', 'findings', 'samples_1h']
+/** Tables of Kiln's own bookkeeping, with no tenant or service: sharded by their key. */
+const META_TABLES: Record<string, string> = {
+  schema_migrations: 'version',
+  rollups: 'cityHash64(name)',
+}
+const isMeta = (table: string) => Object.keys(META_TABLES).some((t) => table === `kiln.${t}`)
 const cluster: SchemaOptions = { ...single, cluster: 'profiling' }
 
 describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
@@ -81,7 +87,38 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
     const { commands, applied } = await ddl(cluster)
     expect(applied).toEqual(VERSIONS)
     expect(commands[0]).toBe(`CREATE DATABASE IF NOT EXISTS kiln ON CLUSTER 'profiling'`)
-    for (const statement of commands) expect(statement).toContain(` ON CLUSTER 'profiling'`)
+    for (const statement of commands.filter((s) => !s.startsWith('INSERT')))
+      expect(statement).toContain(` ON CLUSTER 'profiling'`)
+  })
+
+  it('writes the records of a migration through Distributed tables, once on their shard', async () => {
+    const { commands, tables } = await ddl(cluster)
+    const inserts = commands.filter((s) => s.startsWith('INSERT'))
+    expect(inserts).toHaveLength(1)
+    for (const insert of inserts) {
+      const [, table] = /^INSERT INTO (\S+)/.exec(insert)!
+      expect(tables.find((t) => t.table === table)?.engine).toBe('Distributed')
+      expect(insert).toContain('SETTINGS insert_distributed_sync = 1')
+    }
+    for (const insert of (await ddl(single)).commands.filter((s) => s.startsWith('INSERT')))
+      expect(insert).not.toContain('insert_distributed_sync')
+  })
+
+  it('feeds the hourly rollup by a view on each node, from and to the local tables', async () => {
+    const views = (commands: string[]) =>
+      commands.filter((s) => s.startsWith('CREATE MATERIALIZED VIEW'))
+    const [onCluster] = views((await ddl(cluster)).commands)
+    const [plain] = views((await ddl(single)).commands)
+    expect(onCluster).toMatch(
+      /^CREATE MATERIALIZED VIEW IF NOT EXISTS kiln\.samples_1h_mv ON CLUSTER 'profiling'\nTO kiln\.samples_1h_local AS\n/,
+    )
+    expect(onCluster).toContain('FROM kiln.samples_local ')
+    expect(plain).toMatch(
+      /^CREATE MATERIALIZED VIEW IF NOT EXISTS kiln\.samples_1h_mv\nTO kiln\.samples_1h AS\n/,
+    )
+    expect(plain).toContain('FROM kiln.samples ')
+    // Apart from the table names, the same view.
+    expect(onCluster!.replace(/_local/g, '').replace(` ON CLUSTER 'profiling'`, '')).toBe(plain)
   })
 
   it('turns each table into a Replicated <name>_local and a Distributed <name> over it', async () => {
@@ -90,7 +127,7 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
     // Every table of the single-server schema, and nothing else, in the same order.
     expect(tables.map((t) => t.table)).toEqual(plain.flatMap((t) => [`${t.table}_local`, t.table]))
     expect(plain.map((t) => t.table)).toEqual(
-      ['schema_migrations', ...DATA_TABLES].map((t) => `kiln.${t}`),
+      ['schema_migrations', ...DATA_TABLES, 'rollups'].map((t) => `kiln.${t}`),
     )
     for (const one of plain) {
       const local = tables.find((t) => t.table === `${one.table}_local`)!
@@ -117,13 +154,15 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
         `'${local.table.split('.')[1]}'`,
       ])
       // A stack and its samples (and the series that select them) share a shard.
-      expect(shardingKey).toBe(one.table === 'kiln.schema_migrations' ? 'version' : SHARDING_KEY)
+      expect(shardingKey).toBe(
+        isMeta(one.table) ? META_TABLES[one.table.split('.')[1]!] : SHARDING_KEY,
+      )
     }
   })
 
   it('shards every data table by (tenant, service), columns every one of them has', async () => {
     const { tables } = await ddl(cluster)
-    const data = tables.filter((t) => t.engine === 'Distributed' && !t.table.includes('migrations'))
+    const data = tables.filter((t) => t.engine === 'Distributed' && !isMeta(t.table))
     expect(data).toHaveLength(DATA_TABLES.length)
     expect(SHARDING_KEY).toBe('cityHash64(tenant, service)')
     for (const t of data) {
@@ -157,6 +196,8 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
       'kiln.profiles': 'MergeTree',
       'kiln.alerts': 'ReplacingMergeTree',
       'kiln.findings': 'ReplacingMergeTree',
+      'kiln.samples_1h': 'AggregatingMergeTree',
+      'kiln.rollups': 'MergeTree',
     })
   })
 

@@ -50,7 +50,10 @@ describe('migrations on a fresh chDB store', () => {
       'alerts',
       'findings',
       'profiles',
+      'rollups',
       'samples',
+      'samples_1h',
+      'samples_1h_mv',
       'schema_migrations',
       'series',
       'stacks',
@@ -65,6 +68,12 @@ describe('migrations on a fresh chDB store', () => {
       partition_key: 'toDate(time_start)',
       sorting_key: 'tenant, service, type, time_start',
     })
+    expect(byName.samples_1h).toMatchObject({
+      engine: 'AggregatingMergeTree',
+      partition_key: 'toDate(bucket)',
+      sorting_key: 'tenant, service, type, bucket, series_id, stack_hash',
+    })
+    expect(byName.samples_1h_mv!.engine).toBe('MaterializedView')
     expect(byName.series).toMatchObject({
       engine: 'ReplacingMergeTree',
       sorting_key: 'tenant, service, type, series_id',
@@ -78,6 +87,7 @@ describe('migrations on a fresh chDB store', () => {
     const days = options.retentionDays
     expect(byName.samples!.engine_full).toContain(`toIntervalDay(${days})`)
     expect(byName.profiles!.engine_full).toContain(`toIntervalDay(${days})`)
+    expect(byName.samples_1h!.engine_full).toContain(`toIntervalDay(${days})`)
     expect(byName.series!.engine_full).toContain(`toIntervalDay(${days + 1})`)
     expect(byName.stacks!.engine_full).toContain(`toIntervalDay(${days + 1})`)
 
@@ -86,6 +96,12 @@ describe('migrations on a fresh chDB store', () => {
       `SELECT version FROM ${options.database}.schema_migrations ORDER BY version`,
     )
     expect(recorded.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version))
+    // A store with no sample yet: the rollup's view sees every one, so it is complete from 0.
+    const coverage = await rows<{ name: string; from: string }>(
+      client,
+      `SELECT name, toUnixTimestamp(complete_from) AS from FROM ${options.database}.rollups`,
+    )
+    expect(coverage).toEqual([{ name: 'samples_1h', from: 0 }])
   })
 
   it('is idempotent: a second start applies nothing and records nothing', async () => {
@@ -116,7 +132,8 @@ describe('migrations on a fresh chDB store', () => {
       const [formatted] = await rows<{ f: string }>(client, 'SELECT formatQuery({q:String}) AS f', {
         q: statement,
       })
-      expect(formatted!.f).toMatch(/ON CLUSTER/)
+      // DDL runs on every node; a migration's record is an INSERT through a Distributed table.
+      expect(formatted!.f).toMatch(statement.startsWith('INSERT') ? /^INSERT INTO/ : /ON CLUSTER/)
     }
   })
 })

@@ -11,7 +11,8 @@ import {
 } from '@kiln/wire'
 import type { LabelMatcher } from './selector.js'
 import { selectRows } from './store-query.js'
-import { labelConditions, type Sql } from './window-sql.js'
+import { splitWindow } from './rollup.js'
+import { labelConditions, rollupTable, type Sql } from './window-sql.js'
 
 /** Services with their profile types and the time of their newest profile. */
 export async function queryServices(
@@ -65,32 +66,51 @@ export interface SeriesScope {
   from: number
   to: number
   selector: readonly LabelMatcher[]
+  /** From when the hourly rollup is complete (see `QueryWindow`); absent: read `samples` only. */
+  rollupFrom?: number | undefined
 }
 
 /**
  * The series of a service that have samples in a window (of a type, matching a selector when
  * given). Label names and values come from the series that were really sampled in the window,
- * including labels set per sample, which the per-upload `profiles` rows do not carry.
+ * including labels set per sample, which the per-upload `profiles` rows do not carry. Whole
+ * hours are looked up in the rollup, whose snapshot rows (`stack_hash = 0`) list each series
+ * sampled in an hour once.
  */
 function seriesInWindow(db: string, scope: SeriesScope): Sql {
   const labels = labelConditions(scope.selector, 'm_')
   const type = scope.type === undefined ? '' : ' AND type = {type:String}'
+  const where = `tenant = {tenant:String} AND service = {service:String}${type}`
+  const split = splitWindow(scope, scope.rollupFrom)
+  const params: Record<string, unknown> = {
+    tenant: scope.tenant,
+    service: scope.service,
+    ...(scope.type === undefined ? {} : { type: scope.type }),
+    ...labels.params,
+  }
+  const sources: string[] = []
+  if (split.raw.length > 0) {
+    const ranges = split.raw.map((r, i) => {
+      params[`from${i}`] = r.from
+      params[`to${i}`] = r.to
+      return `(time >= fromUnixTimestamp64Milli({from${i}:Int64})
+              AND time < fromUnixTimestamp64Milli({to${i}:Int64}))`
+    })
+    sources.push(`SELECT series_id FROM ${db}.samples
+          WHERE ${where} AND (${ranges.join(' OR ')})`)
+  }
+  if (split.rolled) {
+    params.hfrom = split.rolled.from / 1000
+    params.hto = split.rolled.to / 1000
+    sources.push(`SELECT series_id FROM ${rollupTable(db)}
+          WHERE ${where} AND bucket >= toDateTime({hfrom:UInt32}, 'UTC')
+            AND bucket < toDateTime({hto:UInt32}, 'UTC') AND stack_hash = 0`)
+  }
   return {
     text: `FROM ${db}.series
-      WHERE tenant = {tenant:String} AND service = {service:String}${type}${labels.text}
-        AND series_id IN (
-          SELECT series_id FROM ${db}.samples
-          WHERE tenant = {tenant:String} AND service = {service:String}${type}
-            AND time >= fromUnixTimestamp64Milli({from:Int64})
-            AND time < fromUnixTimestamp64Milli({to:Int64}))`,
-    params: {
-      tenant: scope.tenant,
-      service: scope.service,
-      ...(scope.type === undefined ? {} : { type: scope.type }),
-      from: scope.from,
-      to: scope.to,
-      ...labels.params,
-    },
+      WHERE ${where}${labels.text}
+        AND series_id IN (${sources.join(' UNION ALL ')})`,
+    params,
   }
 }
 

@@ -37,6 +37,7 @@ import {
   type TopQuery,
   type VersionsQuery,
 } from './schemas.js'
+import { RollupCoverage } from './rollup.js'
 import { parseSelector } from './selector.js'
 import { queryTimeline } from './timeline.js'
 import { queryTop } from './top.js'
@@ -81,6 +82,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
     SHARED_SCHEMAS,
   )
   const { client, database: db } = fastify.store
+  const coverage = new RollupCoverage(client, db)
 
   fastify.get(
     '/openapi.json',
@@ -109,6 +111,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
         type,
         ...resolveWindow(request.query),
         selector: parseSelector(query),
+        rollupFrom: await coverage.from(),
       })
     },
   )
@@ -124,6 +127,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
         type,
         ...resolveWindow(request.query),
         selector: parseSelector(query),
+        rollupFrom: await coverage.from(),
         name,
         limit,
       })
@@ -147,6 +151,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
         type,
         ...resolveWindow(request.query),
         selector: parseSelector(query),
+        rollupFrom: await coverage.from(),
         step,
       })
     },
@@ -163,6 +168,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
         type,
         ...resolveWindow(request.query),
         selector: parseSelector(query),
+        rollupFrom: await coverage.from(),
         maxStacks: request.query.maxStacks ?? DEFAULT_MAX_STACKS,
         maxNodes: request.query.maxNodes ?? DEFAULT_MAX_NODES,
       })
@@ -183,7 +189,12 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
         { from: q.baseFrom ?? baseTo - (comp.to - comp.from), to: baseTo },
         { from: 'baseFrom', to: 'baseTo' },
       )
-      const common = { tenant: request.tenant, service: q.service, type: q.type }
+      const common = {
+        tenant: request.tenant,
+        service: q.service,
+        type: q.type,
+        rollupFrom: await coverage.from(),
+      }
       return queryDiff(client, db, {
         baseline: { ...common, ...base, selector: parseSelector(q.baseQuery) },
         comparison: { ...common, ...comp, selector: parseSelector(q.compQuery) },
@@ -206,6 +217,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
         type,
         ...resolveWindow(request.query),
         selector: parseSelector(query),
+        rollupFrom: await coverage.from(),
         sort: request.query.sort ?? 'self',
         limit: request.query.limit ?? 100,
         maxStacks: request.query.maxStacks ?? DEFAULT_MAX_STACKS,
@@ -224,6 +236,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
         type,
         ...resolveWindow(request.query),
         selector: parseSelector(query),
+        rollupFrom: await coverage.from(),
         maxStacks: request.query.maxStacks ?? DEFAULT_EXPORT_MAX_STACKS,
       })
       return reply

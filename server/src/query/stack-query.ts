@@ -1,8 +1,9 @@
 import type { ClickHouseClient } from '@clickhouse/client'
+import { FrameCache, type Frames } from './frame-cache.js'
 import { selectRows } from './store-query.js'
 import { stackValuesSql, type QueryWindow } from './window-sql.js'
 
-/** A stack with its frames (root first) and one value per window. */
+/** A stack with its frames (root first; shared with the frame cache: read only) and one value per window. */
 export interface WindowStack {
   functions: string[]
   files: string[]
@@ -28,7 +29,7 @@ const FRAMES_CHUNK = 10_000
  * The `limit` heaviest stacks of one or two windows of a service, with their frames. Values are
  * aggregated in SQL, one statement for all windows: with two, stacks are joined by hash so every
  * returned stack has its exact value in both, and "heaviest" means the largest share of either
- * window. Frames come from a second, primary-key lookup on `stacks`.
+ * window. Frames come from the process' frame cache, or else a primary-key lookup on `stacks`.
  */
 export async function queryStacks(
   client: ClickHouseClient,
@@ -75,7 +76,7 @@ export async function queryStacks(
     if (!f) continue // a stack row lost to TTL: its value stays in the remainder
     const values = Array.from({ length: width }, (_, i) => Number(row[`v${i}`] ?? 0))
     values.forEach((v, i) => (fetched[i]! += v))
-    stacks.push({ functions: f.functions, files: f.files, lines: f.lines.map(Number), values })
+    stacks.push({ functions: f.functions, files: f.files, lines: f.lines, values })
   }
   // Gauge values are averages (floats): clamp the rounding noise of `total - fetched` to 0.
   const remainders = totals.map((t, i) => {
@@ -85,21 +86,29 @@ export async function queryStacks(
   return { stacks, totals, stackCounts, remainders }
 }
 
-interface Frames {
-  functions: string[]
-  files: string[]
-  lines: (number | string)[]
-}
+/** One frame cache per store client: a test's app and another's do not share theirs. */
+const frameCaches = new WeakMap<ClickHouseClient, FrameCache>()
 
+/** Frames of the stacks, from the cache or else from `stacks` (then cached). */
 async function queryFrames(
   client: ClickHouseClient,
   db: string,
   w: QueryWindow,
   hashes: string[],
 ): Promise<Map<string, Frames>> {
+  let cache = frameCaches.get(client)
+  if (!cache) frameCaches.set(client, (cache = new FrameCache()))
   const frames = new Map<string, Frames>()
-  for (let i = 0; i < hashes.length; i += FRAMES_CHUNK) {
-    const rows = await selectRows<Frames & { h: string }>(
+  const missing: string[] = []
+  for (const h of hashes) {
+    const cached = cache.get(w.tenant, w.service, h)
+    if (cached) frames.set(h, cached)
+    else missing.push(h)
+  }
+  for (let i = 0; i < missing.length; i += FRAMES_CHUNK) {
+    const rows = await selectRows<
+      Omit<Frames, 'lines'> & { h: string; lines: (number | string)[] }
+    >(
       client,
       `SELECT toString(stack_hash) AS h, any(functions) AS functions, any(files) AS files,
           any(lines) AS lines
@@ -110,10 +119,13 @@ async function queryFrames(
       {
         tenant: w.tenant,
         service: w.service,
-        hashes: hashes.slice(i, i + FRAMES_CHUNK).map((h) => BigInt(h)),
+        hashes: missing.slice(i, i + FRAMES_CHUNK).map((h) => BigInt(h)),
       },
     )
-    for (const row of rows) frames.set(row.h, row)
+    for (const row of rows) {
+      const lines = row.lines.map(Number)
+      frames.set(row.h, cache.set(w.tenant, w.service, row.h, { ...row, lines }))
+    }
   }
   return frames
 }

@@ -3,7 +3,8 @@ import { PROFILE_TYPES, type TimelineResponse } from '@kiln/wire'
 import { KilnError } from '../errors.js'
 import { formatSelector } from './selector.js'
 import { selectRows } from './store-query.js'
-import { samplesWhere, type QueryWindow } from './window-sql.js'
+import { ROLLUP } from '../store/schema.js'
+import { combineParts, rollupTable, windowSources, type QueryWindow } from './window-sql.js'
 
 export interface TimelineOptions extends QueryWindow {
   /** Bucket size in ms; chosen from the window when absent. */
@@ -53,7 +54,8 @@ export function chooseStep(from: number, to: number): number {
  * sum across series (the rule of the flame graph, so a one-bucket window gives its total).
  * Without a selector, cumulative totals come from the `profiles` table (one row per upload, its
  * total precomputed at ingest) instead of `samples`: the same numbers, orders of magnitude fewer
- * rows.
+ * rows. Otherwise, when the step is a whole number of hours, the whole hours of the window come
+ * from the hourly rollup.
  */
 export async function queryTimeline(
   client: ClickHouseClient,
@@ -73,8 +75,9 @@ export async function queryTimeline(
   }
 
   const info = PROFILE_TYPES[window.type]
-  const bucket = (column: string) =>
-    `intDiv(toUnixTimestamp64Milli(${column}), {step:Int64}) * {step:Int64}`
+  /** The bucket of a time given in Unix ms. */
+  const bucketOf = (ms: string) => `intDiv(${ms}, {step:Int64}) * {step:Int64}`
+  const bucket = (column: string) => bucketOf(`toUnixTimestamp64Milli(${column})`)
   let query: string
   let params: Record<string, unknown>
   if (info.aggregation === 'cumulative' && window.selector.length === 0) {
@@ -86,16 +89,46 @@ export async function queryTimeline(
     const { tenant, service, type, from, to } = window
     params = { tenant, service, type, from, to, step }
   } else {
-    const where = samplesWhere(db, window, 'w_')
-    query =
-      info.aggregation === 'cumulative'
-        ? `SELECT ${bucket('time')} AS t, sum(value) AS v FROM ${db}.samples
-          WHERE ${where.text} GROUP BY t ORDER BY t`
-        : `SELECT t, sum(sv) AS v FROM (
-            SELECT ${bucket('time')} AS t, series_id, sum(value) / uniqExact(time) AS sv
-            FROM ${db}.samples WHERE ${where.text} GROUP BY t, series_id
-          ) GROUP BY t ORDER BY t`
-    params = { ...where.params, step }
+    // The rollup's hours fit in buckets only when the step is a whole number of hours (buckets
+    // start at multiples of the step since the epoch, which is an hour boundary).
+    const rollupFrom = step % ROLLUP.bucketMs === 0 ? window.rollupFrom : undefined
+    const { raw, rolled } = windowSources(db, { ...window, rollupFrom }, 'w_')
+    const rollup = rollupTable(db)
+    const hour = bucketOf('toInt64(toUnixTimestamp(bucket)) * 1000')
+    if (info.aggregation === 'cumulative') {
+      const totals = combineParts(
+        [
+          raw &&
+            `SELECT ${bucket('time')} AS t, sum(value) AS v FROM ${db}.samples
+            WHERE ${raw.text} GROUP BY t`,
+          // The rollup's snapshot rows (value 0) mark the buckets that have samples, as raw rows do.
+          rolled &&
+            `SELECT ${hour} AS t, sum(value) AS v FROM ${rollup}
+            WHERE ${rolled.text} GROUP BY t`,
+        ],
+        't',
+        'sum(v) AS v',
+      )
+      query = `${totals} ORDER BY t`
+    } else {
+      // Per bucket and series: the sum of its values over its number of distinct snapshots,
+      // both of which add up over the raw edges and the hours (disjoint times).
+      const series = combineParts(
+        [
+          raw &&
+            `SELECT ${bucket('time')} AS t, series_id, sum(value) AS v, uniqExact(time) AS n
+            FROM ${db}.samples WHERE ${raw.text} GROUP BY t, series_id`,
+          rolled &&
+            `SELECT ${hour} AS t, series_id, sum(value) AS v,
+              uniqExactMerge(snapshots) AS n
+            FROM ${rollup} WHERE ${rolled.text} GROUP BY t, series_id`,
+        ],
+        't, series_id',
+        'sum(v) AS v, sum(n) AS n',
+      )
+      query = `SELECT t, sum(v / n) AS v FROM (${series}) GROUP BY t ORDER BY t`
+    }
+    params = { ...raw?.params, ...rolled?.params, step }
   }
   const rows = await selectRows<{ t: string | number; v: string | number }>(client, query, params)
 

@@ -1,4 +1,6 @@
 import { PROFILE_TYPES, type ProfileTypeName } from '@kiln/wire'
+import { ROLLUP } from '../store/schema.js'
+import { splitWindow, type TimeRange } from './rollup.js'
 import type { LabelMatcher } from './selector.js'
 
 export interface WindowParams {
@@ -14,6 +16,11 @@ export interface WindowParams {
 /** A window narrowed by a label selector (`[]`: every series). */
 export interface QueryWindow extends WindowParams {
   selector: readonly LabelMatcher[]
+  /**
+   * Unix ms from which the hourly rollup holds every sample (`RollupCoverage`): the whole hours
+   * of the window from there on are read from it. Absent: every sample is read from `samples`.
+   */
+  rollupFrom?: number | undefined
 }
 
 /**
@@ -56,63 +63,153 @@ export function labelConditions(matchers: readonly LabelMatcher[], prefix: strin
   return { text: conditions.map((c) => ` AND ${c}`).join(''), params }
 }
 
-/** Window parameters under a prefix, e.g. `{w0_from: 1700000000000, ...}`. */
-function windowParams(w: WindowParams, p: string): Record<string, unknown> {
-  return {
-    [`${p}tenant`]: w.tenant,
-    [`${p}service`]: w.service,
-    [`${p}type`]: w.type,
-    [`${p}from`]: w.from,
-    [`${p}to`]: w.to,
-  }
+/** WHERE clauses of a window's two sources; at least one is set. */
+export interface WindowSources {
+  /** On `samples`: the parts of the window outside whole rolled-up hours. */
+  raw: Sql | undefined
+  /** On the rollup: those hours. */
+  rolled: Sql | undefined
 }
 
 /**
- * The WHERE clause selecting a window's samples. With a selector, the label filter resolves to
- * series ids first (the small `series` table) and samples are filtered by `series_id IN (...)`,
- * in the same statement.
+ * Where a window's samples are read (see `splitWindow`), both sources narrowed to the same
+ * series. Every statement that reads a window adds up what it reads from both, which gives the
+ * same numbers as reading `samples` alone: the rollup holds sums (and sets of snapshot times),
+ * and the two never cover the same time.
  */
-export function samplesWhere(db: string, w: QueryWindow, p: string): Sql {
+export function windowSources(db: string, w: QueryWindow, p: string): WindowSources {
   const labels = labelConditions(w.selector, p)
+  // With a selector, the label filter resolves to series ids first (the small `series` table)
+  // and samples are filtered by `series_id IN (...)`, in the same statement.
   const series = labels.text
     ? ` AND series_id IN (SELECT series_id FROM ${db}.series
         WHERE tenant = {${p}tenant:String} AND service = {${p}service:String}
           AND type = {${p}type:String}${labels.text})`
     : ''
+  const scope = `tenant = {${p}tenant:String} AND service = {${p}service:String}
+      AND type = {${p}type:String}`
+  const params = {
+    [`${p}tenant`]: w.tenant,
+    [`${p}service`]: w.service,
+    [`${p}type`]: w.type,
+    ...labels.params,
+  }
+  const split = splitWindow(w, w.rollupFrom)
   return {
-    text: `tenant = {${p}tenant:String} AND service = {${p}service:String}
-      AND type = {${p}type:String}
-      AND time >= fromUnixTimestamp64Milli({${p}from:Int64})
-      AND time < fromUnixTimestamp64Milli({${p}to:Int64})${series}`,
-    params: { ...windowParams(w, p), ...labels.params },
+    raw: split.raw.length > 0 ? rawWhere(split.raw, scope, series, params, p) : undefined,
+    rolled: split.rolled && {
+      text: `${scope}
+      AND bucket >= toDateTime({${p}hfrom:UInt32}, 'UTC')
+      AND bucket < toDateTime({${p}hto:UInt32}, 'UTC')${series}`,
+      params: {
+        ...params,
+        [`${p}hfrom`]: split.rolled.from / 1000,
+        [`${p}hto`]: split.rolled.to / 1000,
+      },
+    },
   }
 }
+
+function rawWhere(
+  ranges: TimeRange[],
+  scope: string,
+  series: string,
+  params: Record<string, unknown>,
+  p: string,
+): Sql {
+  const out: Record<string, unknown> = { ...params }
+  const conditions = ranges.map((r, i) => {
+    out[`${p}r${i}from`] = r.from
+    out[`${p}r${i}to`] = r.to
+    return `time >= fromUnixTimestamp64Milli({${p}r${i}from:Int64})
+      AND time < fromUnixTimestamp64Milli({${p}r${i}to:Int64})`
+  })
+  const time = conditions.length === 1 ? conditions[0]! : `((${conditions.join(') OR (')}))`
+  return { text: `${scope}\n      AND ${time}${series}`, params: out }
+}
+
+/** The rollup table, qualified. */
+export const rollupTable = (db: string): string => `${db}.${ROLLUP.table}`
+
+/**
+ * The statements of each source (undefined ones left out) re-aggregated as one: the only part
+ * as it is, or every part `UNION ALL`, grouped again by `keys` with `aggregates` (sums, which
+ * add up parts over disjoint times).
+ */
+export function combineParts(
+  parts: (string | undefined)[],
+  keys: string,
+  aggregates: string,
+): string {
+  const present = parts.filter((part): part is string => part !== undefined)
+  if (present.length === 1) return present[0]!
+  return `SELECT ${keys}, ${aggregates} FROM (
+        ${present.join('\n        UNION ALL\n        ')}
+      ) GROUP BY ${keys}`
+}
+
+const mergeParams = (sources: WindowSources): Record<string, unknown> => ({
+  ...sources.raw?.params,
+  ...sources.rolled?.params,
+})
 
 /**
  * `SELECT stack_hash, v` over a window, aggregated as the type demands: cumulative types sum;
  * gauge types (heap in use) average each series over its snapshots in the window, then sum
- * across series, so ten snapshots of a 100 MB heap read as 100 MB, not 1 GB.
+ * across series, so ten snapshots of a 100 MB heap read as 100 MB, not 1 GB. Stacks whose value
+ * is 0 are left out (the rollup's snapshot rows are such; see `ROLLUP` in store/schema.ts).
  */
 export function stackValuesSql(db: string, w: QueryWindow, p = 'w_'): Sql {
-  const where = samplesWhere(db, w, p)
+  const { raw, rolled } = windowSources(db, w, p)
+  const params = mergeParams({ raw, rolled })
+  const rollup = rollupTable(db)
   if (PROFILE_TYPES[w.type].aggregation === 'cumulative') {
-    return {
-      text: `SELECT stack_hash, sum(value) AS v FROM ${db}.samples
-        WHERE ${where.text} GROUP BY stack_hash`,
-      params: where.params,
-    }
+    const values = combineParts(
+      [
+        raw &&
+          `SELECT stack_hash, sum(value) AS v FROM ${db}.samples
+        WHERE ${raw.text} GROUP BY stack_hash`,
+        rolled &&
+          `SELECT stack_hash, sum(value) AS v FROM ${rollup}
+        WHERE ${rolled.text} GROUP BY stack_hash`,
+      ],
+      'stack_hash',
+      'sum(v) AS v',
+    )
+    return { text: `SELECT stack_hash, v FROM (${values}) WHERE v != 0`, params }
   }
+  // Snapshots of disjoint times are distinct, so counts of the raw edges and the hours add up.
+  const values = combineParts(
+    [
+      raw &&
+        `SELECT series_id, stack_hash, sum(value) AS v FROM ${db}.samples
+        WHERE ${raw.text} GROUP BY series_id, stack_hash`,
+      rolled &&
+        `SELECT series_id, stack_hash, sum(value) AS v FROM ${rollup}
+        WHERE ${rolled.text} GROUP BY series_id, stack_hash`,
+    ],
+    'series_id, stack_hash',
+    'sum(v) AS v',
+  )
+  const counts = combineParts(
+    [
+      raw &&
+        `SELECT series_id, uniqExact(time) AS n FROM ${db}.samples
+        WHERE ${raw.text} GROUP BY series_id`,
+      rolled &&
+        `SELECT series_id, uniqExactMerge(snapshots) AS n FROM ${rollup}
+        WHERE ${rolled.text} AND stack_hash = 0 GROUP BY series_id`,
+    ],
+    'series_id',
+    'sum(n) AS n',
+  )
   return {
-    text: `SELECT stack_hash, sum(x.v / y.n) AS v
-      FROM (
-        SELECT series_id, stack_hash, sum(value) AS v FROM ${db}.samples
-        WHERE ${where.text} GROUP BY series_id, stack_hash
-      ) AS x
-      INNER JOIN (
-        SELECT series_id, uniqExact(time) AS n FROM ${db}.samples
-        WHERE ${where.text} GROUP BY series_id
-      ) AS y USING (series_id)
-      GROUP BY stack_hash`,
-    params: where.params,
+    text: `SELECT stack_hash, v FROM (
+        SELECT stack_hash, sum(x.v / y.n) AS v
+        FROM (${values}) AS x
+        INNER JOIN (${counts}) AS y USING (series_id)
+        GROUP BY stack_hash
+      ) WHERE v != 0`,
+    params,
   }
 }

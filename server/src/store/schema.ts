@@ -17,9 +17,11 @@ export interface Migration {
   version: number
   name: string
   /**
-   * The DDL of this migration for one store. Build tables with `createTable` so they follow
-   * `options.cluster`; a test checks that in cluster mode every statement runs `ON CLUSTER`
-   * and every table is Replicated or Distributed.
+   * The statements of this migration for one store. Build tables with `createTable` and views
+   * with `createView` so they follow `options.cluster`; a test checks that in cluster mode every
+   * DDL statement runs `ON CLUSTER`, every table is Replicated or Distributed, and an `INSERT`
+   * (a migration's record of its own state) writes through a Distributed table. A migration
+   * that is interrupted runs again, so every statement must bear repeating.
    */
   statements: (o: SchemaOptions) => string[]
 }
@@ -30,7 +32,7 @@ export interface TableSpec {
   /** Column definitions, one per entry. */
   columns: string[]
   /** On a cluster, the `Replicated` variant of it. */
-  engine: 'MergeTree' | 'ReplacingMergeTree'
+  engine: 'MergeTree' | 'ReplacingMergeTree' | 'SummingMergeTree' | 'AggregatingMergeTree'
   /** Engine arguments, e.g. the version column of a ReplacingMergeTree. */
   engineArgs?: string
   /** `PARTITION BY`, `ORDER BY`, `TTL`: the same on one server and on a cluster. */
@@ -89,6 +91,33 @@ export function createTable(spec: TableSpec, o: SchemaOptions): string[] {
     `CREATE TABLE IF NOT EXISTS ${db}.${spec.name}${onCluster(o)} AS ${db}.${local}\n` +
       `ENGINE = Distributed('${o.cluster}', '${db}', '${local}', ${spec.shardingKey ?? SHARDING_KEY})`,
   ]
+}
+
+/** A materialized view: on every insert into `source`, its `select` rows go into `target`. */
+export interface ViewSpec {
+  name: string
+  /** Tables, by their names on one server; on a cluster the view joins their `_local` tables. */
+  source: string
+  target: string
+  /** The SELECT, with `{source}` where the source table goes (qualified by `createView`). */
+  select: string
+}
+
+/**
+ * The CREATE statement of a materialized view. On a cluster the view lives on every node and
+ * reads the node's `<source>_local` into its `<target>_local`: inserts through a Distributed table
+ * land in the `_local` table of their shard, and that is where the view sees them. The target,
+ * being Replicated, carries the view's rows to the other replicas (which do not run the view on
+ * the parts they fetch).
+ */
+export function createView(spec: ViewSpec, o: SchemaOptions): string {
+  const db = o.database
+  const local = o.cluster === undefined ? '' : '_local'
+  return (
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.${spec.name}${onCluster(o)}\n` +
+    `TO ${db}.${spec.target}${local} AS\n` +
+    spec.select.replaceAll('{source}', `${db}.${spec.source}${local}`)
+  )
 }
 
 /**
@@ -180,6 +209,101 @@ function initialTables(days: number): TableSpec[] {
   ]
 }
 
+/** The hourly rollup of `samples`, what its rows hold, and the time from which it is complete. */
+export const ROLLUP = {
+  table: 'samples_1h',
+  view: 'samples_1h_mv',
+  /** Length of a bucket. */
+  bucketMs: 3_600_000,
+  /** Records, per migration run, from when the rollup holds every sample (see `rollupTables`). */
+  coverageTable: 'rollups',
+} as const
+
+/**
+ * Migration 3: `samples_1h`, the samples summed per hour, so that long windows read one row per
+ * (hour, series, stack) instead of one per upload: a day of 50 instances is ~200 M sample rows
+ * and ~0.6 M rollup rows. A window is read as whole hours from the rollup plus its ragged edges
+ * from `samples` (`server/src/query/rollup.ts`), with the same results.
+ *
+ * One table fed by one materialized view, because a view costs a part write on every insert into
+ * `samples`, and inserts are what bound ingest (bench/query/RESULTS.md). It holds two kinds of
+ * rows per (hour, series):
+ * - one per stack: `value` is the sum of its samples, `snapshots` an empty state;
+ * - one with `stack_hash = 0` and `value = 0` whose `snapshots` is the set of upload times of the
+ *   series in the hour (`uniqExactState(time)`). Gauges divide by the number of distinct
+ *   snapshots of each series in the window, and sets of disjoint hours add up exactly.
+ * A real stack whose hash is 0 shares its row with that of the snapshot set; both readings stay
+ * right, as stack values are summed over every row and snapshot sets merged over every row.
+ *
+ * AggregatingMergeTree merges rows of a key lazily, so reads always aggregate (`sum(value)`,
+ * `uniqExactMerge(snapshots)`). Retention is the same number of days as `samples`, by hour.
+ *
+ * The view only sees inserts made after it exists, and nothing copies older samples in (on a
+ * cluster another server may insert meanwhile, and a copy could count a row twice). So the last
+ * statement records in `rollups` from when the rollup is complete: from the start on a store
+ * with no sample yet; else from two hours past the newest sample and the current hour, beyond the
+ * time of any insert under way while the view was created (as long as KILN_MAX_FUTURE_SKEW_MS is
+ * below an hour). Reads use the rollup only from there (the largest recorded time; a later record
+ * only narrows it).
+ */
+function rollupTables(o: SchemaOptions): string[] {
+  const db = o.database
+  const rollup: TableSpec = {
+    name: ROLLUP.table,
+    columns: [
+      'tenant LowCardinality(String)',
+      'service LowCardinality(String)',
+      'type LowCardinality(String)',
+      "bucket DateTime('UTC') CODEC(DoubleDelta, ZSTD(1))",
+      'series_id UInt64 CODEC(ZSTD(1))',
+      'stack_hash UInt64 CODEC(ZSTD(1))',
+      'value SimpleAggregateFunction(sum, Int64) CODEC(T64, ZSTD(1))',
+      "snapshots AggregateFunction(uniqExact, DateTime64(3, 'UTC')) CODEC(ZSTD(1))",
+    ],
+    engine: 'AggregatingMergeTree',
+    clauses: [
+      'PARTITION BY toDate(bucket)',
+      'ORDER BY (tenant, service, type, bucket, series_id, stack_hash)',
+      `TTL bucket + INTERVAL ${o.retentionDays} DAY`,
+    ],
+  }
+  const coverage: TableSpec = {
+    name: ROLLUP.coverageTable,
+    columns: [
+      'name LowCardinality(String)',
+      "complete_from DateTime('UTC')",
+      "recorded_at DateTime('UTC') DEFAULT now()",
+    ],
+    engine: 'MergeTree',
+    clauses: ['ORDER BY name'],
+    shardingKey: 'cityHash64(name)',
+  }
+  // ARRAY JOIN doubles each sample: once for its stack's row, once for the snapshot row.
+  const view: ViewSpec = {
+    name: ROLLUP.view,
+    source: 'samples',
+    target: ROLLUP.table,
+    select: `SELECT tenant, service, type, bucket, series_id, hash AS stack_hash,
+  sum(v) AS value, uniqExactStateIf(time, snapshot) AS snapshots
+FROM (
+  SELECT tenant, service, type, toStartOfHour(time) AS bucket, series_id, time, snapshot,
+    if(snapshot, 0, stack_hash) AS hash, if(snapshot, 0, value) AS v
+  FROM {source} ARRAY JOIN [false, true] AS snapshot
+)
+GROUP BY tenant, service, type, bucket, series_id, hash`,
+  }
+  const sync = o.cluster === undefined ? '' : ' SETTINGS insert_distributed_sync = 1'
+  return [
+    ...createTable(rollup, o),
+    ...createTable(coverage, o),
+    createView(view, o),
+    `INSERT INTO ${db}.${ROLLUP.coverageTable} (name, complete_from)${sync}
+SELECT '${ROLLUP.table}', if(count() = 0, toDateTime(0, 'UTC'),
+  toDateTime(toStartOfHour(greatest(max(time), now64(3, 'UTC'))), 'UTC') + INTERVAL 2 HOUR)
+FROM ${db}.samples`,
+  ]
+}
+
 /** Which migrations a store has, read by every Kiln server at start. */
 const MIGRATIONS_TABLE: TableSpec = {
   name: 'schema_migrations',
@@ -204,6 +328,11 @@ export const MIGRATIONS: Migration[] = [
     version: 2,
     name: 'alerts and findings',
     statements: (o) => alertsTables(o.retentionDays).flatMap((table) => createTable(table, o)),
+  },
+  {
+    version: 3,
+    name: 'hourly rollup of samples',
+    statements: rollupTables,
   },
 ]
 

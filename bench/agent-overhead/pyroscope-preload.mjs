@@ -1,0 +1,16 @@
+// `node --import ./pyroscope-preload.mjs service.mjs`: start `@pyroscope/nodejs` the way its
+// README shows (init + start before the app), at Kiln's default sampling settings:
+// - wall + CPU time: 100 Hz (10 ms), CPU time collected (Pyroscope's default is off),
+// - heap: one sample per 512 KiB on average, 64 frames (Pyroscope's defaults, same as Kiln's),
+// - one profile of each kind every 10 s (Pyroscope's default is 60 s).
+// PYROSCOPE_SERVER_ADDRESS and PYROSCOPE_APPLICATION_NAME come from the orchestrator.
+import Pyroscope from '@pyroscope/nodejs'
+
+Pyroscope.init({
+  serverAddress: process.env.PYROSCOPE_SERVER_ADDRESS,
+  appName: process.env.PYROSCOPE_APPLICATION_NAME ?? 'bench-service',
+  flushIntervalMs: 10_000,
+  wall: { samplingDurationMs: 10_000, samplingIntervalMicros: 10_000, collectCpuTime: true },
+  heap: { samplingIntervalBytes: 512 * 1024, stackDepth: 64 },
+})
+Pyroscope.start()

@@ -1,0 +1,598 @@
+// Agent overhead benchmark: the same Fastify service under the same load without an agent,
+// with Kiln's agent and with @pyroscope/nodejs, alternated slice after slice, each compared
+// with the no-agent service of the same round. See bench/README.md ("Agent overhead").
+//
+//   node bench/agent-overhead/run.mjs            # 5 rounds, about 9 minutes
+//   node bench/agent-overhead/run.mjs --quick    # 2 short rounds, about 2 minutes
+//   node bench/agent-overhead/run.mjs --help
+//
+// Each round starts a fresh process per variant (its profiler loaded from the command line),
+// lets the agents run through their first collections, then loads one service at a time while
+// it has CPU 1 to itself. The next round's processes start while this one is measured.
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, request } from 'node:http'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { startServer } from '@kiln/server'
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const benchDir = fileURLToPath(new URL('..', import.meta.url))
+
+const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    'min-quiet': { type: 'string', default: '0' },
+    'max-rounds': { type: 'string', default: '15' },
+    warmup: { type: 'string', default: '2' },
+    duration: { type: 'string', default: '10' },
+    settle: { type: 'string', default: '25' },
+    connections: { type: 'string', default: '8' },
+    rate: { type: 'string', default: '0' },
+    'rate-fraction': { type: 'string', default: '0.3' },
+    'noisy-percent': { type: 'string', default: '5' },
+    mode: { type: 'string', default: 'both' },
+    variants: { type: 'string', default: 'none,kiln,pyroscope,control' },
+    reuse: { type: 'boolean', default: false },
+    'no-pin': { type: 'boolean', default: false },
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+})
+
+const VARIANTS = {
+  none: 'no agent (the baseline)',
+  control: 'no agent again: the A/A control, whose ratio to none is the noise floor',
+  kiln: 'Kiln agent at its defaults (`--import @kiln/agent/register`)',
+  'kiln-100hz': 'Kiln agent without the overhead budget (stays at 100 Hz, like Pyroscope)',
+  'kiln-labels': 'Kiln agent, every handler wrapped in withLabels({ route })',
+  'kiln-nosourcemaps':
+    'Kiln agent with KILN_SOURCE_MAPS=false (no profiler restart once maps load)',
+  pyroscope: '@pyroscope/nodejs 0.6.4 at the same sampling settings (pyroscope-preload.mjs)',
+}
+
+if (flags.help) {
+  console.log(`usage: node bench/agent-overhead/run.mjs [flags]
+  --rounds N          rounds; each starts fresh processes and loads every variant once,
+                      in rotated order (5)
+  --min-quiet K       after --rounds, keep going until every variant has K quiet phases of
+                      each kind (see --noisy-percent), up to --max-rounds (0: off)
+  --max-rounds R      (15)
+  --warmup S          discarded warm-up at the start of each slice, seconds; +3 s the first
+                      time a process is loaded (2)
+  --duration S        each measured phase, seconds; keep it a multiple of the 10 s upload
+                      interval so every phase holds the same share of collections (10)
+  --settle S          a process is measured only once its agent ran S seconds (25)
+  --connections C     autocannon connections in the saturated phase (8)
+  --mode M            saturated | paced | both (both)
+  --rate R            paced phase, requests/s; 0 = rate-fraction x no-agent capacity (0)
+  --rate-fraction F   paced rate as a fraction of the no-agent capacity, estimated as
+                      1 / (CPU time per request) so a busy machine does not skew it (0.3)
+  --variants LIST     from ${Object.keys(VARIANTS).join(',')}
+                      (none,kiln,pyroscope,control); none is required
+  --noisy-percent P   a phase is noisy when other processes used more than P % of CPU 1 (5)
+  --reuse             keep the same processes for every round (steady state, long-lived)
+                      instead of fresh ones per round
+  --no-pin            do not move the loaded service to CPU 1 and the rest to CPU 0
+  --quick             2 rounds, 1 s warm-up, 5 s phases, 12 s settle
+  --out FILE          JSON results (bench/results/agent-overhead-<time>.json)`)
+  process.exit(0)
+}
+
+const quick = flags.quick
+const config = {
+  rounds: quick ? 2 : Number(flags.rounds),
+  minQuiet: Number(flags['min-quiet']),
+  maxRounds: Number(flags['max-rounds']),
+  warmupSec: quick ? 1 : Number(flags.warmup),
+  durationSec: quick ? 5 : Number(flags.duration),
+  settleSec: quick ? 12 : Number(flags.settle),
+  connections: Number(flags.connections),
+  rate: Number(flags.rate),
+  rateFraction: Number(flags['rate-fraction']),
+  noisyPercent: Number(flags['noisy-percent']),
+  mode: flags.mode,
+  variants: flags.variants.split(',').filter(Boolean),
+  pin: !flags['no-pin'] && hasTaskset() && cpus().length >= 2,
+  reuse: flags.reuse,
+}
+const phaseNames = config.mode === 'both' ? ['saturated', 'paced'] : [config.mode]
+if (!config.variants.includes('none') || config.variants.some((v) => !(v in VARIANTS))) {
+  console.error(`--variants must include none and only name ${Object.keys(VARIANTS).join(', ')}`)
+  process.exit(2)
+}
+if (!['saturated', 'paced', 'both'].includes(config.mode)) {
+  console.error('--mode must be saturated, paced or both')
+  process.exit(2)
+}
+
+function hasTaskset() {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+// ---------------------------------------------------------------------------------------------
+// Where things run. On a 2-core machine the loaded service gets CPU 1 (with every thread it has:
+// V8's GC and profiler threads, libuv's pool where both agents gzip), and the load generator,
+// this orchestrator, the Kiln server (chDB) and the idle services share CPU 0. An agent's
+// background work then costs the service's own CPU, as in a container limited to one core.
+// ---------------------------------------------------------------------------------------------
+const SERVICE_CPU = '1'
+const OTHER_CPU = '0'
+
+function pin(pid, cpu) {
+  if (config.pin) execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' })
+}
+pin(process.pid, OTHER_CPU)
+
+// ---------------------------------------------------------------------------------------------
+// A real Kiln server behind a recording proxy: both agents upload to the proxy, which forwards
+// to Kiln and notes who sent what and what Kiln answered (and Kiln's agent counters, from its
+// x-kiln-agent-stats header). Service names are bench-<variant>-g<round>.
+// ---------------------------------------------------------------------------------------------
+const dataDir = mkdtempSync(join(tmpdir(), 'kiln-bench-overhead-'))
+const kiln = await startServer({ port: 0, dataDir, logLevel: 'warn' })
+
+const uploads = []
+const proxy = createServer((req, res) => {
+  const chunks = []
+  req.on('data', (c) => chunks.push(c))
+  req.on('end', () => {
+    const body = Buffer.concat(chunks)
+    const query = new URL(req.url, 'http://x').searchParams
+    const [, variant = '?', generation = '-1'] =
+      /^bench-(.+)-g(\d+)$/.exec((query.get('name') ?? '').split('{')[0]) ?? []
+    const record = (fields) =>
+      uploads.push({
+        at: Date.now(),
+        variant,
+        generation: Number(generation),
+        spyName: query.get('spyName'),
+        bytes: body.length,
+        ...fields,
+      })
+    const upstream = request(
+      new URL(req.url, kiln.url),
+      { method: req.method, headers: req.headers },
+      (up) => {
+        const answer = []
+        up.on('data', (c) => answer.push(c))
+        up.on('end', () => {
+          const text = Buffer.concat(answer).toString('utf8')
+          const stats = req.headers['x-kiln-agent-stats']
+          record({
+            status: up.statusCode,
+            ...(up.statusCode >= 300 ? { response: text.slice(0, 500) } : {}),
+            ...(stats ? { agentStats: JSON.parse(stats) } : {}),
+          })
+          res.writeHead(up.statusCode, up.headers)
+          res.end(text)
+        })
+      },
+    )
+    upstream.on('error', (error) => {
+      record({ error: String(error) })
+      res.writeHead(502).end()
+    })
+    upstream.end(body)
+  })
+})
+await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+const proxyUrl = `http://127.0.0.1:${proxy.address().port}`
+
+// ---------------------------------------------------------------------------------------------
+// The services: one process per variant and round, the profiler loaded from the command line.
+// ---------------------------------------------------------------------------------------------
+const serviceScript = join(here, 'service.mjs')
+
+function variantLaunch(variant, generation) {
+  const name = `bench-${variant}-g${generation}`
+  const env = { ...process.env, NODE_ENV: 'production' }
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('KILN_') || key.startsWith('PYROSCOPE_')) delete env[key]
+  }
+  if (variant === 'none' || variant === 'control') return { args: [serviceScript], env }
+  if (variant.startsWith('kiln')) {
+    return {
+      args: ['--import', '@kiln/agent/register', serviceScript],
+      env: {
+        ...env,
+        KILN_SERVER_URL: proxyUrl,
+        KILN_SERVICE: name,
+        KILN_VERSION: '1.0.0',
+        ...(variant === 'kiln-labels' ? { BENCH_WITH_LABELS: '1' } : {}),
+        ...(variant === 'kiln-100hz' ? { KILN_OVERHEAD_BUDGET_PERCENT: '100' } : {}),
+        ...(variant === 'kiln-nosourcemaps' ? { KILN_SOURCE_MAPS: 'false' } : {}),
+      },
+    }
+  }
+  return {
+    args: ['--import', join(here, 'pyroscope-preload.mjs'), serviceScript],
+    env: { ...env, PYROSCOPE_SERVER_ADDRESS: proxyUrl, PYROSCOPE_APPLICATION_NAME: name },
+  }
+}
+
+function collectOutput(child) {
+  const out = { stdout: '', stderr: '' }
+  child.stdout.setEncoding('utf8').on('data', (s) => (out.stdout += s))
+  child.stderr.setEncoding('utf8').on('data', (s) => (out.stderr += s))
+  return out
+}
+
+function exited(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode)
+    else child.once('exit', (code) => resolve(code))
+  })
+}
+
+async function startService(variant, generation) {
+  const launch = variantLaunch(variant, generation)
+  const child = spawn(process.execPath, launch.args, { cwd: benchDir, env: launch.env })
+  pin(child.pid, OTHER_CPU)
+  const output = collectOutput(child)
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline) {
+    const line = output.stdout.split('\n').find((l) => l.startsWith('{"port"'))
+    if (line) {
+      const url = `http://127.0.0.1:${JSON.parse(line).port}`
+      return { variant, generation, child, output, url, startedAt: Date.now(), loaded: false }
+    }
+    if (child.exitCode !== null) break
+    await sleep(50)
+  }
+  child.kill('SIGKILL')
+  throw new Error(`service ${variant} did not start:\n${output.stderr}`)
+}
+
+async function startGeneration(generation) {
+  const services = new Map()
+  for (const variant of config.variants) {
+    services.set(variant, await startService(variant, generation))
+  }
+  return services
+}
+
+const stderrs = []
+async function stopGeneration(services) {
+  for (const { child } of services.values()) child.kill('SIGTERM')
+  await Promise.all([...services.values()].map(({ child }) => exited(child)))
+  for (const s of services.values()) {
+    const text = s.output.stderr.trim()
+    if (text) stderrs.push({ variant: s.variant, generation: s.generation, stderr: text })
+  }
+}
+
+/** Load one service: move it to CPU 1, warm up, measure each phase, move it back. */
+async function loadSlice(service, phases, warmupSec) {
+  pin(service.child.pid, SERVICE_CPU)
+  try {
+    const options = {
+      url: service.url,
+      pid: service.child.pid,
+      connections: config.connections,
+      ...(config.pin ? { serviceCpu: Number(SERVICE_CPU) } : {}),
+      // A process loaded for the first time warms its JIT for 3 s more.
+      warmupSec: warmupSec + (service.loaded ? 0 : 3),
+      phases,
+    }
+    service.loaded = true
+    const args = [join(here, 'load.mjs'), JSON.stringify(options)]
+    const load = spawn(process.execPath, args, { cwd: benchDir })
+    pin(load.pid, OTHER_CPU)
+    const output = collectOutput(load)
+    const code = await exited(load)
+    if (code !== 0) throw new Error(`load generator failed (${code}):\n${output.stderr}`)
+    const result = JSON.parse(output.stdout.trim().split('\n').pop())
+    return Object.fromEntries(result.phases.map((p) => [p.phase, p]))
+  } finally {
+    pin(service.child.pid, OTHER_CPU)
+  }
+}
+
+function kilnStatsOf(variant, generation) {
+  return uploads
+    .filter((u) => u.variant === variant && u.generation === generation && u.agentStats)
+    .at(-1)?.agentStats
+}
+
+/**
+ * What each agent sent, and for Kiln what it says about itself. Each upload carries the
+ * agent's counters as they were when it was sent: the distinct cumulative collection-CPU
+ * values give the cost of each collection (the last may be missing), and the sampling rate
+ * shows when the overhead budget slowed sampling down.
+ */
+function uploadSummary(variant) {
+  const own = uploads.filter((u) => u.variant === variant)
+  const failed = own.filter((u) => u.error || u.status < 200 || u.status >= 300)
+  const processes = []
+  for (const generation of [...new Set(own.map((u) => u.generation))].sort((a, b) => a - b)) {
+    const withStats = own.filter((u) => u.generation === generation && u.agentStats)
+    if (withStats.length === 0) continue
+    const cumulative = [...new Set(withStats.map((u) => u.agentStats.collectCpuMicros))]
+    const last = withStats.at(-1).agentStats
+    processes.push({
+      generation,
+      collectCpuMs: cumulative
+        .filter(Boolean)
+        .map((v, i, all) => Math.round((v - (all[i - 1] ?? 0)) / 100) / 10),
+      samplingHz: [...new Set(withStats.map((u) => 1e6 / u.agentStats.samplingIntervalMicros))],
+      profilesDropped: last.profilesDropped,
+      uploadsFailed: last.uploadsFailed,
+    })
+  }
+  return {
+    count: own.length,
+    ok: own.length - failed.length,
+    bytes: own.reduce((s, u) => s + u.bytes, 0),
+    failures: failed.slice(0, 5),
+    ...(processes.length > 0 ? { kilnProcesses: processes } : {}),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics. Ratios are taken within a round (variant / none of the same round), then the
+// median over rounds: a busy minute on this shared machine moves both sides of a ratio.
+// ---------------------------------------------------------------------------------------------
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+function spread(xs) {
+  return xs.length === 0
+    ? { n: 0 }
+    : { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length }
+}
+
+const METRICS = {
+  rps: (p) => p.rps,
+  p50: (p) => p.latencyMs.p50,
+  p99: (p) => p.latencyMs.p99,
+  p999: (p) => p.latencyMs.p999,
+  cpuPerReq: (p) => p.cpuMsPerRequest,
+  rssMiB: (p) => p.rssBytes / 2 ** 20,
+  hwmMiB: (p) => p.hwmBytes / 2 ** 20,
+  waitPct: (p) => p.runQueueWaitPercent,
+  othersPct: (p) => p.foreignCpuPercent,
+}
+const RATIOS = ['rps', 'p50', 'p99', 'p999', 'cpuPerReq']
+const DELTAS = ['rssMiB', 'hwmMiB']
+/**
+ * A phase is quiet when other processes used at most --noisy-percent of CPU 1 while it ran.
+ * (The service's own run-queue wait is recorded too, but its own GC and profiler threads
+ * share the core and keep it at a few percent even on an idle machine.)
+ */
+const isQuiet = (phase) => phase.foreignCpuPercent <= config.noisyPercent
+
+function groupRounds(slices) {
+  const byRound = new Map()
+  for (const slice of slices) {
+    if (!byRound.has(slice.round)) byRound.set(slice.round, {})
+    byRound.get(slice.round)[slice.variant] = slice
+  }
+  return [...byRound.values()]
+}
+
+function summarize(slices) {
+  const rounds = groupRounds(slices)
+  const summary = { rounds: rounds.length }
+  for (const phase of phaseNames) {
+    const s = (summary[phase] = { absolute: {}, ratio: {}, delta: {}, quiet: {} })
+    for (const variant of config.variants) {
+      const own = rounds.filter((r) => r[variant]).map((r) => r[variant].phases[phase])
+      s.absolute[variant] = Object.fromEntries(
+        Object.entries(METRICS).map(([k, f]) => [k, spread(own.map(f))]),
+      )
+      if (variant === 'none') continue
+      const pairs = rounds.filter((r) => r.none && r[variant])
+      const side = (r, v) => r[v].phases[phase]
+      const over = (list, f) => spread(list.map((r) => f(side(r, variant), side(r, 'none'))))
+      s.ratio[variant] = Object.fromEntries(
+        RATIOS.map((k) => [k, over(pairs, (a, b) => METRICS[k](a) / METRICS[k](b))]),
+      )
+      s.delta[variant] = Object.fromEntries(
+        DELTAS.map((k) => [k, over(pairs, (a, b) => METRICS[k](a) - METRICS[k](b))]),
+      )
+      // The same ratios over the rounds where neither side shared CPU 1 with other processes
+      // (more than --noisy-percent): other people's jobs on this machine come in bursts.
+      const quietPairs = pairs.filter((r) => isQuiet(side(r, variant)) && isQuiet(side(r, 'none')))
+      s.quiet[variant] = Object.fromEntries(
+        RATIOS.map((k) => [k, over(quietPairs, (a, b) => METRICS[k](a) / METRICS[k](b))]),
+      )
+    }
+  }
+  return summary
+}
+
+const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-')
+const signed = (x, d = 1) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(d)}` : '-')
+const pct = (r) =>
+  r.n
+    ? `${signed((r.median - 1) * 100, 2)}% [${signed((r.min - 1) * 100)}, ${signed((r.max - 1) * 100)}]`
+    : '-'
+
+function printSummary(summary) {
+  console.log(`\n######## ${summary.rounds} round(s)`)
+  for (const phase of phaseNames) {
+    const s = summary[phase]
+    const how =
+      phase === 'paced'
+        ? `open loop at ${config.rate} req/s`
+        : `${config.connections} connections, closed loop`
+    console.log(`\n== ${phase} (${how}); medians [min, max] over rounds`)
+    console.log(
+      'variant      req/s              p50 ms  p99 ms            p99.9 ms  CPU ms/req  RSS MiB  others %',
+    )
+    for (const [v, a] of Object.entries(s.absolute)) {
+      if (!a.rps.n) continue
+      console.log(
+        [
+          v.padEnd(12),
+          `${fmt(a.rps.median).padStart(6)} [${fmt(a.rps.min, 0)},${fmt(a.rps.max, 0)}]`.padEnd(18),
+          fmt(a.p50.median, 2).padStart(6),
+          `${fmt(a.p99.median, 2).padStart(6)} [${fmt(a.p99.min, 1)},${fmt(a.p99.max, 1)}]`.padEnd(
+            17,
+          ),
+          fmt(a.p999.median, 2).padStart(8),
+          fmt(a.cpuPerReq.median, 3).padStart(10),
+          fmt(a.rssMiB.median).padStart(8),
+          fmt(a.othersPct.median, 1).padStart(9),
+        ].join(' '),
+      )
+    }
+    console.log('ratio to none in the same round, median [min, max]:')
+    for (const [v, r] of Object.entries(s.ratio)) {
+      if (!r.rps.n) continue
+      const d = s.delta[v]
+      console.log(
+        `  ${v.padEnd(11)} throughput ${pct(r.rps)} | p99 ${pct(r.p99)} | p99.9 ${pct(r.p999)} | CPU/req ${pct(r.cpuPerReq)} | RSS ${signed(d.rssMiB.median)} MiB [${signed(d.rssMiB.min)}, ${signed(d.rssMiB.max)}]`,
+      )
+    }
+    console.log(
+      `the same over quiet rounds only (others used <= ${config.noisyPercent} % of CPU 1):`,
+    )
+    for (const [v, r] of Object.entries(s.quiet)) {
+      console.log(
+        `  ${v.padEnd(11)} n=${r.rps.n} throughput ${pct(r.rps)} | p99 ${pct(r.p99)} | p99.9 ${pct(r.p999)} | CPU/req ${pct(r.cpuPerReq)}`,
+      )
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+const started = new Date()
+const machine = {
+  cpu: cpus()[0]?.model,
+  cores: cpus().length,
+  node: process.version,
+  loadavgAtStart: loadavg(),
+  pinned: config.pin,
+}
+console.log(
+  `agent overhead: ${config.rounds} rounds x [${config.variants.join(', ')}]; per slice ${config.warmupSec} s warm-up + ${phaseNames.join(' + ')} x ${config.durationSec} s; pinned: ${config.pin}; load avg ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+)
+
+const slices = []
+let current
+let next
+let exitCode = 0
+try {
+  current = await startGeneration(0)
+  const phases = phaseNames.map((name) => ({
+    name,
+    rate: name === 'paced' ? config.rate : 0,
+    durationSec: config.durationSec,
+  }))
+  const quietEnough = () =>
+    config.variants.every((variant) =>
+      phaseNames.every(
+        (phase) =>
+          slices.filter((x) => x.variant === variant && isQuiet(x.phases[phase])).length >=
+          config.minQuiet,
+      ),
+    )
+  for (
+    let round = 0;
+    round < config.rounds || (round < config.maxRounds && !quietEnough());
+    round++
+  ) {
+    // The next round's processes start now, on CPU 0, and settle while this round runs.
+    const mayContinue =
+      round + 1 < config.rounds || (config.minQuiet > 0 && round + 1 < config.maxRounds)
+    if (mayContinue && !config.reuse) next = startGeneration(round + 1)
+    const oldest = Math.min(...[...current.values()].map((s) => s.startedAt))
+    await sleep(config.settleSec * 1000 - (Date.now() - oldest))
+    if (round === 0 && phases.some((p) => p.name === 'paced' && !(p.rate > 0))) {
+      const calibration = [{ name: 'saturated', rate: 0, durationSec: 4 }]
+      const { saturated } = await loadSlice(current.get('none'), calibration, config.warmupSec)
+      // One core's worth of requests at the measured CPU cost: throughput itself would drop
+      // whenever another process takes a share of the core.
+      const capacity = 1000 / saturated.cpuMsPerRequest
+      config.rate = Math.round(capacity * config.rateFraction)
+      for (const p of phases) if (p.name === 'paced') p.rate = config.rate
+      console.log(
+        `no agent: ${fmt(saturated.cpuMsPerRequest, 3)} ms CPU per request, ~${fmt(capacity, 0)} req/s per core -> paced phase at ${config.rate} req/s`,
+      )
+    }
+    // Rotate the order so no variant always comes first or right after the same one.
+    const n = config.variants.length
+    const order = config.variants.map((_, i) => config.variants[(i + round) % n])
+    for (const variant of order) {
+      const slicePhases = await loadSlice(current.get(variant), phases, config.warmupSec)
+      const stats = kilnStatsOf(variant, current.get(variant).generation)
+      const slice = {
+        round,
+        variant,
+        processAgeSec: Math.round((Date.now() - current.get(variant).startedAt) / 1000),
+        at: new Date().toISOString(),
+        phases: slicePhases,
+        ...(stats ? { kilnSamplingHz: 1e6 / stats.samplingIntervalMicros } : {}),
+      }
+      slices.push(slice)
+      const line = phaseNames
+        .map((p) => {
+          const ph = slice.phases[p]
+          return `${p} ${fmt(ph.rps)} req/s p99 ${fmt(ph.latencyMs.p99, 2)} ms CPU/req ${fmt(ph.cpuMsPerRequest, 3)} ms others ${fmt(ph.foreignCpuPercent, 0)}%`
+        })
+        .join(' | ')
+      const hz = stats ? ` | ${slice.kilnSamplingHz} Hz` : ''
+      const age = `${slice.processAgeSec} s`.padStart(5)
+      console.log(`${String(round + 1).padStart(2)} ${variant.padEnd(11)} ${age} ${line}${hz}`)
+    }
+    if (!config.reuse) {
+      await stopGeneration(current)
+      current = next ? await next : undefined
+      next = undefined
+    }
+  }
+
+  const agents = {}
+  for (const variant of config.variants) {
+    const summary = uploadSummary(variant)
+    agents[variant] = { description: VARIANTS[variant], uploads: summary }
+    if (variant === 'none' || variant === 'control') continue
+    console.log(`${variant}: ${summary.ok}/${summary.count} uploads accepted by Kiln`)
+    for (const p of summary.kilnProcesses ?? []) {
+      console.log(
+        `  round ${p.generation + 1}: sampling ${p.samplingHz.join(' -> ')} Hz; collections ${p.collectCpuMs.join('/')} ms CPU; dropped ${p.profilesDropped}`,
+      )
+    }
+    for (const f of summary.failures) console.log(`  upload failed: ${JSON.stringify(f)}`)
+  }
+  for (const { variant, generation, stderr } of stderrs) {
+    console.log(`stderr of ${variant} (round ${generation + 1}): ${stderr.slice(0, 300)}`)
+  }
+
+  const summary = summarize(slices)
+  printSummary(summary)
+  machine.loadavgAtEnd = loadavg()
+  const stamp = started.toISOString().replace(/[:.]/g, '-')
+  const out = flags.out ?? join(benchDir, 'results', `agent-overhead-${stamp}.json`)
+  mkdirSync(join(out, '..'), { recursive: true })
+  const report = { started, machine, config, summary, agents, stderrs, slices }
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`)
+  console.log(`\nresults: ${out}`)
+} catch (error) {
+  console.error(error)
+  exitCode = 1
+} finally {
+  for (const services of [current, await next?.catch(() => undefined)]) {
+    if (services) await stopGeneration(services)
+  }
+  proxy.close()
+  await kiln.close()
+  rmSync(dataDir, { recursive: true, force: true })
+}
+process.exit(exitCode)

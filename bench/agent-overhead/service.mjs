@@ -1,0 +1,178 @@
+// The service under test: a small Fastify shop API doing what real services do per request,
+// JSON parse + schema validation, lookups, arithmetic, string work, a hash and JSON
+// serialization, about 1-3 ms of CPU per request. The profiler (if any) is loaded by the
+// command line (`--import`), exactly as users load it; this file knows nothing about it, except
+// for the optional `BENCH_WITH_LABELS=1` mode that wraps each handler in Kiln's `withLabels`.
+//
+// Prints one JSON line `{"port": N}` on stdout once listening; exits on SIGTERM.
+import { createHash } from 'node:crypto'
+import Fastify from 'fastify'
+import { QUERIES, makeCatalog } from './workload.mjs'
+
+const catalog = makeCatalog()
+const bySku = new Map(catalog.map((p) => [p.sku, p]))
+const TAX = { NL: 0.21, DE: 0.19, FR: 0.2, PT: 0.23, PL: 0.23 }
+const BLOCKED = ['fraud', 'test order', 'chargeback', 'stolen card', 'do not ship']
+
+let withLabels = (_labels, fn) => fn()
+if (process.env.BENCH_WITH_LABELS === '1') ({ withLabels } = await import('@kiln/agent'))
+
+/** Edit distance: the kind of plain JS loop a risk check runs on free text. */
+function levenshtein(a, b) {
+  const prev = new Array(b.length + 1)
+  for (let j = 0; j <= b.length; j++) prev[j] = j
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]
+    prev[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j]
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1))
+      diag = tmp
+    }
+  }
+  return prev[b.length]
+}
+
+function riskScore(order) {
+  const texts = [
+    order.customer.email,
+    order.customer.address.line1,
+    ...order.lines.map((l) => l.note),
+  ]
+  let score = 0
+  for (const text of texts) {
+    if (!text) continue
+    for (const bad of BLOCKED) score += Math.max(0, 4 - levenshtein(text.toLowerCase(), bad))
+  }
+  return score
+}
+
+function quote(order) {
+  const rate = TAX[order.customer.address.country] ?? 0.2
+  const tierDiscount = { basic: 0, silver: 0.03, gold: 0.07 }[order.customer.tier] ?? 0
+  const lines = order.lines.map((line) => {
+    const product = bySku.get(line.sku)
+    if (!product) return { sku: line.sku, available: false, netCents: 0, taxCents: 0 }
+    let unit = product.priceCents * (1 - tierDiscount)
+    if (order.coupon === 'SPRING10' && product.category !== 'electronics') unit *= 0.9
+    const net = Math.round(unit * line.quantity) + (line.giftWrap ? 350 : 0)
+    return {
+      sku: line.sku,
+      name: product.name,
+      available: product.stock.ams + product.stock.fra >= line.quantity,
+      netCents: net,
+      taxCents: Math.round(net * rate),
+    }
+  })
+  const netCents = lines.reduce((s, l) => s + l.netCents, 0)
+  const taxCents = lines.reduce((s, l) => s + l.taxCents, 0)
+  const risk = riskScore(order)
+  const body = { orderId: order.orderId, currency: order.currency, netCents, taxCents, risk, lines }
+  const quoteId = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16)
+  return { quoteId, ...body, totalCents: netCents + taxCents }
+}
+
+function search(q, page) {
+  const terms = q.toLowerCase().split(/\s+/).filter(Boolean)
+  const hits = []
+  for (const p of catalog) {
+    const words = p.name.split(' ')
+    let score = 0
+    for (const t of terms) {
+      for (const w of words) if (w.startsWith(t)) score += w === t ? 3 : 1
+      if (p.tags.includes(t)) score += 2
+      if (p.category === t) score += 1
+    }
+    if (score > 0) hits.push({ p, score })
+  }
+  hits.sort((a, b) => b.score - a.score || b.p.rating - a.p.rating || (a.p.sku < b.p.sku ? -1 : 1))
+  const items = hits.slice(page * 40, page * 40 + 40).map(({ p, score }) => ({
+    ...p,
+    score,
+    inStock: p.stock.ams + p.stock.fra > 0,
+    price: `€${(p.priceCents / 100).toFixed(2)}`,
+  }))
+  return { q, page, total: hits.length, items, facets: facets(hits) }
+}
+
+function facets(hits) {
+  const counts = {}
+  for (const { p } of hits) counts[p.category] = (counts[p.category] ?? 0) + 1
+  return Object.entries(counts)
+    .map(([category, count]) => ({ category, count }))
+    .sort((a, b) => b.count - a.count)
+}
+
+const orderSchema = {
+  type: 'object',
+  required: ['orderId', 'currency', 'customer', 'lines'],
+  properties: {
+    orderId: { type: 'string' },
+    currency: { type: 'string', enum: ['EUR'] },
+    coupon: { type: ['string', 'null'] },
+    customer: {
+      type: 'object',
+      required: ['id', 'email', 'tier', 'address'],
+      properties: {
+        id: { type: 'string' },
+        email: { type: 'string' },
+        tier: { type: 'string', enum: ['basic', 'silver', 'gold'] },
+        address: {
+          type: 'object',
+          required: ['line1', 'city', 'country', 'postcode'],
+          properties: {
+            line1: { type: 'string' },
+            city: { type: 'string' },
+            country: { type: 'string', minLength: 2, maxLength: 2 },
+            postcode: { type: 'string' },
+          },
+        },
+      },
+    },
+    lines: {
+      type: 'array',
+      maxItems: 200,
+      items: {
+        type: 'object',
+        required: ['sku', 'quantity'],
+        properties: {
+          sku: { type: 'string' },
+          quantity: { type: 'integer', minimum: 1 },
+          giftWrap: { type: 'boolean' },
+          note: { type: 'string' },
+        },
+      },
+    },
+  },
+}
+
+const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 })
+
+app.post('/api/checkout/quote', { schema: { body: orderSchema } }, (req) =>
+  withLabels({ route: '/api/checkout/quote' }, () => quote(req.body)),
+)
+
+app.get(
+  '/api/catalog/search',
+  {
+    schema: {
+      querystring: {
+        type: 'object',
+        properties: {
+          q: { type: 'string', default: QUERIES[0] },
+          page: { type: 'integer', minimum: 0, default: 0 },
+        },
+      },
+    },
+  },
+  (req) => withLabels({ route: '/api/catalog/search' }, () => search(req.query.q, req.query.page)),
+)
+
+app.get('/health', () => ({ ok: true }))
+
+await app.listen({ host: '127.0.0.1', port: 0 })
+process.stdout.write(`${JSON.stringify({ port: app.server.address().port })}\n`)
+
+process.once('SIGTERM', () => {
+  app.close().finally(() => process.exit(0))
+})

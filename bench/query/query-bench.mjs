@@ -1,0 +1,399 @@
+// Query benchmark: flame graph and diff latency over a synthetic fleet in the embedded store, for
+// 15 min, 1 h and 24 h windows, against merging the same window's raw pprof files with
+// `go tool pprof -proto` and with pprof-format in Node; the hourly rollup against reading raw
+// samples; and what the rollup's view costs each insert. Every figure comes from this run.
+//   node bench/query/query-bench.mjs [--quick] [--instances 50] [--hours 24] [--stacks 500]
+//     [--runs 9] [--keep]
+// Needs `pnpm --filter @kiln/server build` first, and Go (`go tool pprof`) on the PATH.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { URLSearchParams } from 'node:url'
+import { parseArgs } from 'node:util'
+import { startServer } from '@kiln/server'
+import { encodeTemplate, profileTemplates, stackPool } from './fleet.mjs'
+import { loadFleet } from './load-store.mjs'
+import { mergeInNode, mergeWithGo } from './merge-pprof.mjs'
+// Not part of the server's public surface: the query functions themselves, to time them with
+// and without the rollup on the same store (as deploy/clickhouse/generate-schema.mjs does).
+const { queryFlamegraph } = await import('../../server/dist/query/flamegraph.js')
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    instances: { type: 'string' },
+    hours: { type: 'string' },
+    stacks: { type: 'string' },
+    runs: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+})
+const QUICK = args.quick
+const INSTANCES = Number(args.instances ?? (QUICK ? 10 : 50))
+const HOURS = Number(args.hours ?? 24)
+const STACKS = Number(args.stacks ?? 500)
+const HEAP_STACKS = Math.round(STACKS / 4)
+const RUNS = Number(args.runs ?? (QUICK ? 5 : 9))
+const SERVICE = 'checkout'
+const MIN = 60_000
+const HOUR = 60 * MIN
+const INTERVAL_MS = 10_000
+const TEMPLATES_PER_VERSION = 24
+const VERSIONS = ['1.4.1', '1.4.2']
+
+const log = (line = '') => console.log(line)
+const ms = (x) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(x < 10 ? 1 : 0)} ms`)
+const stats = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const at = (q) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]
+  return { median: at(0.5), p90: at(0.9), runs: s.length }
+}
+
+// ---- The fleet: half the instances on each version; 1.4.2 has a hot new path (the regression).
+log(`# Kiln query benchmark${QUICK ? ' (--quick)' : ''}`)
+log(
+  `fleet: ${INSTANCES} instances x ${HOURS} h of 10 s profiles, ${STACKS} stacks per CPU profile, ` +
+    `${HEAP_STACKS} per heap snapshot; ${RUNS} timed runs per query`,
+)
+const pool = stackPool(6000)
+const cpuTemplates = {}
+const heapTemplates = {}
+for (const [v, version] of VERSIONS.entries()) {
+  const hot = v === 1 ? [11, 12] : []
+  cpuTemplates[version] = profileTemplates({
+    pool,
+    count: TEMPLATES_PER_VERSION,
+    stacksPerProfile: STACKS,
+    unitValue: 10_000_000,
+    seed: 100 + v,
+    hot,
+  })
+  heapTemplates[version] = profileTemplates({
+    pool,
+    count: TEMPLATES_PER_VERSION,
+    stacksPerProfile: HEAP_STACKS,
+    unitValue: 4096,
+    seed: 200 + v,
+  })
+}
+// Profiles end a minute ago, not on an hour: windows "the last N" have ragged edges, as in the UI.
+let endMs = Math.floor(Date.now() / INTERVAL_MS) * INTERVAL_MS - MIN
+if (endMs % HOUR < 10 * MIN) endMs -= 17 * MIN
+const startMs = endMs - HOURS * HOUR
+const fleet = {
+  service: SERVICE,
+  db: 'kiln',
+  pool,
+  startMs,
+  profiles: (HOURS * HOUR) / INTERVAL_MS,
+  instances: Array.from({ length: INSTANCES }, (_, i) => {
+    const version = VERSIONS[i < INSTANCES / 2 ? 0 : 1]
+    const instance = `${SERVICE}-${String(i).padStart(3, '0')}`
+    return { version, labels: { instance, region: i % 3 ? 'eu' : 'us', service_version: version } }
+  }),
+  kinds: [
+    { type: 'cpu', sampleType: ['cpu', 'nanoseconds'], templates: cpuTemplates },
+    { type: 'heap_inuse_space', sampleType: ['inuse_space', 'bytes'], templates: heapTemplates },
+  ],
+  scaleOf: (i) => 1 + (i % 4),
+  offsetMs: (i) => (i * 197) % INTERVAL_MS,
+}
+/** The CPU profile instance `i` uploads at slot `t`: its template and time, as load-store.mjs. */
+const profileAt = (i, t) => ({
+  k: (i * 7 + t * 13) % TEMPLATES_PER_VERSION,
+  timeMs: startMs + t * INTERVAL_MS + fleet.offsetMs(i),
+})
+
+const benchStarted = performance.now()
+const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-query-'))
+const server = await startServer({ port: 0, dataDir: join(dir, 'data'), logLevel: 'warn' })
+const { client, database: db } = server.app.store
+try {
+  // ---- Load.
+  log('\n## Load (INSERT ... SELECT in the store from normalized profile templates)')
+  const load = await loadFleet(client, fleet, QUICK ? undefined : log)
+  log(
+    `${load.sampleRows.toLocaleString('en')} sample rows (${load.stacks} distinct stacks) in ` +
+      `${load.loadSeconds.toFixed(0)} s, then the rollup in ${(load.seconds - load.loadSeconds).toFixed(0)} s`,
+  )
+  await settle(client, db)
+  const storage = await tableSizes(client, db)
+  for (const t of ['samples', 'samples_1h', 'profiles'])
+    log(
+      `${t.padEnd(11)} ${String(storage[t]?.rows ?? 0).padStart(12)} rows ${((storage[t]?.bytes ?? 0) / 1e6).toFixed(1).padStart(8)} MB`,
+    )
+  log(
+    `rollup: ${(storage.samples.rows / storage.samples_1h.rows).toFixed(0)}x fewer rows than samples, ` +
+      `+${((storage.samples_1h.bytes / storage.samples.bytes) * 100).toFixed(1)}% storage`,
+  )
+
+  // ---- Query latency over HTTP (in-process server, loopback).
+  const windows = [
+    ['15 min', endMs - 15 * MIN, endMs],
+    ['1 h', endMs - HOUR, endMs],
+    ['1 h, whole hour', Math.floor(endMs / HOUR) * HOUR - HOUR, Math.floor(endMs / HOUR) * HOUR],
+    [`${HOURS} h`, endMs - HOURS * HOUR, endMs],
+  ]
+  const timeGet = async (path, params) => {
+    const url = `${server.url}/api/v1/${path}?${new URLSearchParams(params)}`
+    const run = async () => {
+      const started = performance.now()
+      const res = await fetch(url)
+      const body = await res.json()
+      if (res.status !== 200) throw new Error(`${url}: ${res.status} ${JSON.stringify(body)}`)
+      return { elapsed: performance.now() - started, body }
+    }
+    // The first run is not timed: it fills the server's frame cache (see below).
+    const { body, elapsed: first } = await run()
+    const times = []
+    for (let r = 0; r < RUNS; r++) times.push((await run()).elapsed)
+    return { ...stats(times), first, body }
+  }
+  log('\n## Latency over HTTP (GET /api/v1/..., end to end, ms)')
+  log(
+    '| window | flame graph cpu median / p90 | diff 1.4.1 vs 1.4.2 median / p90 | flame graph heap (gauge) median / p90 |',
+  )
+  log('|---|---|---|---|')
+  const latency = {}
+  for (const [name, from, to] of windows) {
+    const common = { service: SERVICE, from, to }
+    const flame = await timeGet('flamegraph', { ...common, type: 'cpu' })
+    const diff = await timeGet('diff', {
+      service: SERVICE,
+      type: 'cpu',
+      baseFrom: from,
+      baseTo: to,
+      compFrom: from,
+      compTo: to,
+      baseQuery: '{service_version="1.4.1"}',
+      compQuery: '{service_version="1.4.2"}',
+    })
+    const heap = await timeGet('flamegraph', { ...common, type: 'heap_inuse_space' })
+    latency[name] = { flame, diff, heap, from, to }
+    log(
+      `| ${name} | ${ms(flame.median)} / ${ms(flame.p90)} | ${ms(diff.median)} / ${ms(diff.p90)} | ${ms(heap.median)} / ${ms(heap.p90)} |`,
+    )
+  }
+  log(
+    `(first query after start, frame cache cold: ${ms(latency['15 min'].flame.first)}; each ` +
+      `window's first run is left out of its figures)`,
+  )
+  const grew = latency['1 h'].diff.body.changes.self.grew[0]
+  log(
+    `(the diff ranks first: ${grew?.name}, +${((grew?.selfShare ?? 0) * 100).toFixed(1)} points of CPU)`,
+  )
+
+  // ---- The rollup against raw samples, same function and store, called in-process.
+  log(`\n## ${HOURS} h flame graph: hourly rollup vs raw samples (queryFlamegraph in-process, ms)`)
+  const baselineRuns = 2
+  const rollupRows = []
+  for (const type of ['cpu', 'heap_inuse_space']) {
+    const window = {
+      tenant: 'default',
+      service: SERVICE,
+      type,
+      from: endMs - HOURS * HOUR,
+      to: endMs,
+      selector: [],
+      maxStacks: 20_000,
+      maxNodes: 8_192,
+    }
+    const time = async (rollupFrom) => {
+      const times = []
+      let total
+      for (let r = 0; r < baselineRuns + 1; r++) {
+        const started = performance.now()
+        const graph = await queryFlamegraph(client, db, { ...window, rollupFrom })
+        if (r > 0) times.push(performance.now() - started)
+        total = graph.total
+      }
+      return { ...stats(times), total }
+    }
+    const rolled = await time(0)
+    const raw = await time(undefined)
+    if (Math.abs(rolled.total - raw.total) > Math.abs(raw.total) * 1e-12)
+      throw new Error(`${type}: rollup total ${rolled.total} != raw ${raw.total}`)
+    rollupRows.push({ type, rolled, raw })
+    log(
+      `${type.padEnd(17)} raw ${ms(raw.median)}  rollup ${ms(rolled.median)}  => ${(raw.median / rolled.median).toFixed(1)}x faster, same total`,
+    )
+  }
+
+  // ---- Baselines: merge the window's raw pprof files.
+  log('\n## Merging the raw pprof files of the window (cpu), ms')
+  const filesDir = join(dir, 'pprof')
+  mkdirSync(filesDir)
+  const encoded = new Map()
+  const filesOf = (from, to) => {
+    const paths = []
+    for (let i = 0; i < INSTANCES; i++) {
+      for (let t = Math.max(0, Math.floor((from - startMs) / INTERVAL_MS) - 1); ; t++) {
+        const { k, timeMs } = profileAt(i, t)
+        if (timeMs >= to || t >= fleet.profiles) break
+        if (timeMs < from) continue
+        const path = join(filesDir, `${i}-${t}.pb.gz`)
+        const { version } = fleet.instances[i]
+        // Files of one template and scale hold the same bytes: encode each once.
+        const key = `${version}:${k}:${fleet.scaleOf(i)}`
+        let bytes = encoded.get(key)
+        if (!bytes) {
+          bytes = encodeTemplate(cpuTemplates[version][k], pool, {
+            sampleType: ['cpu', 'nanoseconds'],
+            scale: fleet.scaleOf(i),
+            durationNanos: 10_000_000_000n,
+          })
+          encoded.set(key, bytes)
+        }
+        writeFileSync(path, bytes)
+        paths.push(path)
+      }
+    }
+    return paths
+  }
+  // Merges of a big fleet's hour take minutes: time those once.
+  const mergeRuns = (files) => (files > 5000 ? 1 : 2)
+  const merges = {}
+  log(
+    '| window | files | go tool pprof -proto | pprof-format in Node | flame graph (median) | vs go | vs Node |',
+  )
+  log('|---|---|---|---|---|---|---|')
+  for (const name of ['15 min', '1 h']) {
+    const { from, to, flame } = latency[name]
+    const paths = filesOf(from, to)
+    const node = []
+    const go = []
+    let merged
+    for (let r = 0; r < mergeRuns(paths.length); r++) {
+      let started = performance.now()
+      merged = await mergeInNode(paths)
+      node.push(performance.now() - started)
+      started = performance.now()
+      go.push(await mergeWithGo(paths))
+    }
+    if (merged.total !== flame.body.total)
+      throw new Error(
+        `${name}: merged files total ${merged.total} != flame graph ${flame.body.total}`,
+      )
+    merges[name] = { files: paths.length, go: stats(go), node: stats(node) }
+    log(
+      `| ${name} | ${paths.length} | ${ms(merges[name].go.median)} | ${ms(merges[name].node.median)} | ` +
+        `${ms(flame.median)} | ${(merges[name].go.median / flame.median).toFixed(0)}x | ` +
+        `${(merges[name].node.median / flame.median).toFixed(0)}x |`,
+    )
+    rmSync(filesDir, { recursive: true, force: true })
+    mkdirSync(filesDir)
+  }
+  // A day is 24 x the files of an hour: merging scales with them (both merges are linear).
+  const day = latency[`${HOURS} h`]
+  const perHour = merges['1 h']
+  log(
+    `| ${HOURS} h (extrapolated: ${HOURS} x 1 h) | ${perHour.files * HOURS} | ~${ms(perHour.go.median * HOURS)} | ` +
+      `~${ms(perHour.node.median * HOURS)} | ${ms(day.flame.median)} | ~${((perHour.go.median * HOURS) / day.flame.median).toFixed(0)}x | ` +
+      `~${((perHour.node.median * HOURS) / day.flame.median).toFixed(0)}x |`,
+  )
+  log('(every merge holds the same total as the flame graph of its window: checked)')
+
+  // ---- Acceptance.
+  const hour = latency['1 h'].flame.median
+  const vsGo = merges['1 h'].go.median / hour
+  const vsNode = merges['1 h'].node.median / hour
+  log('\n## Acceptance: 1 h flame graph over the fleet')
+  log(
+    `median ${ms(hour)} (< 500 ms: ${hour < 500 ? 'yes' : 'NO'}); ${vsGo.toFixed(0)}x faster than go tool pprof, ` +
+      `${vsNode.toFixed(0)}x faster than pprof-format (>= 20x: ${Math.min(vsGo, vsNode) >= 20 ? 'yes' : 'NO'})`,
+  )
+
+  // ---- What the rollup's view costs an insert: the same batches into `samples` with the view
+  // and into a copy of `samples` without one, alternated, in this store.
+  log('\n## Insert cost of the rollup view (batches of one 10 s upload round, alternated, ms)')
+  const cost = await insertCost(client, db, QUICK ? 20 : 40)
+  log('| batch | without the view median / p90 | with the view median / p90 | added |')
+  log('|---|---|---|---|')
+  for (const [size, { view, none }] of Object.entries(cost))
+    log(
+      `| ${size} | ${ms(none.median)} / ${ms(none.p90)} | ${ms(view.median)} / ${ms(view.p90)} | ` +
+        `+${ms(view.median - none.median)} (${((view.median / none.median - 1) * 100).toFixed(0)}%) |`,
+    )
+  log(`\n(benchmark ran ${((performance.now() - benchStarted) / 60_000).toFixed(1)} min)`)
+} finally {
+  await server.close()
+  if (!args.keep) rmSync(dir, { recursive: true, force: true })
+  else log(`\nkept ${dir}`)
+}
+
+/** Wait for background merges to finish (a store that has been running), then merge the rollup. */
+async function settle(client, db) {
+  const started = performance.now()
+  await client.command({ query: `OPTIMIZE TABLE ${db}.samples_1h FINAL` })
+  while (performance.now() - started < 180_000) {
+    const result = await client.query({
+      query: `SELECT count() AS n FROM system.merges WHERE database = '${db}'`,
+      format: 'JSONEachRow',
+    })
+    const [row] = await result.json()
+    if (Number(row.n) === 0) break
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+}
+
+async function tableSizes(client, db) {
+  const result = await client.query({
+    query: `SELECT table, sum(rows) AS rows, sum(data_compressed_bytes) AS bytes FROM system.parts
+      WHERE database = '${db}' AND active GROUP BY table`,
+    format: 'JSONEachRow',
+  })
+  const rows = await result.json()
+  return Object.fromEntries(
+    rows.map((r) => [r.table, { rows: Number(r.rows), bytes: Number(r.bytes) }]),
+  )
+}
+
+/**
+ * Insert latency of the same batches into `samples`, which the view watches, and into
+ * `kiln_noview.samples`, a table like it with no view, alternately so that load on a shared
+ * machine hits both alike. Two batch sizes: one upload (what the batch writer inserts when
+ * uploads do not overlap, the common case) and a whole round of the fleet's uploads.
+ */
+async function insertCost(client, db, rounds) {
+  await client.command({ query: 'CREATE DATABASE IF NOT EXISTS kiln_noview' })
+  await client.command({ query: `CREATE TABLE kiln_noview.samples AS ${db}.samples` })
+  const select = async (query) => (await client.query({ query, format: 'JSONEachRow' })).json()
+  const [{ t }] = await select(`SELECT toUnixTimestamp64Milli(max(time)) AS t FROM ${db}.samples
+    WHERE type = 'cpu'`)
+  // The last upload round of the fleet, moved on by 10 s per batch.
+  const round = await select(`SELECT series_id, stack_hash, value,
+      toUnixTimestamp64Milli(time) AS ms
+    FROM ${db}.samples WHERE type = 'cpu' AND time > fromUnixTimestamp64Milli(${Number(t) - INTERVAL_MS})`)
+  const one = round.filter((s) => s.series_id === round[0].series_id)
+  const out = {}
+  for (const [size, rows] of [
+    [`one upload (${one.length} rows)`, one],
+    [`one round (${round.length} rows)`, round],
+  ]) {
+    const times = { view: [], none: [] }
+    for (let r = 0; r < rounds; r++) {
+      const values = rows.map((s) => ({
+        tenant: 'default',
+        service: 'insert-cost',
+        type: 'cpu',
+        time: Number(s.ms) + (r + 1) * INTERVAL_MS,
+        series_id: s.series_id,
+        stack_hash: s.stack_hash,
+        value: Number(s.value),
+      }))
+      const targets = [
+        ['view', `${db}.samples`],
+        ['none', 'kiln_noview.samples'],
+      ]
+      if (r % 2) targets.reverse()
+      for (const [name, table] of targets) {
+        const started = performance.now()
+        await client.insert({ table, values, format: 'JSONEachRow' })
+        times[name].push(performance.now() - started)
+      }
+    }
+    out[size] = { view: stats(times.view), none: stats(times.none) }
+  }
+  await client.command({ query: 'DROP DATABASE kiln_noview' })
+  return out
+}
