@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startServer } from '@kiln/server'
+import { fmt, isQuiet, printSummary, summarize } from './stats.mjs'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const benchDir = fileURLToPath(new URL('..', import.meta.url))
@@ -51,6 +52,8 @@ const VARIANTS = {
   'kiln-labels': 'Kiln agent, every handler wrapped in withLabels({ route })',
   'kiln-nosourcemaps':
     'Kiln agent with KILN_SOURCE_MAPS=false (no profiler restart once maps load)',
+  'kiln-timeonly': 'Kiln agent, CPU + wall only (KILN_HEAP=false)',
+  'kiln-heaponly': 'Kiln agent, heap only (KILN_WALL=false)',
   pyroscope: '@pyroscope/nodejs 0.6.4 at the same sampling settings (pyroscope-preload.mjs)',
 }
 
@@ -212,6 +215,8 @@ function variantLaunch(variant, generation) {
         ...(variant === 'kiln-labels' ? { BENCH_WITH_LABELS: '1' } : {}),
         ...(variant === 'kiln-100hz' ? { KILN_OVERHEAD_BUDGET_PERCENT: '100' } : {}),
         ...(variant === 'kiln-nosourcemaps' ? { KILN_SOURCE_MAPS: 'false' } : {}),
+        ...(variant === 'kiln-timeonly' ? { KILN_HEAP: 'false' } : {}),
+        ...(variant === 'kiln-heaponly' ? { KILN_WALL: 'false' } : {}),
       },
     }
   }
@@ -340,136 +345,6 @@ function uploadSummary(variant) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Statistics. Ratios are taken within a round (variant / none of the same round), then the
-// median over rounds: a busy minute on this shared machine moves both sides of a ratio.
-// ---------------------------------------------------------------------------------------------
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-function spread(xs) {
-  return xs.length === 0
-    ? { n: 0 }
-    : { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length }
-}
-
-const METRICS = {
-  rps: (p) => p.rps,
-  p50: (p) => p.latencyMs.p50,
-  p99: (p) => p.latencyMs.p99,
-  p999: (p) => p.latencyMs.p999,
-  cpuPerReq: (p) => p.cpuMsPerRequest,
-  rssMiB: (p) => p.rssBytes / 2 ** 20,
-  hwmMiB: (p) => p.hwmBytes / 2 ** 20,
-  waitPct: (p) => p.runQueueWaitPercent,
-  othersPct: (p) => p.foreignCpuPercent,
-}
-const RATIOS = ['rps', 'p50', 'p99', 'p999', 'cpuPerReq']
-const DELTAS = ['rssMiB', 'hwmMiB']
-/**
- * A phase is quiet when other processes used at most --noisy-percent of CPU 1 while it ran.
- * (The service's own run-queue wait is recorded too, but its own GC and profiler threads
- * share the core and keep it at a few percent even on an idle machine.)
- */
-const isQuiet = (phase) => phase.foreignCpuPercent <= config.noisyPercent
-
-function groupRounds(slices) {
-  const byRound = new Map()
-  for (const slice of slices) {
-    if (!byRound.has(slice.round)) byRound.set(slice.round, {})
-    byRound.get(slice.round)[slice.variant] = slice
-  }
-  return [...byRound.values()]
-}
-
-function summarize(slices) {
-  const rounds = groupRounds(slices)
-  const summary = { rounds: rounds.length }
-  for (const phase of phaseNames) {
-    const s = (summary[phase] = { absolute: {}, ratio: {}, delta: {}, quiet: {} })
-    for (const variant of config.variants) {
-      const own = rounds.filter((r) => r[variant]).map((r) => r[variant].phases[phase])
-      s.absolute[variant] = Object.fromEntries(
-        Object.entries(METRICS).map(([k, f]) => [k, spread(own.map(f))]),
-      )
-      if (variant === 'none') continue
-      const pairs = rounds.filter((r) => r.none && r[variant])
-      const side = (r, v) => r[v].phases[phase]
-      const over = (list, f) => spread(list.map((r) => f(side(r, variant), side(r, 'none'))))
-      s.ratio[variant] = Object.fromEntries(
-        RATIOS.map((k) => [k, over(pairs, (a, b) => METRICS[k](a) / METRICS[k](b))]),
-      )
-      s.delta[variant] = Object.fromEntries(
-        DELTAS.map((k) => [k, over(pairs, (a, b) => METRICS[k](a) - METRICS[k](b))]),
-      )
-      // The same ratios over the rounds where neither side shared CPU 1 with other processes
-      // (more than --noisy-percent): other people's jobs on this machine come in bursts.
-      const quietPairs = pairs.filter((r) => isQuiet(side(r, variant)) && isQuiet(side(r, 'none')))
-      s.quiet[variant] = Object.fromEntries(
-        RATIOS.map((k) => [k, over(quietPairs, (a, b) => METRICS[k](a) / METRICS[k](b))]),
-      )
-    }
-  }
-  return summary
-}
-
-const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-')
-const signed = (x, d = 1) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(d)}` : '-')
-const pct = (r) =>
-  r.n
-    ? `${signed((r.median - 1) * 100, 2)}% [${signed((r.min - 1) * 100)}, ${signed((r.max - 1) * 100)}]`
-    : '-'
-
-function printSummary(summary) {
-  console.log(`\n######## ${summary.rounds} round(s)`)
-  for (const phase of phaseNames) {
-    const s = summary[phase]
-    const how =
-      phase === 'paced'
-        ? `open loop at ${config.rate} req/s`
-        : `${config.connections} connections, closed loop`
-    console.log(`\n== ${phase} (${how}); medians [min, max] over rounds`)
-    console.log(
-      'variant      req/s              p50 ms  p99 ms            p99.9 ms  CPU ms/req  RSS MiB  others %',
-    )
-    for (const [v, a] of Object.entries(s.absolute)) {
-      if (!a.rps.n) continue
-      console.log(
-        [
-          v.padEnd(12),
-          `${fmt(a.rps.median).padStart(6)} [${fmt(a.rps.min, 0)},${fmt(a.rps.max, 0)}]`.padEnd(18),
-          fmt(a.p50.median, 2).padStart(6),
-          `${fmt(a.p99.median, 2).padStart(6)} [${fmt(a.p99.min, 1)},${fmt(a.p99.max, 1)}]`.padEnd(
-            17,
-          ),
-          fmt(a.p999.median, 2).padStart(8),
-          fmt(a.cpuPerReq.median, 3).padStart(10),
-          fmt(a.rssMiB.median).padStart(8),
-          fmt(a.othersPct.median, 1).padStart(9),
-        ].join(' '),
-      )
-    }
-    console.log('ratio to none in the same round, median [min, max]:')
-    for (const [v, r] of Object.entries(s.ratio)) {
-      if (!r.rps.n) continue
-      const d = s.delta[v]
-      console.log(
-        `  ${v.padEnd(11)} throughput ${pct(r.rps)} | p99 ${pct(r.p99)} | p99.9 ${pct(r.p999)} | CPU/req ${pct(r.cpuPerReq)} | RSS ${signed(d.rssMiB.median)} MiB [${signed(d.rssMiB.min)}, ${signed(d.rssMiB.max)}]`,
-      )
-    }
-    console.log(
-      `the same over quiet rounds only (others used <= ${config.noisyPercent} % of CPU 1):`,
-    )
-    for (const [v, r] of Object.entries(s.quiet)) {
-      console.log(
-        `  ${v.padEnd(11)} n=${r.rps.n} throughput ${pct(r.rps)} | p99 ${pct(r.p99)} | p99.9 ${pct(r.p999)} | CPU/req ${pct(r.cpuPerReq)}`,
-      )
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------
 const started = new Date()
@@ -499,8 +374,9 @@ try {
     config.variants.every((variant) =>
       phaseNames.every(
         (phase) =>
-          slices.filter((x) => x.variant === variant && isQuiet(x.phases[phase])).length >=
-          config.minQuiet,
+          slices.filter(
+            (x) => x.variant === variant && isQuiet(x.phases[phase], config.noisyPercent),
+          ).length >= config.minQuiet,
       ),
     )
   for (
@@ -575,8 +451,8 @@ try {
     console.log(`stderr of ${variant} (round ${generation + 1}): ${stderr.slice(0, 300)}`)
   }
 
-  const summary = summarize(slices)
-  printSummary(summary)
+  const summary = summarize(slices, config, phaseNames)
+  printSummary(summary, config, phaseNames)
   machine.loadavgAtEnd = loadavg()
   const stamp = started.toISOString().replace(/[:.]/g, '-')
   const out = flags.out ?? join(benchDir, 'results', `agent-overhead-${stamp}.json`)

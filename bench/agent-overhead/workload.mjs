@@ -81,7 +81,7 @@ export function makeCatalog(count = 4000, seed = 42) {
   return products
 }
 
-/** A realistic checkout body (~6 KB of JSON): a customer, an address and `lines` order lines. */
+/** A realistic checkout body (~2 KB of JSON): a customer, an address and `lines` order lines. */
 export function makeOrder(seed, lines = 30) {
   const rand = prng(seed)
   return {
