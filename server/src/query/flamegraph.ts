@@ -1,8 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { PROFILE_TYPES, type FlamegraphResponse } from '@kiln/wire'
+import { type FlamegraphResponse } from '@kiln/wire'
 import { buildTree } from './build-tree.js'
-import { formatSelector } from './selector.js'
 import { queryStacks } from './stack-query.js'
+import { windowHeader } from './window-header.js'
 import type { QueryWindow } from './window-sql.js'
 
 export interface FlamegraphOptions extends QueryWindow {
@@ -24,15 +24,8 @@ export async function queryFlamegraph(
 ): Promise<FlamegraphResponse> {
   const { maxStacks, maxNodes, ...window } = options
   const set = await queryStacks(client, db, [window], maxStacks)
-  const info = PROFILE_TYPES[window.type]
   return {
-    service: window.service,
-    type: window.type,
-    unit: info.unit,
-    aggregation: info.aggregation,
-    from: window.from,
-    to: window.to,
-    query: formatSelector(window.selector),
+    ...windowHeader(window),
     total: set.totals[0]!,
     stacks: set.stackCounts[0]!,
     root: buildTree(

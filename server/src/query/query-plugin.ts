@@ -47,6 +47,15 @@ const DEFAULT_WINDOW_MS = 15 * 60 * 1000
 /** Trees are serialized with JSON.stringify: fast-json-stringify gains nothing on a recursive shape. */
 const jsonStringify = () => (data: unknown) => JSON.stringify(data)
 
+/** The query-string fields every single-window route shares. */
+interface WindowQuerystring {
+  service: string
+  type?: string | undefined
+  query?: string | undefined
+  from?: number | undefined
+  to?: number | undefined
+}
+
 /** Resolve `from`/`to` with their defaults (the last 15 minutes) and check their order. */
 function resolveWindow(
   q: { from?: number | undefined; to?: number | undefined },
@@ -84,6 +93,16 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
   const { client, database: db } = fastify.store
   const coverage = new RollupCoverage(client, db)
 
+  /** The window a route's query string names, with the request's tenant and the rollup's reach. */
+  const windowOf = async <Q extends WindowQuerystring>(tenant: string, q: Q) => ({
+    tenant,
+    service: q.service,
+    type: q.type as Q['type'],
+    ...resolveWindow(q),
+    selector: parseSelector(q.query),
+    rollupFrom: await coverage.from(),
+  })
+
   fastify.get(
     '/openapi.json',
     { schema: OpenApiSchema, serializerCompiler: jsonStringify },
@@ -104,14 +123,8 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
     '/labels',
     { schema: LabelsSchema },
     async (request) => {
-      const { service, type, query } = request.query
       return queryLabelNames(client, db, {
-        tenant: request.tenant,
-        service,
-        type,
-        ...resolveWindow(request.query),
-        selector: parseSelector(query),
-        rollupFrom: await coverage.from(),
+        ...(await windowOf(request.tenant, request.query)),
       })
     },
   )
@@ -120,14 +133,9 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
     '/label-values',
     { schema: LabelValuesSchema },
     async (request) => {
-      const { service, type, query, name, limit } = request.query
+      const { name, limit } = request.query
       return queryLabelValues(client, db, {
-        tenant: request.tenant,
-        service,
-        type,
-        ...resolveWindow(request.query),
-        selector: parseSelector(query),
-        rollupFrom: await coverage.from(),
+        ...(await windowOf(request.tenant, request.query)),
         name,
         limit,
       })
@@ -144,14 +152,9 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
     '/timeline',
     { schema: TimelineSchema },
     async (request) => {
-      const { service, type, query, step } = request.query
+      const { step } = request.query
       return queryTimeline(client, db, {
-        tenant: request.tenant,
-        service,
-        type,
-        ...resolveWindow(request.query),
-        selector: parseSelector(query),
-        rollupFrom: await coverage.from(),
+        ...(await windowOf(request.tenant, request.query)),
         step,
       })
     },
@@ -161,14 +164,8 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
     '/flamegraph',
     { schema: FlamegraphSchema, serializerCompiler: jsonStringify },
     async (request) => {
-      const { service, type, query } = request.query
       return queryFlamegraph(client, db, {
-        tenant: request.tenant,
-        service,
-        type,
-        ...resolveWindow(request.query),
-        selector: parseSelector(query),
-        rollupFrom: await coverage.from(),
+        ...(await windowOf(request.tenant, request.query)),
         maxStacks: request.query.maxStacks ?? DEFAULT_MAX_STACKS,
         maxNodes: request.query.maxNodes ?? DEFAULT_MAX_NODES,
       })
@@ -210,14 +207,8 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
     '/top',
     { schema: TopSchema },
     async (request) => {
-      const { service, type, query } = request.query
       return queryTop(client, db, {
-        tenant: request.tenant,
-        service,
-        type,
-        ...resolveWindow(request.query),
-        selector: parseSelector(query),
-        rollupFrom: await coverage.from(),
+        ...(await windowOf(request.tenant, request.query)),
         sort: request.query.sort ?? 'self',
         limit: request.query.limit ?? 100,
         maxStacks: request.query.maxStacks ?? DEFAULT_MAX_STACKS,
@@ -229,14 +220,8 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
     '/export/pprof',
     { schema: ExportPprofSchema },
     async (request, reply) => {
-      const { service, type, query } = request.query
       const exported = await exportPprof(client, db, {
-        tenant: request.tenant,
-        service,
-        type,
-        ...resolveWindow(request.query),
-        selector: parseSelector(query),
-        rollupFrom: await coverage.from(),
+        ...(await windowOf(request.tenant, request.query)),
         maxStacks: request.query.maxStacks ?? DEFAULT_EXPORT_MAX_STACKS,
       })
       return reply

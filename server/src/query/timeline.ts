@@ -1,8 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { PROFILE_TYPES, type TimelineResponse } from '@kiln/wire'
 import { KilnError } from '../errors.js'
-import { formatSelector } from './selector.js'
 import { selectRows } from './store-query.js'
+import { windowHeader } from './window-header.js'
 import { ROLLUP } from '../store/schema.js'
 import { combineParts, rollupTable, windowSources, type QueryWindow } from './window-sql.js'
 
@@ -139,13 +139,7 @@ export async function queryTimeline(
     if (i >= 0 && i < points) values[i] = Number(row.v)
   }
   return {
-    service: window.service,
-    type: window.type,
-    unit: info.unit,
-    aggregation: info.aggregation,
-    from: window.from,
-    to: window.to,
-    query: formatSelector(window.selector),
+    ...windowHeader(window),
     step,
     timestamps,
     values,

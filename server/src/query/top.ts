@@ -1,8 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { PROFILE_TYPES, type TopFunction, type TopResponse } from '@kiln/wire'
+import { type TopFunction, type TopResponse } from '@kiln/wire'
 import { compareFunctions, functionTable } from './function-table.js'
-import { formatSelector } from './selector.js'
 import { queryStacks } from './stack-query.js'
+import { windowHeader } from './window-header.js'
 import type { QueryWindow } from './window-sql.js'
 
 export interface TopOptions extends QueryWindow {
@@ -31,15 +31,8 @@ export async function queryTop(
       if (f.line > 0) out.line = f.line
       return out
     })
-  const info = PROFILE_TYPES[window.type]
   return {
-    service: window.service,
-    type: window.type,
-    unit: info.unit,
-    aggregation: info.aggregation,
-    from: window.from,
-    to: window.to,
-    query: formatSelector(window.selector),
+    ...windowHeader(window),
     total: set.totals[0]!,
     stacks: set.stackCounts[0]!,
     sort,
