@@ -34,25 +34,6 @@ export interface RegressionOptions {
   threshold: number
 }
 
-/** Tenants and services with at least two versions of CPU profiles in a window. */
-export async function servicesWithVersions(
-  client: ClickHouseClient,
-  db: string,
-  w: { from: number; to: number; tenant?: string | undefined },
-): Promise<{ tenant: string; service: string }[]> {
-  return selectRows(
-    client,
-    `SELECT tenant, service FROM ${db}.profiles
-      WHERE type = 'cpu' AND version != ''
-        ${w.tenant === undefined ? '' : 'AND tenant = {tenant:String}'}
-        AND time_start >= fromUnixTimestamp64Milli({from:Int64})
-        AND time_start < fromUnixTimestamp64Milli({to:Int64})
-      GROUP BY tenant, service HAVING uniqExact(version) >= 2
-      ORDER BY tenant, service`,
-    w,
-  )
-}
-
 /** Versions of a service's CPU profiles first seen in the window, oldest first. */
 export async function listVersions(
   client: ClickHouseClient,

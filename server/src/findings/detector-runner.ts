@@ -1,12 +1,13 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Finding, FindingNotification } from '@kiln/wire'
-import { detectCpuRegressions, servicesWithVersions } from './cpu-regression.js'
+import { detectCpuRegressions } from './cpu-regression.js'
 import { splitList, type FindingsConfig } from './findings-config.js'
 import { toFinding, toRow, type DetectedFinding, type FindingRow } from './finding-model.js'
 import { latestFinding, storedIds, undeliveredFindings, writeFindings } from './finding-store.js'
 import { findingText } from './finding-text.js'
-import { detectHeapGrowth, servicesWithHeap } from './heap-growth.js'
+import { detectHeapGrowth, HEAP_TYPE } from './heap-growth.js'
+import { profiledServices } from './profiled-services.js'
 import { postJson, redactUrl } from './webhook-sender.js'
 
 export interface DetectorRunnerOptions {
@@ -72,7 +73,7 @@ export class DetectorRunner {
     const detected: DetectedFinding[] = []
 
     const lookback = { from: now - config.regressionLookbackMs, to: now, tenant: options.tenant }
-    for (const s of await servicesWithVersions(client, db, lookback)) {
+    for (const s of await profiledServices(client, db, lookback, 'cpu', 2)) {
       try {
         detected.push(
           ...(await detectCpuRegressions(client, db, {
@@ -88,7 +89,7 @@ export class DetectorRunner {
     }
 
     const heapWindow = { from: now - config.heapGrowthWindowMs, to: now, tenant: options.tenant }
-    for (const s of await servicesWithHeap(client, db, heapWindow)) {
+    for (const s of await profiledServices(client, db, heapWindow, HEAP_TYPE)) {
       try {
         const found = await detectHeapGrowth(client, db, {
           ...s,

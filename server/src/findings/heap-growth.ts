@@ -21,24 +21,6 @@ export interface HeapGrowthOptions {
   minRatio: number
 }
 
-/** Tenants and services with heap snapshots in a window. */
-export async function servicesWithHeap(
-  client: ClickHouseClient,
-  db: string,
-  w: { from: number; to: number; tenant?: string | undefined },
-): Promise<{ tenant: string; service: string }[]> {
-  return selectRows(
-    client,
-    `SELECT tenant, service FROM ${db}.profiles
-      WHERE type = '${HEAP_TYPE}'
-        ${w.tenant === undefined ? '' : 'AND tenant = {tenant:String}'}
-        AND time_start >= fromUnixTimestamp64Milli({from:Int64})
-        AND time_start < fromUnixTimestamp64Milli({to:Int64})
-      GROUP BY tenant, service ORDER BY tenant, service`,
-    w,
-  )
-}
-
 const WHERE = `tenant = {tenant:String} AND service = {service:String} AND type = '${HEAP_TYPE}'
   AND time >= fromUnixTimestamp64Milli({from:Int64}) AND time < fromUnixTimestamp64Milli({to:Int64})`
 
