@@ -33,7 +33,11 @@ function run(args: string[], options: { cwd?: string; env?: Record<string, strin
   )
 }
 
-/** Value per function name over every sample of a service, restricted by a label when given. */
+/**
+ * Total value per function name (samples whose stack holds it) over every sample of a service,
+ * restricted by a label when given. Totals, not leaf values: whether V8 inlines `spin` into
+ * its caller varies from run to run, and with it which function is the leaf.
+ */
 async function valueByFunction(
   server: TestServer,
   service: string,
@@ -41,18 +45,18 @@ async function valueByFunction(
   label?: [string, string],
 ) {
   const result = await server.app.store.client.query({
-    query: `SELECT st.functions[-1] AS leaf, sum(s.value) AS v
+    query: `SELECT arrayJoin(arrayDistinct(st.functions)) AS fn, sum(s.value) AS v
       FROM kiln.samples AS s
       INNER JOIN (SELECT series_id, labels FROM kiln.series WHERE service = {service:String}) AS se USING (series_id)
       INNER JOIN (SELECT stack_hash, any(functions) AS functions FROM kiln.stacks WHERE service = {service:String} GROUP BY stack_hash) AS st USING (stack_hash)
       WHERE s.service = {service:String} AND s.type = {type:String}
         AND (empty({key:String}) OR se.labels[{key:String}] = {value:String})
-      GROUP BY leaf`,
+      GROUP BY fn`,
     query_params: { service, type, key: label?.[0] ?? '', value: label?.[1] ?? '' },
     format: 'JSONEachRow',
   })
-  const rows = await result.json<{ leaf: string; v: string }>()
-  return new Map(rows.map((r) => [r.leaf, Number(r.v)]))
+  const rows = await result.json<{ fn: string; v: string }>()
+  return new Map(rows.map((r) => [r.fn, Number(r.v)]))
 }
 
 describe('the agent in a real process', () => {
