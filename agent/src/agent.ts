@@ -4,16 +4,22 @@ import { formatAppName } from '@kiln/wire'
 import { staticLabels, type AgentConfig } from './config.js'
 import { bindLabelSink } from './labels.js'
 import { stderrLogger, type AgentLogger } from './logger.js'
-import { datadogBindings, type Profile, type ProfilerBindings } from './profiler-bindings.js'
+import {
+  datadogBindings,
+  LateSourceMapper,
+  type Profile,
+  type ProfilerBindings,
+} from './profiler-bindings.js'
 import { emptyStats, type AgentStats } from './stats.js'
+import { PROFILER_THREAD, ThreadCpuMeter } from './thread-cpu.js'
 import { UploadQueue } from './upload-queue.js'
 
 const SPY_NAME = 'kiln-nodejs'
 const gzipAsync = promisify(gzip)
 /** Slowest sampling the overhead budget may back off to (10 Hz). */
 const MAX_SAMPLING_INTERVAL_MICROS = 100_000
-
-type SourceMapper = Awaited<ReturnType<ProfilerBindings['loadSourceMaps']>>
+/** Intervals in a row well under budget before the sampling rate doubles again. */
+const INTERVALS_BEFORE_SPEEDUP = 3
 
 /**
  * One profiling session: starts the time (CPU + wall) and heap profilers, and every
@@ -32,13 +38,18 @@ export class Agent {
   #timeRunning = false
   #heapRunning = false
   #collecting: Promise<void> | undefined
-  #sourceMapper: SourceMapper | undefined
-  /** Set when the time profiler must restart with new settings at the next collection. */
+  readonly #sourceMapper = new LateSourceMapper()
+  /** Set when the time profiler must restart with a new sampling interval at the next collection. */
   #restartTime = false
+  readonly #profilerThread = new ThreadCpuMeter(PROFILER_THREAD)
+  #profilerCpuSeen = 0
+  /** The next interval holds a (re)start's one-time cost: the budget does not judge it. */
+  #settling = true
+  #underBudgetStreak = 0
 
   constructor(config: AgentConfig, bindings: ProfilerBindings = datadogBindings) {
     this.config = config
-    this.stats = emptyStats(config.samplingIntervalMicros)
+    this.stats = emptyStats(config.samplingIntervalMicros, config.overheadBudgetPercent)
     this.#logger = config.logger ?? stderrLogger(config.debug)
     this.#bindings = bindings
     this.#appName = formatAppName(config.service, staticLabels(config))
@@ -99,13 +110,15 @@ export class Agent {
     this.#timeRunning = true
   }
 
-  /** Index source maps in the background; the time profiler picks them up at its next restart. */
+  /**
+   * Index source maps in the background. The profilers already hold the late-bound mapper, so
+   * the next profile serialized uses the maps, with no profiler restart.
+   */
   #loadSourceMaps(): void {
     const dirs = this.config.sourceMapDirs ?? [process.cwd()]
     this.#bindings.loadSourceMaps(dirs).then(
       (mapper) => {
-        this.#sourceMapper = mapper
-        this.#restartTime = true
+        this.#sourceMapper.current = mapper
       },
       (error: unknown) => this.#logger.debug('source maps not loaded', { error: String(error) }),
     )
@@ -151,8 +164,9 @@ export class Agent {
     const profiles: Profile[] = []
     if (this.#timeRunning) {
       if (restart && this.#restartTime) {
-        // New settings (source maps, sampling interval) take a fresh profiler.
+        // A new sampling interval takes a fresh profiler.
         this.#restartTime = false
+        this.#settling = true
         profiles.push(this.#bindings.stopTime(false))
         this.#startTime()
       } else {
@@ -165,22 +179,48 @@ export class Agent {
   }
 
   /**
-   * The overhead budget: when collecting and encoding took more than `overheadBudgetPercent`
-   * of one core over the interval, halve the sampling rate (down to 10 Hz).
+   * The overhead budget. The agent's cost over an interval is the CPU it spent collecting and
+   * encoding (measured around those calls) plus the CPU of V8's profiler thread, which takes
+   * the samples and builds the profile (read from /proc on Linux). Above
+   * `overheadBudgetPercent` of one core the sampling rate halves (down to 10 Hz); after
+   * several intervals in a row at under 40 % of the budget, so that twice the rate would
+   * still fit, it doubles again, up to the configured rate. An interval that began with a
+   * profiler (re)start is not judged: V8 then registers every compiled function with the
+   * profiler once, a cost the following intervals do not have.
    */
   #keepWithinBudget(cpuMicros: number, intervalMs: number): void {
+    const profilerCpu = this.#profilerThread.read()
+    const profilerMicros = profilerCpu - this.#profilerCpuSeen
+    this.#profilerCpuSeen = profilerCpu
+    this.stats.profilerCpuMicros += profilerMicros
     if (intervalMs <= 0) return
-    const percent = (cpuMicros / (intervalMs * 1000)) * 100
+    const percent = ((cpuMicros + profilerMicros) / (intervalMs * 1000)) * 100
     this.stats.lastOverheadPercent = Math.round(percent * 1000) / 1000
-    const current = this.stats.samplingIntervalMicros
-    if (percent <= this.config.overheadBudgetPercent || current >= MAX_SAMPLING_INTERVAL_MICROS)
+    if (this.#settling) {
+      this.#settling = false
       return
-    this.stats.samplingIntervalMicros = Math.min(MAX_SAMPLING_INTERVAL_MICROS, current * 2)
+    }
+    const budget = this.config.overheadBudgetPercent
+    const current = this.stats.samplingIntervalMicros
+    let next = current
+    if (percent > budget) {
+      this.#underBudgetStreak = 0
+      next = Math.min(MAX_SAMPLING_INTERVAL_MICROS, current * 2)
+    } else if (percent < budget * 0.4 && current > this.config.samplingIntervalMicros) {
+      if (++this.#underBudgetStreak >= INTERVALS_BEFORE_SPEEDUP) {
+        this.#underBudgetStreak = 0
+        next = Math.max(this.config.samplingIntervalMicros, Math.round(current / 2))
+      }
+    } else {
+      this.#underBudgetStreak = 0
+    }
+    if (next === current || !this.#timeRunning) return
+    this.stats.samplingIntervalMicros = next
     this.#restartTime = true
-    this.#logger.debug('over the overhead budget: sampling less often', {
-      percent,
-      samplingIntervalMicros: this.stats.samplingIntervalMicros,
-    })
+    this.#logger.debug(
+      next > current ? 'over the overhead budget: sampling less often' : 'back under budget',
+      { percent, samplingIntervalMicros: next },
+    )
   }
 
   #query(fromMs: number, untilMs: number): URLSearchParams {

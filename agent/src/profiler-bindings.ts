@@ -8,6 +8,23 @@ import { labelsOfContext, type Labels } from './labels.js'
  */
 export type Profile = ReturnType<typeof time.stop>
 
+type Location = Parameters<SourceMapper['mappingInfo']>[0]
+
+/**
+ * A source mapper that can be handed to the profilers at once and filled in later: source maps
+ * are indexed in the background after start, and `@datadog/pprof` only consults the mapper
+ * when it serializes a profile. So the time profiler starts with this one and never needs a
+ * restart (a restart re-registers every compiled function with V8's profiler) when the maps
+ * arrive. Until then locations pass through unchanged.
+ */
+export class LateSourceMapper {
+  current: SourceMapper | undefined
+
+  mappingInfo(location: Location): ReturnType<SourceMapper['mappingInfo']> {
+    return this.current ? this.current.mappingInfo(location) : location
+  }
+}
+
 /**
  * The native profiler, behind the only interface the agent uses, so tests can swap it and a
  * future profiler can replace `@datadog/pprof` here alone.
@@ -16,14 +33,14 @@ export interface ProfilerBindings {
   startTime(options: {
     intervalMicros: number
     durationMillis: number
-    sourceMapper?: SourceMapper | undefined
+    sourceMapper: LateSourceMapper
   }): void
   /** Labels for samples taken from now on (see `withLabels`). */
   setLabels(labels: Labels): void
   /** Stop the time profiler, returning what it collected; restart it when `restart`. */
   stopTime(restart: boolean): Profile
   startHeap(intervalBytes: number, stackDepth: number): void
-  heapProfile(sourceMapper?: SourceMapper): Profile
+  heapProfile(sourceMapper: LateSourceMapper): Profile
   /** Index the source maps under `dirs` (node_modules excluded). */
   loadSourceMaps(dirs: string[]): Promise<SourceMapper>
   stopHeap(): void
@@ -40,12 +57,15 @@ export const datadogBindings: ProfilerBindings = {
       collectCpuTime: true,
       withContexts: true,
       lineNumbers: false,
-      ...(sourceMapper ? { sourceMapper } : {}),
+      sourceMapper: sourceMapper as unknown as SourceMapper,
     }),
   setLabels: (labels) => time.setContext(labels),
   stopTime: (restart) => time.stop(restart, ({ context }) => labelsOfContext(context?.context)),
   startHeap: (intervalBytes, stackDepth) => heap.start(intervalBytes, stackDepth),
-  heapProfile: (sourceMapper) => heap.profile(undefined, sourceMapper),
+  // profileV2 serializes while V8's profile is still alive instead of copying it into a
+  // JavaScript tree first: the same profile with a smaller transient heap.
+  heapProfile: (sourceMapper) =>
+    heap.profileV2(undefined, sourceMapper as unknown as SourceMapper) as Profile,
   loadSourceMaps: (dirs) => SourceMapper.create(dirs),
   stopHeap: () => heap.stop(),
   serialize: (profile) => profile.encode(),

@@ -1,4 +1,4 @@
-/** What the agent did, for `getStats()` and for the server (sent as a label set on uploads). */
+/** What the agent did, for `getStats()` and for the server (sent as JSON in the `x-kiln-agent-stats` header of each upload). */
 export interface AgentStats {
   profilesCollected: number
   uploadsOk: number
@@ -9,16 +9,23 @@ export interface AgentStats {
   bytesUploaded: number
   queuedProfiles: number
   queuedBytes: number
-  /** CPU time the agent spent collecting and encoding, in microseconds. */
+  /** CPU time the agent spent collecting and encoding on the main thread, in microseconds. */
   collectCpuMicros: number
-  /** Collection CPU over the last interval, in % of one core. */
+  /** CPU time of V8's profiler thread (sampling, building the profile), in µs; 0 off Linux. */
+  profilerCpuMicros: number
+  /** Collection and profiler-thread CPU over the last interval, in % of one core. */
   lastOverheadPercent: number
+  /** The configured budget for that figure. */
+  overheadBudgetPercent: number
   /** Current sampling interval; the overhead budget may have raised it. */
   samplingIntervalMicros: number
   lastError?: string
 }
 
-export function emptyStats(samplingIntervalMicros: number): AgentStats {
+export function emptyStats(
+  samplingIntervalMicros: number,
+  overheadBudgetPercent: number,
+): AgentStats {
   return {
     profilesCollected: 0,
     uploadsOk: 0,
@@ -29,7 +36,9 @@ export function emptyStats(samplingIntervalMicros: number): AgentStats {
     queuedProfiles: 0,
     queuedBytes: 0,
     collectCpuMicros: 0,
+    profilerCpuMicros: 0,
     lastOverheadPercent: 0,
+    overheadBudgetPercent,
     samplingIntervalMicros,
   }
 }

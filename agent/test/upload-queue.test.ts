@@ -25,7 +25,7 @@ async function listen(handler: Handler): Promise<string> {
 }
 
 function queue(serverUrl: string, overrides: Partial<UploadQueueOptions> = {}) {
-  const stats = emptyStats(10_000)
+  const stats = emptyStats(10_000, 1)
   const q = new UploadQueue({
     serverUrl,
     uploadTimeoutMs: 2000,

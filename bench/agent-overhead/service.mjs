@@ -4,6 +4,10 @@
 // command line (`--import`), exactly as users load it; this file knows nothing about it, except
 // for the optional `BENCH_WITH_LABELS=1` mode that wraps each handler in Kiln's `withLabels`.
 //
+// With `BENCH_TOGGLE=kiln|pyroscope` (paired.mjs) the service starts and stops that agent in
+// its own process when its parent says so over IPC (`{ agent: 'on', options }`, `{ agent: 'off' }`),
+// answering `{ agent, done: true }`: the same process, with and without the agent.
+//
 // Prints one JSON line `{"port": N}` on stdout once listening; exits on SIGTERM.
 import { createHash } from 'node:crypto'
 import Fastify from 'fastify'
@@ -172,6 +176,38 @@ app.get('/health', () => ({ ok: true }))
 
 await app.listen({ host: '127.0.0.1', port: 0 })
 process.stdout.write(`${JSON.stringify({ port: app.server.address().port })}\n`)
+
+if (process.env.BENCH_TOGGLE) {
+  const toggle = await agentToggle(process.env.BENCH_TOGGLE)
+  process.on('message', (message) => {
+    const done = message.agent === 'on' ? toggle.on(message.options) : toggle.off()
+    done.then(
+      () => process.send({ agent: message.agent, done: true }),
+      (error) => process.send({ agent: message.agent, error: String(error) }),
+    )
+  })
+}
+
+/** Start and stop Kiln's agent or @pyroscope/nodejs in this process, as their APIs allow. */
+async function agentToggle(kind) {
+  if (kind === 'kiln') {
+    const agent = await import('@kiln/agent')
+    return {
+      on: async (options) => {
+        if (!agent.start(options)) throw new Error('Kiln agent did not start')
+      },
+      off: () => agent.stop(2000),
+    }
+  }
+  const { default: Pyroscope } = await import('@pyroscope/nodejs')
+  return {
+    on: async (options) => {
+      Pyroscope.init(options)
+      Pyroscope.start()
+    },
+    off: () => Pyroscope.stop(),
+  }
+}
 
 process.once('SIGTERM', () => {
   app.close().finally(() => process.exit(0))

@@ -1,0 +1,299 @@
+// Agent overhead, paired in one process: the same long-lived service process measured with its
+// agent off, on, and off again, over and over. Between two fresh processes CPU per request
+// differs by several percent (JIT and memory-layout luck, see "Noise" in bench/README.md),
+// which buries a 1 % effect; within one process that difference is gone, and what is left is
+// the agent. See bench/README.md ("Paired in one process").
+//
+//   node bench/agent-overhead/paired.mjs                 # 12 rounds, both agents, ~30 minutes
+//   node bench/agent-overhead/paired.mjs --rounds 3 --agents kiln   # a smoke test
+//   node bench/agent-overhead/paired.mjs --help
+//
+// One service process per agent (`BENCH_TOGGLE=kiln|pyroscope`, see service.mjs), pinned to
+// CPU 1 with all its threads; the load generator, this orchestrator and the Kiln server that
+// receives the uploads run on CPU 0. Each round measures, in rotated order, the conditions
+// `none` (agent off), the agent's (on, started for this slice) and `control` (off again: the
+// A/A control). An agent is started at the beginning of its slice and stopped at its end, so
+// every measured phase holds the agent's start-up transient minus the discarded warm-up
+// (--warmup) and the same share of its 10 s collections as a long-running agent does.
+import { execFileSync, fork, spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { startServer } from '@kiln/server'
+import { fmt, printSummary, signed, summarize } from './stats.mjs'
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const benchDir = fileURLToPath(new URL('..', import.meta.url))
+
+/** Kiln agent settings to compare in one process (`--kiln`): name -> start() options. */
+const KILN_CONFIGS = {
+  kiln: {},
+  'kiln-50hz': { samplingIntervalMicros: 20_000 },
+  'kiln-20hz': { samplingIntervalMicros: 50_000 },
+  'kiln-noheap': { heap: false },
+  'kiln-nowall': { wall: false },
+  'kiln-nobudget': { overheadBudgetPercent: 100 },
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '12' },
+    agents: { type: 'string', default: 'kiln,pyroscope' },
+    kiln: { type: 'string', default: 'kiln' },
+    warmup: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '8' },
+    mode: { type: 'string', default: 'both' },
+    'rate-fraction': { type: 'string', default: '0.3' },
+    'noisy-percent': { type: 'string', default: '5' },
+    out: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+})
+
+if (flags.help) {
+  console.log(`usage: node bench/agent-overhead/paired.mjs [flags]
+  --rounds N          rounds; each measures every condition of every agent once (12)
+  --agents LIST       kiln,pyroscope (both)
+  --kiln LIST         Kiln settings measured in the Kiln process, from
+                      ${Object.keys(KILN_CONFIGS).join(', ')} (kiln: the defaults)
+  --warmup S          discarded load after each switch, seconds (3)
+  --duration S        each measured phase, seconds; a multiple of the 10 s upload interval
+                      keeps one collection per phase (10)
+  --connections C     saturated phase, closed loop (8)
+  --mode M            saturated | paced | both (both)
+  --rate-fraction F   paced phase rate, a fraction of the no-agent capacity (0.3)
+  --noisy-percent P   quiet rounds: other processes used at most P % of CPU 1 (5)
+  --out FILE          JSON results (bench/results/agent-overhead-paired-<time>.json)`)
+  process.exit(0)
+}
+
+const config = {
+  rounds: Number(flags.rounds),
+  agents: flags.agents.split(',').filter(Boolean),
+  kiln: flags.kiln.split(',').filter(Boolean),
+  warmupSec: Number(flags.warmup),
+  durationSec: Number(flags.duration),
+  connections: Number(flags.connections),
+  mode: flags.mode,
+  rateFraction: Number(flags['rate-fraction']),
+  noisyPercent: Number(flags['noisy-percent']),
+  pin: cpus().length >= 2 && hasTaskset(),
+}
+const phaseNames = config.mode === 'both' ? ['saturated', 'paced'] : [config.mode]
+for (const name of config.kiln) {
+  if (!(name in KILN_CONFIGS)) throw new Error(`--kiln: unknown setting ${name}`)
+}
+
+function hasTaskset() {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const SERVICE_CPU = '1'
+const OTHER_CPU = '0'
+function pin(pid, cpu) {
+  if (config.pin) execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' })
+}
+pin(process.pid, OTHER_CPU)
+
+const dataDir = mkdtempSync(join(tmpdir(), 'kiln-bench-paired-'))
+const kiln = await startServer({ port: 0, dataDir, logLevel: 'warn' })
+
+/** What each agent is started with in its process. */
+function agentOptions(agent, condition) {
+  if (agent === 'kiln') {
+    return {
+      serverUrl: kiln.url,
+      service: `bench-paired-${condition}`,
+      version: '1.0.0',
+      ...KILN_CONFIGS[condition],
+    }
+  }
+  // As pyroscope-preload.mjs: Kiln's sampling settings.
+  return {
+    serverAddress: kiln.url,
+    appName: 'bench-paired-pyroscope',
+    flushIntervalMs: 10_000,
+    wall: { samplingDurationMs: 10_000, samplingIntervalMicros: 10_000, collectCpuTime: true },
+    heap: { samplingIntervalBytes: 512 * 1024, stackDepth: 64 },
+  }
+}
+
+async function startService(agent) {
+  const child = fork(join(here, 'service.mjs'), [], {
+    cwd: benchDir,
+    env: { ...cleanEnv(), NODE_ENV: 'production', BENCH_TOGGLE: agent },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (s) => (stdout += s))
+  child.stderr.setEncoding('utf8').on('data', (s) => (stderr += s))
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline && !stdout.includes('{"port"')) {
+    if (child.exitCode !== null) break
+    await sleep(50)
+  }
+  const line = stdout.split('\n').find((l) => l.startsWith('{"port"'))
+  if (!line) throw new Error(`service (${agent}) did not start:\n${stderr}`)
+  pin(child.pid, SERVICE_CPU)
+  return {
+    agent,
+    child,
+    url: `http://127.0.0.1:${JSON.parse(line).port}`,
+    stderr: () => stderr,
+  }
+}
+
+function cleanEnv() {
+  const env = { ...process.env }
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('KILN_') || key.startsWith('PYROSCOPE_')) delete env[key]
+  }
+  return env
+}
+
+/** Switch the service's agent on (with options) or off, and wait until it has. */
+function switchAgent(service, on, options) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message) => {
+      service.child.off('message', onMessage)
+      if (message.error) reject(new Error(message.error))
+      else resolve()
+    }
+    service.child.on('message', onMessage)
+    service.child.send(on ? { agent: 'on', options } : { agent: 'off' })
+  })
+}
+
+async function load(service, phases, warmupSec) {
+  const options = {
+    url: service.url,
+    pid: service.child.pid,
+    connections: config.connections,
+    ...(config.pin ? { serviceCpu: Number(SERVICE_CPU) } : {}),
+    warmupSec,
+    phases,
+  }
+  const child = spawn(process.execPath, [join(here, 'load.mjs'), JSON.stringify(options)], {
+    cwd: benchDir,
+  })
+  pin(child.pid, OTHER_CPU)
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (s) => (stdout += s))
+  child.stderr.setEncoding('utf8').on('data', (s) => (stderr += s))
+  const code = await new Promise((resolve) => child.once('exit', resolve))
+  if (code !== 0) throw new Error(`load generator failed (${code}):\n${stderr}`)
+  const result = JSON.parse(stdout.trim().split('\n').pop())
+  return Object.fromEntries(result.phases.map((p) => [p.phase, p]))
+}
+
+const started = new Date()
+const machine = {
+  cpu: cpus()[0]?.model,
+  cores: cpus().length,
+  node: process.version,
+  loadavgAtStart: loadavg(),
+  pinned: config.pin,
+}
+const conditionsOf = (agent) => ['none', ...(agent === 'kiln' ? config.kiln : [agent]), 'control']
+console.log(
+  `agent overhead, paired: ${config.rounds} rounds x ${config.agents.map((a) => `${a} [${conditionsOf(a).join(', ')}]`).join(' + ')}; per slice ${config.warmupSec} s warm-up + ${phaseNames.join(' + ')} x ${config.durationSec} s; pinned: ${config.pin}; load avg ${machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+)
+
+const services = new Map()
+const slices = []
+let exitCode = 0
+try {
+  for (const agent of config.agents) services.set(agent, await startService(agent))
+  // Warm every process's JIT without an agent, then size the paced phase from the first one.
+  let rate = 0
+  for (const service of services.values()) {
+    const { saturated } = await load(service, [{ name: 'saturated', rate: 0, durationSec: 5 }], 15)
+    rate ||= Math.round((1000 / saturated.cpuMsPerRequest) * config.rateFraction)
+  }
+  console.log(`paced phase at ${rate} req/s`)
+  const phases = phaseNames.map((name) => ({
+    name,
+    rate: name === 'paced' ? rate : 0,
+    durationSec: config.durationSec,
+  }))
+  config.rate = rate
+
+  for (let round = 0; round < config.rounds; round++) {
+    for (const [agent, service] of services) {
+      const conditions = conditionsOf(agent)
+      const order = conditions.map((_, i) => conditions[(i + round) % conditions.length])
+      for (const condition of order) {
+        const on = condition !== 'none' && condition !== 'control'
+        if (on) await switchAgent(service, true, agentOptions(agent, condition))
+        const measured = await load(service, phases, config.warmupSec)
+        if (on) await switchAgent(service, false)
+        slices.push({ agent, round, variant: condition, phases: measured })
+        const line = phaseNames
+          .map((p) => {
+            const ph = measured[p]
+            return `${p} ${fmt(ph.rps)} req/s p99 ${fmt(ph.latencyMs.p99, 2)} ms CPU/req ${fmt(ph.cpuMsPerRequest, 3)} ms others ${fmt(ph.foreignCpuPercent, 0)}%`
+          })
+          .join(' | ')
+        console.log(
+          `${String(round + 1).padStart(2)} ${agent.padEnd(9)} ${condition.padEnd(13)} ${line}`,
+        )
+      }
+    }
+  }
+
+  const summaries = {}
+  for (const agent of services.keys()) {
+    const own = slices.filter((s) => s.agent === agent)
+    const variants = conditionsOf(agent)
+    summaries[agent] = summarize(own, { variants, noisyPercent: config.noisyPercent }, phaseNames)
+    console.log(`\n################ the ${agent} process`)
+    printSummary(summaries[agent], config, phaseNames)
+    printMeans(summaries[agent])
+  }
+  for (const [agent, service] of services) {
+    const text = service.stderr().trim()
+    if (text) console.log(`stderr of the ${agent} process: ${text.slice(0, 500)}`)
+  }
+  machine.loadavgAtEnd = loadavg()
+  const stamp = started.toISOString().replace(/[:.]/g, '-')
+  const out = flags.out ?? join(benchDir, 'results', `agent-overhead-paired-${stamp}.json`)
+  mkdirSync(join(out, '..'), { recursive: true })
+  writeFileSync(
+    out,
+    `${JSON.stringify({ kind: 'paired', started, machine, config, summaries, slices }, null, 2)}\n`,
+  )
+  console.log(`\nresults: ${out}`)
+} catch (error) {
+  console.error(error)
+  exitCode = 1
+} finally {
+  for (const { child } of services.values()) child.kill('SIGTERM')
+  await sleep(500)
+  await kiln.close()
+  rmSync(dataDir, { recursive: true, force: true })
+}
+process.exit(exitCode)
+
+/** Means of the within-round ratios with their 95 % confidence intervals. */
+function printMeans(summary) {
+  console.log('\nmeans of the within-round ratios, 95 % confidence interval:')
+  for (const phase of phaseNames) {
+    for (const [variant, r] of Object.entries(summary[phase].ratio)) {
+      const show = (s) => (s.n ? `${signed((s.mean - 1) * 100, 2)}% ±${fmt(s.ci95 * 100, 2)}` : '-')
+      console.log(
+        `  ${phase.padEnd(9)} ${variant.padEnd(13)} throughput ${show(r.rps)} | CPU/req ${show(r.cpuPerReq)} | p99 ${show(r.p99)}`,
+      )
+    }
+  }
+}
