@@ -43,6 +43,7 @@ const { values: flags } = parseArgs({
     agents: { type: 'string', default: 'kiln,pyroscope' },
     kiln: { type: 'string', default: 'kiln' },
     warmup: { type: 'string', default: '3' },
+    'initial-warmup': { type: 'string', default: '60' },
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '8' },
     mode: { type: 'string', default: 'both' },
@@ -60,6 +61,7 @@ if (flags.help) {
   --kiln LIST         Kiln settings measured in the Kiln process, from
                       ${Object.keys(KILN_CONFIGS).join(', ')} (kiln: the defaults)
   --warmup S          discarded load after each switch, seconds (3)
+  --initial-warmup S  load before the first round, to warm the JIT without an agent (60)
   --duration S        each measured phase, seconds; a multiple of the 10 s upload interval
                       keeps one collection per phase (10)
   --connections C     saturated phase, closed loop (8)
@@ -75,6 +77,7 @@ const config = {
   agents: flags.agents.split(',').filter(Boolean),
   kiln: flags.kiln.split(',').filter(Boolean),
   warmupSec: Number(flags.warmup),
+  initialWarmupSec: Number(flags['initial-warmup']),
   durationSec: Number(flags.duration),
   connections: Number(flags.connections),
   mode: flags.mode,
@@ -218,7 +221,9 @@ try {
   // Warm every process's JIT without an agent, then size the paced phase from the first one.
   let rate = 0
   for (const service of services.values()) {
-    const { saturated } = await load(service, [{ name: 'saturated', rate: 0, durationSec: 5 }], 15)
+    // A minute: CPU per request still falls by several percent after the first 20 s.
+    const warm = [{ name: 'saturated', rate: 0, durationSec: 5 }]
+    const { saturated } = await load(service, warm, config.initialWarmupSec)
     rate ||= Math.round((1000 / saturated.cpuMsPerRequest) * config.rateFraction)
   }
   console.log(`paced phase at ${rate} req/s`)
