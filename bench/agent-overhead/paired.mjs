@@ -170,7 +170,7 @@ function switchAgent(service, on, options) {
     const onMessage = (message) => {
       service.child.off('message', onMessage)
       if (message.error) reject(new Error(message.error))
-      else resolve()
+      else resolve(message.stats)
     }
     service.child.on('message', onMessage)
     service.child.send(on ? { agent: 'on', options } : { agent: 'off' })
@@ -242,16 +242,19 @@ try {
         const on = condition !== 'none' && condition !== 'control'
         if (on) await switchAgent(service, true, agentOptions(agent, condition))
         const measured = await load(service, phases, config.warmupSec)
-        if (on) await switchAgent(service, false)
-        slices.push({ agent, round, variant: condition, phases: measured })
+        const agentStats = on ? await switchAgent(service, false) : undefined
+        slices.push({ agent, round, variant: condition, phases: measured, agentStats })
         const line = phaseNames
           .map((p) => {
             const ph = measured[p]
             return `${p} ${fmt(ph.rps)} req/s p99 ${fmt(ph.latencyMs.p99, 2)} ms CPU/req ${fmt(ph.cpuMsPerRequest, 3)} ms others ${fmt(ph.foreignCpuPercent, 0)}%`
           })
           .join(' | ')
+        const own = agentStats
+          ? ` | agent: ${agentStats.lastOverheadPercent} % of a core, ${1e6 / agentStats.samplingIntervalMicros} Hz`
+          : ''
         console.log(
-          `${String(round + 1).padStart(2)} ${agent.padEnd(9)} ${condition.padEnd(13)} ${line}`,
+          `${String(round + 1).padStart(2)} ${agent.padEnd(9)} ${condition.padEnd(13)} ${line}${own}`,
         )
       }
     }

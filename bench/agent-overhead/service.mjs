@@ -6,7 +6,8 @@
 //
 // With `BENCH_TOGGLE=kiln|pyroscope` (paired.mjs) the service starts and stops that agent in
 // its own process when its parent says so over IPC (`{ agent: 'on', options }`, `{ agent: 'off' }`),
-// answering `{ agent, done: true }`: the same process, with and without the agent.
+// answering `{ agent, done: true, stats }` (Kiln's getStats() before it stopped): the same
+// process, with and without the agent.
 //
 // Prints one JSON line `{"port": N}` on stdout once listening; exits on SIGTERM.
 import { createHash } from 'node:crypto'
@@ -182,7 +183,7 @@ if (process.env.BENCH_TOGGLE) {
   process.on('message', (message) => {
     const done = message.agent === 'on' ? toggle.on(message.options) : toggle.off()
     done.then(
-      () => process.send({ agent: message.agent, done: true }),
+      (stats) => process.send({ agent: message.agent, done: true, stats }),
       (error) => process.send({ agent: message.agent, error: String(error) }),
     )
   })
@@ -196,7 +197,12 @@ async function agentToggle(kind) {
       on: async (options) => {
         if (!agent.start(options)) throw new Error('Kiln agent did not start')
       },
-      off: () => agent.stop(2000),
+      // What the agent measured of itself, for the report.
+      off: async () => {
+        const stats = agent.getStats()
+        await agent.stop(2000)
+        return stats
+      },
     }
   }
   const { default: Pyroscope } = await import('@pyroscope/nodejs')
