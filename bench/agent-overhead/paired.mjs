@@ -35,6 +35,10 @@ const KILN_CONFIGS = {
   'kiln-noheap': { heap: false },
   'kiln-nowall': { wall: false },
   'kiln-nobudget': { overheadBudgetPercent: 100 },
+  // Magnified, to measure what one sample costs above the noise (see bench/README.md):
+  // the time profiler at 10x the default rate, the heap profiler at 16x its default rate.
+  'kiln-1000hz': { samplingIntervalMicros: 1000, heap: false, overheadBudgetPercent: 100 },
+  'kiln-heap32k': { heapSamplingIntervalBytes: 32 * 1024, wall: false },
 }
 
 const { values: flags } = parseArgs({
