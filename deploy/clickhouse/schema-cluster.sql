@@ -191,3 +191,34 @@ INSERT INTO kiln.rollups (name, complete_from) SETTINGS insert_distributed_sync 
 SELECT 'samples_1h', if(count() = 0, toDateTime(0, 'UTC'),
   toDateTime(toStartOfHour(greatest(max(time), now64(3, 'UTC'))), 'UTC') + INTERVAL 2 HOUR)
 FROM kiln.samples;
+
+CREATE TABLE IF NOT EXISTS kiln.agent_stats_local ON CLUSTER 'kiln' (
+  tenant LowCardinality(String),
+  service LowCardinality(String),
+  time DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+  host LowCardinality(String),
+  pid String,
+  version LowCardinality(String),
+  profiles_collected Nullable(UInt64) CODEC(ZSTD(1)),
+  uploads_ok Nullable(UInt64) CODEC(ZSTD(1)),
+  uploads_failed Nullable(UInt64) CODEC(ZSTD(1)),
+  uploads_retried Nullable(UInt64) CODEC(ZSTD(1)),
+  profiles_dropped Nullable(UInt64) CODEC(ZSTD(1)),
+  bytes_uploaded Nullable(UInt64) CODEC(ZSTD(1)),
+  queued_profiles Nullable(UInt64) CODEC(ZSTD(1)),
+  queued_bytes Nullable(UInt64) CODEC(ZSTD(1)),
+  collect_cpu_micros Nullable(UInt64) CODEC(ZSTD(1)),
+  profiler_cpu_micros Nullable(UInt64) CODEC(ZSTD(1)),
+  sampling_interval_micros Nullable(UInt64) CODEC(ZSTD(1)),
+  last_overhead_percent Nullable(Float64) CODEC(ZSTD(1)),
+  overhead_budget_percent Nullable(Float64) CODEC(ZSTD(1)),
+  last_error String CODEC(ZSTD(3)),
+  received_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(time)
+ORDER BY (tenant, service, time, host, pid)
+TTL toDateTime(time) + INTERVAL 30 DAY;
+
+CREATE TABLE IF NOT EXISTS kiln.agent_stats ON CLUSTER 'kiln' AS kiln.agent_stats_local
+ENGINE = Distributed('kiln', 'kiln', 'agent_stats_local', cityHash64(tenant, service));

@@ -40,6 +40,7 @@ describe('OpenAPI document', () => {
     const routes = Object.keys(doc.paths).sort()
     expect(routes).toEqual(
       [
+        'agents',
         'diff',
         'export/pprof',
         'flamegraph',

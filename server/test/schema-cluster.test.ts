@@ -73,7 +73,16 @@ async function ddl(options: SchemaOptions) {
 
 const single: SchemaOptions = { database: 'kiln', retentionDays: 7 }
 const VERSIONS = MIGRATIONS.map((m) => m.version)
-const DATA_TABLES = ['series', 'stacks', 'samples', 'profiles', 'alerts', 'findings', 'samples_1h']
+const DATA_TABLES = [
+  'series',
+  'stacks',
+  'samples',
+  'profiles',
+  'alerts',
+  'findings',
+  'samples_1h',
+  'agent_stats',
+]
 /** Tables of Kiln's own bookkeeping, with no tenant or service: sharded by their key. */
 const META_TABLES: Record<string, string> = {
   schema_migrations: 'version',
@@ -127,7 +136,9 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
     // Every table of the single-server schema, and nothing else, in the same order.
     expect(tables.map((t) => t.table)).toEqual(plain.flatMap((t) => [`${t.table}_local`, t.table]))
     expect(plain.map((t) => t.table)).toEqual(
-      ['schema_migrations', ...DATA_TABLES, 'rollups'].map((t) => `kiln.${t}`),
+      ['schema_migrations', ...DATA_TABLES.slice(0, -1), 'rollups', 'agent_stats'].map(
+        (t) => `kiln.${t}`,
+      ),
     )
     for (const one of plain) {
       const local = tables.find((t) => t.table === `${one.table}_local`)!
@@ -198,6 +209,7 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
       'kiln.findings': 'ReplacingMergeTree',
       'kiln.samples_1h': 'AggregatingMergeTree',
       'kiln.rollups': 'MergeTree',
+      'kiln.agent_stats': 'MergeTree',
     })
   })
 

@@ -47,6 +47,7 @@ describe('migrations on a fresh chDB store', () => {
     )
     const byName = Object.fromEntries(tables.map((t) => [t.name, t]))
     expect(Object.keys(byName)).toEqual([
+      'agent_stats',
       'alerts',
       'findings',
       'profiles',
@@ -82,12 +83,18 @@ describe('migrations on a fresh chDB store', () => {
       engine: 'ReplacingMergeTree',
       sorting_key: 'tenant, service, stack_hash',
     })
+    expect(byName.agent_stats).toMatchObject({
+      engine: 'MergeTree',
+      partition_key: 'toDate(time)',
+      sorting_key: 'tenant, service, time, host, pid',
+    })
     // Retention is the table TTL: samples and profiles after `retentionDays`, the series and
     // stacks they point at one day later.
     const days = options.retentionDays
     expect(byName.samples!.engine_full).toContain(`toIntervalDay(${days})`)
     expect(byName.profiles!.engine_full).toContain(`toIntervalDay(${days})`)
     expect(byName.samples_1h!.engine_full).toContain(`toIntervalDay(${days})`)
+    expect(byName.agent_stats!.engine_full).toContain(`toIntervalDay(${days})`)
     expect(byName.series!.engine_full).toContain(`toIntervalDay(${days + 1})`)
     expect(byName.stacks!.engine_full).toContain(`toIntervalDay(${days + 1})`)
 

@@ -8,6 +8,7 @@ export interface KilnMetrics {
   readonly rejected: Counter<'code'>
   readonly insertSeconds: Histogram
   readonly insertedRows: Counter<'table'>
+  readonly agentStatsMalformed: Counter<'reason'>
 }
 
 declare module 'fastify' {
@@ -50,6 +51,12 @@ export const metricsPlugin = fp(
         name: 'kiln_inserted_rows_total',
         help: 'Rows inserted, by table',
         labelNames: ['table'],
+        registers: [registry],
+      }),
+      agentStatsMalformed: new Counter({
+        name: 'kiln_agent_stats_malformed_total',
+        help: 'x-kiln-agent-stats headers ignored (profile stored anyway), by reason: too_large, not_json, invalid',
+        labelNames: ['reason'],
         registers: [registry],
       }),
     }

@@ -1,9 +1,10 @@
 import multipart from '@fastify/multipart'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync } from 'fastify'
-import type { IngestResponse } from '@kiln/wire'
+import { AGENT_STATS_HEADER, type IngestResponse } from '@kiln/wire'
 import type { KilnConfig } from '../config/config-schema.js'
 import { isKilnError, KilnError } from '../errors.js'
+import { agentStatsRow, parseAgentStats } from './agent-stats.js'
 import { parseAppName } from './app-name.js'
 import { readIngestBody } from './ingest-body.js'
 import { decodePprof, decompress } from './pprof-decode.js'
@@ -25,7 +26,9 @@ const DAY_MS = 24 * 60 * 60 * 1000
 
 /**
  * `POST /ingest`: Pyroscope's HTTP ingest protocol, with a pprof body (gzipped or not, raw or
- * in a multipart form). The answer is sent only after the rows are stored.
+ * in a multipart form). The answer is sent only after the rows are stored. Kiln's agent adds
+ * its own stats in the `x-kiln-agent-stats` header, stored with the profile when they parse
+ * (`agent-stats.ts`) and never a reason to refuse it.
  */
 export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
   fastify,
@@ -66,6 +69,11 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
         )
       }
       const { service, labels } = parseAppName(name)
+      const agent = parseAgentStats(request.headers[AGENT_STATS_HEADER])
+      if (agent.problem) {
+        fastify.metrics.agentStatsMalformed.inc({ reason: agent.problem })
+        request.log.debug({ reason: agent.problem }, 'agent stats header ignored')
+      }
       const now = Date.now()
       const fromMs = parseTimeParam('from', from)
       const untilMs = parseTimeParam('until', until)
@@ -85,6 +93,11 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
         now,
       })
       checkTime(result.batch.profiles[0]?.time_start, now, config)
+      if (agent.stats) {
+        // Once per upload, whatever the number of profile types it holds.
+        const context = { tenant: request.tenant, service, labels, time: result.untilMs, now }
+        result.batch.agentStats.push(agentStatsRow(agent.stats, context))
+      }
       await fastify.store.writer.write(result.batch)
       for (const p of result.batch.profiles) fastify.metrics.ingestedProfiles.inc({ type: p.type })
       fastify.metrics.ingestedBytes.inc(body.profile.length)

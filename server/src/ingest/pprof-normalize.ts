@@ -32,6 +32,8 @@ export interface NormalizeResult {
   /** Kiln types found in the profile, e.g. `['wall', 'cpu']`. */
   types: string[]
   samples: number
+  /** Unix ms: the end of the profile's interval, as its `profiles` rows have it. */
+  untilMs: number
 }
 
 interface Frame {
@@ -221,7 +223,7 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
   // Only stacks some sample refers to (zero-valued samples add none).
   const usedStacks = new Set(batch.samples.map((s) => s.stack_hash))
   batch.stacks = batch.stacks.filter((s) => usedStacks.has(s.stack_hash))
-  return { batch, types, samples: profile.sample.length }
+  return { batch, types, samples: profile.sample.length, untilMs }
 }
 
 function checkLabels(labels: Record<string, string>, limits: NormalizeLimits): void {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { KilnError } from '../errors.js'
+import { queryAgents } from './agents.js'
 import {
   queryLabelNames,
   queryLabelValues,
@@ -12,6 +13,7 @@ import { exportPprof } from './export-pprof.js'
 import { queryFlamegraph } from './flamegraph.js'
 import { collectOpenApi } from './openapi.js'
 import {
+  AgentsSchema,
   DEFAULT_EXPORT_MAX_STACKS,
   DEFAULT_MAX_NODES,
   DEFAULT_MAX_STACKS,
@@ -27,6 +29,7 @@ import {
   TimelineSchema,
   TopSchema,
   VersionsSchema,
+  type AgentsQuery,
   type DiffQuery,
   type ExportPprofQuery,
   type FlamegraphQuery,
@@ -74,7 +77,8 @@ function resolveWindow(
 
 /**
  * Query API under `/api/v1`: catalog (services, profile types, labels, versions), timeline, flame
- * graph, diff, top functions, pprof export, and the OpenAPI document of all of them. Every
+ * graph, diff, top functions, pprof export, the agents' own stats, and the OpenAPI document of
+ * all of them. Every
  * query reads the request's tenant (`request.tenant`, set by the auth plugin: `X-Scope-OrgID` in
  * multi-tenant mode, else `default`).
  */
@@ -228,6 +232,19 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
         .type('application/octet-stream')
         .header('content-disposition', `attachment; filename="${exported.filename}"`)
         .send(exported.body)
+    },
+  )
+
+  fastify.get<{ Querystring: typeof AgentsQuery.static }>(
+    '/agents',
+    { schema: AgentsSchema },
+    async (request) => {
+      return queryAgents(client, db, {
+        tenant: request.tenant,
+        service: request.query.service,
+        ...resolveWindow(request.query),
+        limit: request.query.limit ?? 1000,
+      })
     },
   )
 }

@@ -361,5 +361,73 @@ export const ExportPprofSchema = {
   },
 }
 
+const NullableNumber = (description: string) =>
+  Type.Union([Type.Number(), Type.Null()], { description })
+
+/** The agent's stats header as the server returns it (`AgentStatsHeader` in `@kiln/wire`). */
+const AgentStatsSchema = Type.Object(
+  {
+    profilesCollected: Type.Optional(Type.Number()),
+    uploadsOk: Type.Optional(Type.Number()),
+    uploadsFailed: Type.Optional(Type.Number()),
+    uploadsRetried: Type.Optional(Type.Number()),
+    profilesDropped: Type.Optional(Type.Number()),
+    bytesUploaded: Type.Optional(Type.Number()),
+    queuedProfiles: Type.Optional(Type.Number()),
+    queuedBytes: Type.Optional(Type.Number()),
+    collectCpuMicros: Type.Optional(Type.Number({ description: 'Cumulative' })),
+    profilerCpuMicros: Type.Optional(Type.Number({ description: 'Cumulative' })),
+    lastOverheadPercent: Type.Optional(Type.Number()),
+    overheadBudgetPercent: Type.Optional(Type.Number()),
+    samplingIntervalMicros: Type.Optional(Type.Number()),
+    lastError: Type.Optional(Type.String()),
+  },
+  { description: 'Stats of the last upload in the window; fields not sent are left out' },
+)
+
+export const AgentsQuery = Type.Object({
+  service: Service,
+  from: Type.Optional(From),
+  to: Type.Optional(To),
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 100_000, default: 1000, description: 'Most instances' }),
+  ),
+})
+export const AgentsSchema = {
+  summary: "Kiln agents' own cost and health per instance (host, pid, version) in a window",
+  querystring: AgentsQuery,
+  response: {
+    200: Type.Object({
+      service: Type.String(),
+      from: Type.Number(),
+      to: Type.Number(),
+      agents: Type.Array(
+        Type.Object({
+          host: Type.String(),
+          pid: Type.String(),
+          version: Type.String(),
+          firstSeen: Type.Number({ description: 'Unix ms: `until` of its first upload' }),
+          lastSeen: Type.Number({ description: 'Unix ms: `until` of its last upload' }),
+          uploads: Type.Number({ description: 'Uploads with agent stats in the window' }),
+          latest: AgentStatsSchema,
+          window: Type.Object({
+            elapsedMs: Type.Number({ description: 'lastSeen - firstSeen' }),
+            cpuMicros: Type.Number({ description: 'collectCpuMicros + profilerCpuMicros' }),
+            collectCpuMicros: Type.Number({ description: 'Increase over the window' }),
+            profilerCpuMicros: Type.Number({ description: 'Increase over the window' }),
+            cpuPercent: NullableNumber('cpuMicros / elapsedMs in % of one core'),
+            maxOverheadPercent: NullableNumber('Largest lastOverheadPercent'),
+            minSamplingIntervalMicros: NullableNumber('Smallest samplingIntervalMicros'),
+            maxSamplingIntervalMicros: NullableNumber('Largest samplingIntervalMicros'),
+            uploadsFailed: Type.Number({ description: 'Increase over the window' }),
+            profilesDropped: Type.Number({ description: 'Increase over the window' }),
+          }),
+        }),
+      ),
+      truncated: Type.Boolean(),
+    }),
+  },
+}
+
 /** Schemas with an `$id`, listed once under `components.schemas` of the OpenAPI document. */
 export const SHARED_SCHEMAS: TSchema[] = [FlameNodeSchema, DiffNodeSchema, ErrorSchema]

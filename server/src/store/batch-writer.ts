@@ -26,7 +26,10 @@ const KNOWN_TTL_MS = 60 * 60 * 1000
  * the rows of that request are stored, so a request is never acknowledged before it is durable.
  * Flushes run one at a time; rows of a failed flush are rejected, never silently dropped.
  *
- * Insert order is series, stacks, samples, profiles: a `profiles` row means its samples are in.
+ * Insert order is agent stats, series, stacks, samples, profiles: a `profiles` row means its
+ * samples are in. Agent stats go first because a snapshot stored without its profile is harmless
+ * (the client's retry sends a newer one), while one failing after the profiles would make that
+ * retry store the profiles twice.
  */
 export class BatchWriter {
   readonly #client: ClickHouseClient
@@ -119,6 +122,7 @@ export class BatchWriter {
       }
       for (const row of b.samples) out.samples.push(row)
       for (const row of b.profiles) out.profiles.push(row)
+      for (const row of b.agentStats) out.agentStats.push(row)
     }
     return out
   }
@@ -126,6 +130,7 @@ export class BatchWriter {
   async #insert(batch: RowBatch): Promise<void> {
     const db = this.#options.database
     const tables = [
+      ['agent_stats', batch.agentStats],
       ['series', batch.series],
       ['stacks', batch.stacks],
       ['samples', batch.samples],

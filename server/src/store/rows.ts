@@ -51,17 +51,53 @@ export interface ProfileRow {
   received_at: number
 }
 
+/**
+ * The agent's stats of one upload (`x-kiln-agent-stats`). `null`: the agent did not send the
+ * field, which is not the same as 0 (older agents have no `profilerCpuMicros`).
+ */
+export interface AgentStatsRow {
+  tenant: string
+  service: string
+  /** Unix ms: the upload's `until`. */
+  time: number
+  host: string
+  pid: string
+  version: string
+  profiles_collected: number | null
+  uploads_ok: number | null
+  uploads_failed: number | null
+  uploads_retried: number | null
+  profiles_dropped: number | null
+  bytes_uploaded: number | null
+  queued_profiles: number | null
+  queued_bytes: number | null
+  collect_cpu_micros: number | null
+  profiler_cpu_micros: number | null
+  last_overhead_percent: number | null
+  overhead_budget_percent: number | null
+  sampling_interval_micros: number | null
+  last_error: string
+  received_at: number
+}
+
 export interface RowBatch {
   series: SeriesRow[]
   stacks: StackRow[]
   samples: SampleRow[]
   profiles: ProfileRow[]
+  agentStats: AgentStatsRow[]
 }
 
 export function emptyBatch(): RowBatch {
-  return { series: [], stacks: [], samples: [], profiles: [] }
+  return { series: [], stacks: [], samples: [], profiles: [], agentStats: [] }
 }
 
 export function batchSize(batch: RowBatch): number {
-  return batch.series.length + batch.stacks.length + batch.samples.length + batch.profiles.length
+  return (
+    batch.series.length +
+    batch.stacks.length +
+    batch.samples.length +
+    batch.profiles.length +
+    batch.agentStats.length
+  )
 }

@@ -304,6 +304,49 @@ FROM ${db}.samples`,
   ]
 }
 
+/**
+ * Migration 4: `agent_stats`, what Kiln's agent says of itself with each upload (the
+ * `x-kiln-agent-stats` header): one row per upload that carried it, at the upload's `until`, under
+ * the instance's `host`, `pid` and version labels. Every number is Nullable: a field an agent did
+ * not send is unknown, not 0 (agents before `profilerCpuMicros` existed). Ordered by time after
+ * (tenant, service) like the other tables, as reads take a window of one service; retention is that
+ * of `profiles`.
+ */
+function agentStatsTable(days: number): TableSpec {
+  return {
+    name: 'agent_stats',
+    columns: [
+      'tenant LowCardinality(String)',
+      'service LowCardinality(String)',
+      "time DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1))",
+      'host LowCardinality(String)',
+      'pid String',
+      'version LowCardinality(String)',
+      'profiles_collected Nullable(UInt64) CODEC(ZSTD(1))',
+      'uploads_ok Nullable(UInt64) CODEC(ZSTD(1))',
+      'uploads_failed Nullable(UInt64) CODEC(ZSTD(1))',
+      'uploads_retried Nullable(UInt64) CODEC(ZSTD(1))',
+      'profiles_dropped Nullable(UInt64) CODEC(ZSTD(1))',
+      'bytes_uploaded Nullable(UInt64) CODEC(ZSTD(1))',
+      'queued_profiles Nullable(UInt64) CODEC(ZSTD(1))',
+      'queued_bytes Nullable(UInt64) CODEC(ZSTD(1))',
+      'collect_cpu_micros Nullable(UInt64) CODEC(ZSTD(1))',
+      'profiler_cpu_micros Nullable(UInt64) CODEC(ZSTD(1))',
+      'sampling_interval_micros Nullable(UInt64) CODEC(ZSTD(1))',
+      'last_overhead_percent Nullable(Float64) CODEC(ZSTD(1))',
+      'overhead_budget_percent Nullable(Float64) CODEC(ZSTD(1))',
+      'last_error String CODEC(ZSTD(3))',
+      "received_at DateTime64(3, 'UTC')",
+    ],
+    engine: 'MergeTree',
+    clauses: [
+      'PARTITION BY toDate(time)',
+      'ORDER BY (tenant, service, time, host, pid)',
+      `TTL toDateTime(time) + INTERVAL ${days} DAY`,
+    ],
+  }
+}
+
 /** Which migrations a store has, read by every Kiln server at start. */
 const MIGRATIONS_TABLE: TableSpec = {
   name: 'schema_migrations',
@@ -333,6 +376,11 @@ export const MIGRATIONS: Migration[] = [
     version: 3,
     name: 'hourly rollup of samples',
     statements: rollupTables,
+  },
+  {
+    version: 4,
+    name: 'agent stats',
+    statements: (o) => createTable(agentStatsTable(o.retentionDays), o),
   },
 ]
 

@@ -1,0 +1,100 @@
+/*
+ * The agent's self-observation: what Kiln's agent says of itself with each upload, and what the
+ * server answers about it per instance. Other Pyroscope clients send no such header; their
+ * uploads are stored as usual and have no agent stats.
+ */
+
+/** The ingest request header that carries {@link AgentStatsHeader} as JSON. */
+export const AGENT_STATS_HEADER = 'x-kiln-agent-stats'
+
+/** Longest {@link AGENT_STATS_HEADER} value the server reads; a longer one is ignored. */
+export const AGENT_STATS_HEADER_MAX_BYTES = 4096
+
+/**
+ * The agent's counters at the time of an upload (JSON in {@link AGENT_STATS_HEADER}). Counters
+ * are cumulative since the agent started; a process that restarts starts them again from 0.
+ * Every field is optional to the server: agents of other versions send more or fewer.
+ */
+export interface AgentStatsHeader {
+  profilesCollected?: number
+  uploadsOk?: number
+  uploadsFailed?: number
+  uploadsRetried?: number
+  /** Profiles dropped: queue full (oldest first), retries exhausted, or refused by the server. */
+  profilesDropped?: number
+  bytesUploaded?: number
+  /** Profiles waiting in the agent's upload queue. */
+  queuedProfiles?: number
+  queuedBytes?: number
+  /** CPU time the agent spent collecting and encoding, cumulative, in microseconds. */
+  collectCpuMicros?: number
+  /** CPU time of V8's profiler thread, cumulative, in microseconds. */
+  profilerCpuMicros?: number
+  /** The agent's measured cost over its last interval, in % of one core. */
+  lastOverheadPercent?: number
+  /** The configured overhead budget, in % of one core. */
+  overheadBudgetPercent?: number
+  /** Current sampling interval; the overhead budget may have raised it. */
+  samplingIntervalMicros?: number
+  lastError?: string
+}
+
+/**
+ * What the uploads of one instance in the window add up to. Increases of counters are summed
+ * from one upload to the next; a counter that goes down (the process restarted under the same
+ * host and pid, or a retried upload carried newer counters than the one after it) adds nothing,
+ * so an increase is never negative and never counts a counter's whole value twice.
+ */
+export interface AgentWindowStats {
+  /** Milliseconds from the first to the last upload of the instance in the window. */
+  elapsedMs: number
+  /** The agent's CPU time in the window: `collectCpuMicros + profilerCpuMicros` below. */
+  cpuMicros: number
+  /** Increase of `collectCpuMicros`. */
+  collectCpuMicros: number
+  /** Increase of `profilerCpuMicros` (0 from agents that do not send it). */
+  profilerCpuMicros: number
+  /**
+   * `cpuMicros` over `elapsedMs`, in % of one core (100: a whole core). `null` with fewer than
+   * two uploads at distinct times in the window.
+   */
+  cpuPercent: number | null
+  /** Largest `lastOverheadPercent` sent in the window; `null` when none was. */
+  maxOverheadPercent: number | null
+  /** Smallest and largest `samplingIntervalMicros` sent in the window; `null` when none was. */
+  minSamplingIntervalMicros: number | null
+  maxSamplingIntervalMicros: number | null
+  /** Increase of `uploadsFailed`. */
+  uploadsFailed: number
+  /** Increase of `profilesDropped`. */
+  profilesDropped: number
+}
+
+/** One instance of a service's agent: a (host, pid, version) in the uploads' labels. */
+export interface AgentInstance {
+  /** The `host` label of its uploads (`""` when absent). */
+  host: string
+  /** The `pid` label. */
+  pid: string
+  /** The `service_version` (or `version`) label. */
+  version: string
+  /** Unix ms: `until` of its first upload with stats in the window. */
+  firstSeen: number
+  /** Unix ms: `until` of its last upload with stats in the window. */
+  lastSeen: number
+  /** Uploads with stats in the window. */
+  uploads: number
+  /** The stats of its last upload in the window, as sent (fields it did not send left out). */
+  latest: AgentStatsHeader
+  window: AgentWindowStats
+}
+
+/** `GET /api/v1/agents?service=&from=&to=&limit=`: instances sorted by host, pid, version. */
+export interface AgentsResponse {
+  service: string
+  from: number
+  to: number
+  agents: AgentInstance[]
+  /** True when there were more than `limit` instances. */
+  truncated: boolean
+}
