@@ -1,6 +1,6 @@
 import { promisify } from 'node:util'
 import { gzip } from 'node:zlib'
-import { formatAppName } from '@kiln/wire'
+import { AGENT_STATS_HEADER, formatAppName } from '@kiln/wire'
 import { staticLabels, type AgentConfig } from './config.js'
 import { bindLabelSink } from './labels.js'
 import { stderrLogger, type AgentLogger } from './logger.js'
@@ -57,7 +57,7 @@ export class Agent {
       ...config,
       logger: this.#logger,
       stats: this.stats,
-      headers: () => ({ 'x-kiln-agent-stats': JSON.stringify(this.stats) }),
+      headers: () => ({ [AGENT_STATS_HEADER]: JSON.stringify(this.stats) }),
     })
   }
 

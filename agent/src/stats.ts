@@ -1,5 +1,10 @@
-/** What the agent did, for `getStats()` and for the server (sent as JSON in the `x-kiln-agent-stats` header of each upload). */
-export interface AgentStats {
+import type { AgentStatsHeader } from '@kiln/wire'
+
+/**
+ * What the agent did, for `getStats()` and for the server: sent as JSON in the
+ * `x-kiln-agent-stats` header of each upload, whose shape (`AgentStatsHeader`) the server reads.
+ */
+export interface AgentStats extends AgentStatsHeader {
   profilesCollected: number
   uploadsOk: number
   uploadsFailed: number

@@ -17,7 +17,7 @@
 //
 // Latencies are kept at sub-millisecond resolution (autocannon's histogram rounds to whole
 // milliseconds, too coarse for a 3 % budget on a few milliseconds).
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
@@ -56,6 +56,32 @@ function processCpuMs(pid) {
 function runQueueWaitMs(pid) {
   const [, waitNs] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')
   return Number(waitNs) / 1e6
+}
+
+/**
+ * CPU time of each of the service's threads, summed by thread name, in ms: `node` (the main
+ * thread and unnamed ones), `v8:ProfEvntProc` (V8's CPU profiler, where an agent's sampling
+ * work happens), V8's GC helpers, libuv's pool. Threads that end between two readings are
+ * missing from the second: compare names that live through a phase.
+ */
+function threadCpuMsByName(pid) {
+  const out = {}
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+      const [runNs] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')
+      out[name] = (out[name] ?? 0) + Number(runNs) / 1e6
+    } catch {
+      // the thread ended while we read it
+    }
+  }
+  return out
+}
+
+/** CPU time of the service's main thread alone, in ms (schedstat: nanoseconds). */
+function mainThreadCpuMs(pid) {
+  const [runNs] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')
+  return Number(runNs) / 1e6
 }
 
 function processMemory(pid) {
@@ -183,6 +209,8 @@ async function measure(phase) {
   const ticksBefore = cpuTicks(cpuLine)
   const selfBefore = process.cpuUsage()
   const cpuBeforeMs = processCpuMs(opts.pid)
+  const mainBeforeMs = mainThreadCpuMs(opts.pid)
+  const threadsBefore = threadCpuMsByName(opts.pid)
   const waitBeforeMs = runQueueWaitMs(opts.pid)
   const selfWaitBeforeMs = runQueueWaitMs(process.pid)
   const started = performance.now()
@@ -192,6 +220,11 @@ async function measure(phase) {
       : await closedLoop(phase.durationSec, recorder)
   const elapsedSec = (performance.now() - started) / 1000
   const cpuMs = processCpuMs(opts.pid) - cpuBeforeMs
+  const mainCpuMs = mainThreadCpuMs(opts.pid) - mainBeforeMs
+  const threadsAfter = threadCpuMsByName(opts.pid)
+  const threadCpuMs = Object.fromEntries(
+    Object.entries(threadsAfter).map(([name, ms]) => [name, ms - (threadsBefore[name] ?? 0)]),
+  )
   const waitMs = runQueueWaitMs(opts.pid) - waitBeforeMs
   const selfWaitMs = runQueueWaitMs(process.pid) - selfWaitBeforeMs
   const ticksAfter = cpuTicks(cpuLine)
@@ -222,6 +255,10 @@ async function measure(phase) {
     ...extra,
     cpuMs,
     cpuMsPerRequest: cpuMs / Math.max(1, count),
+    /** The main thread's share: the event loop, where a profiler's signal handler runs too. */
+    mainCpuMsPerRequest: mainCpuMs / Math.max(1, count),
+    /** CPU ms of the service's threads over the phase, by thread name. */
+    threadCpuMs,
     /** Other processes' CPU and steal on the service's core, in % of that core. */
     foreignCpuPercent: foreignMs / 10 / elapsedSec,
     stealPercent: stealMs / 10 / elapsedSec,

@@ -22,7 +22,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startServer } from '@kiln/server'
-import { fmt, printSummary, signed, summarize } from './stats.mjs'
+import { fmt, median, printSummary, signed, summarize } from './stats.mjs'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const benchDir = fileURLToPath(new URL('..', import.meta.url))
@@ -30,6 +30,8 @@ const benchDir = fileURLToPath(new URL('..', import.meta.url))
 /** Kiln agent settings to compare in one process (`--kiln`): name -> start() options. */
 const KILN_CONFIGS = {
   kiln: {},
+  // Pyroscope's defaults (and Datadog's): the settings @pyroscope/nodejs runs at here.
+  'kiln-100hz': { samplingIntervalMicros: 10_000, heapSamplingIntervalBytes: 512 * 1024 },
   'kiln-50hz': { samplingIntervalMicros: 20_000 },
   'kiln-20hz': { samplingIntervalMicros: 50_000 },
   'kiln-noheap': { heap: false },
@@ -272,6 +274,7 @@ try {
     console.log(`\n################ the ${agent} process`)
     printSummary(summaries[agent], config, phaseNames)
     printMeans(summaries[agent])
+    printThreads(own, conditionsOf(agent))
   }
   for (const [agent, service] of services) {
     const text = service.stderr().trim()
@@ -304,8 +307,32 @@ function printMeans(summary) {
     for (const [variant, r] of Object.entries(summary[phase].ratio)) {
       const show = (s) => (s.n ? `${signed((s.mean - 1) * 100, 2)}% ±${fmt(s.ci95 * 100, 2)}` : '-')
       console.log(
-        `  ${phase.padEnd(9)} ${variant.padEnd(13)} throughput ${show(r.rps)} | CPU/req ${show(r.cpuPerReq)} | p99 ${show(r.p99)}`,
+        `  ${phase.padEnd(9)} ${variant.padEnd(13)} throughput ${show(r.rps)} | CPU/req ${show(r.cpuPerReq)} (main thread ${show(r.mainCpuPerReq)}) | p99 ${show(r.p99)}`,
       )
+    }
+  }
+}
+
+/**
+ * CPU of the service's threads by name over each phase, in % of one core (medians over
+ * rounds): V8's profiler thread is where most of a sampling agent's cost goes, and unlike
+ * throughput it is measured exactly.
+ */
+function printThreads(own, variants) {
+  console.log('\nthreads, CPU in % of one core (median over rounds):')
+  for (const phase of phaseNames) {
+    for (const variant of variants) {
+      const slices = own.filter((s) => s.variant === variant && s.phases[phase].threadCpuMs)
+      if (slices.length === 0) continue
+      const names = [...new Set(slices.flatMap((s) => Object.keys(s.phases[phase].threadCpuMs)))]
+      const cells = names.sort().map((name) => {
+        const pct = slices.map((s) => {
+          const p = s.phases[phase]
+          return (p.threadCpuMs[name] ?? 0) / p.elapsedSec / 10
+        })
+        return `${name} ${fmt(median(pct), 2)}`
+      })
+      console.log(`  ${phase.padEnd(9)} ${variant.padEnd(13)} ${cells.join(' | ')}`)
     }
   }
 }

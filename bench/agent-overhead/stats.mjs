@@ -51,12 +51,13 @@ export const METRICS = {
   p99: (p) => p.latencyMs.p99,
   p999: (p) => p.latencyMs.p999,
   cpuPerReq: (p) => p.cpuMsPerRequest,
+  mainCpuPerReq: (p) => p.mainCpuMsPerRequest ?? Number.NaN,
   rssMiB: (p) => p.rssBytes / 2 ** 20,
   hwmMiB: (p) => p.hwmBytes / 2 ** 20,
   waitPct: (p) => p.runQueueWaitPercent,
   othersPct: (p) => p.foreignCpuPercent,
 }
-const RATIOS = ['rps', 'p50', 'p99', 'p999', 'cpuPerReq']
+const RATIOS = ['rps', 'p50', 'p99', 'p999', 'cpuPerReq', 'mainCpuPerReq']
 const DELTAS = ['rssMiB', 'hwmMiB']
 
 /**
