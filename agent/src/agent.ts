@@ -132,21 +132,26 @@ export class Agent {
   }
 
   /**
-   * Collect and queue one interval's profiles. The main-thread cost is measured around the
-   * synchronous parts only (stop, serialize): during an await the host's own work runs and
-   * would be counted too. gzip runs on libuv's thread pool, off the event loop.
+   * Collect and queue one interval's profiles, one profile type at a time: each is taken and
+   * serialized synchronously, then gzipped on libuv's thread pool, and that await lets the
+   * host's pending work run before the next type, so the event loop is held for one profile at
+   * a time. The main-thread cost is measured around the synchronous parts only: during an
+   * await the host's own work runs and would be counted too.
    */
   async #collect(restart: boolean): Promise<void> {
     const until = Date.now()
     const from = this.#windowStart
     this.#windowStart = until
     let cpuMicros = 0
+    let pauseMs = 0
     try {
-      const cpuBefore = process.cpuUsage()
-      const encoded = this.#takeProfiles(restart).map((p) => this.#bindings.serialize(p))
-      const used = process.cpuUsage(cpuBefore)
-      cpuMicros = used.user + used.system
-      for (const bytes of encoded) {
+      for (const take of this.#profileTakers(restart)) {
+        const cpuBefore = process.cpuUsage()
+        const pauseStart = performance.now()
+        const bytes = this.#bindings.serialize(take())
+        pauseMs = Math.max(pauseMs, performance.now() - pauseStart)
+        const used = process.cpuUsage(cpuBefore)
+        cpuMicros += used.user + used.system
         const body = await gzipAsync(bytes)
         this.stats.profilesCollected++
         this.#queue.enqueue({ query: this.#query(from, until), body, attempts: 0 })
@@ -155,27 +160,33 @@ export class Agent {
       this.stats.lastError = String(error)
       this.#logger.warn('profile collection failed', { error: String(error) })
     } finally {
+      // How long the event loop was held at once: a request arriving then waits up to this.
+      this.stats.lastPauseMs = Math.round(pauseMs * 100) / 100
+      this.stats.maxPauseMs = Math.max(this.stats.maxPauseMs, this.stats.lastPauseMs)
       this.stats.collectCpuMicros += cpuMicros
       this.#keepWithinBudget(cpuMicros, until - from)
     }
   }
 
-  #takeProfiles(restart: boolean): Profile[] {
-    const profiles: Profile[] = []
-    if (this.#timeRunning) {
-      if (restart && this.#restartTime) {
-        // A new sampling interval takes a fresh profiler.
-        this.#restartTime = false
-        this.#settling = true
-        profiles.push(this.#bindings.stopTime(false))
-        this.#startTime()
-      } else {
-        profiles.push(this.#bindings.stopTime(restart))
-        if (!restart) this.#timeRunning = false
-      }
+  /** One function per running profiler, each taking its profile of the interval. */
+  #profileTakers(restart: boolean): (() => Profile)[] {
+    const takers: (() => Profile)[] = []
+    if (this.#timeRunning) takers.push(() => this.#takeTime(restart))
+    if (this.#heapRunning) takers.push(() => this.#bindings.heapProfile(this.#sourceMapper))
+    return takers
+  }
+
+  #takeTime(restart: boolean): Profile {
+    if (restart && this.#restartTime) {
+      // A new sampling interval takes a fresh profiler.
+      this.#restartTime = false
+      this.#settling = true
+      const profile = this.#bindings.stopTime(false)
+      this.#startTime()
+      return profile
     }
-    if (this.#heapRunning) profiles.push(this.#bindings.heapProfile(this.#sourceMapper))
-    return profiles
+    if (!restart) this.#timeRunning = false
+    return this.#bindings.stopTime(restart)
   }
 
   /**

@@ -57,6 +57,12 @@ export const datadogBindings: ProfilerBindings = {
       collectCpuTime: true,
       withContexts: true,
       lineNumbers: false,
+      // On by default, the workaround waits for a profiler signal before and after each restart
+      // to make a rare V8 bug (the profiler thread stuck, profiles empty) less likely: a 20 to
+      // 40 ms event-loop pause every collection (bench/README.md). @datadog/pprof detects the
+      // bug whatever this says and then restarts the profiler fully, so without the wait the
+      // cost of that bug is one empty profile, not a pause on every collection.
+      workaroundV8Bug: false,
       sourceMapper: sourceMapper as unknown as SourceMapper,
     }),
   setLabels: (labels) => time.setContext(labels),

@@ -24,6 +24,10 @@ export interface AgentStats extends AgentStatsHeader {
   overheadBudgetPercent: number
   /** Current sampling interval; the overhead budget may have raised it. */
   samplingIntervalMicros: number
+  /** Wall time the last collection held the event loop (stop, serialize, encode), in ms. */
+  lastPauseMs: number
+  /** The longest such pause so far, in ms. */
+  maxPauseMs: number
   lastError?: string
 }
 
@@ -45,5 +49,7 @@ export function emptyStats(
     lastOverheadPercent: 0,
     overheadBudgetPercent,
     samplingIntervalMicros,
+    lastPauseMs: 0,
+    maxPauseMs: 0,
   }
 }

@@ -257,7 +257,7 @@ try {
           })
           .join(' | ')
         const own = agentStats
-          ? ` | agent: ${agentStats.lastOverheadPercent} % of a core, ${1e6 / agentStats.samplingIntervalMicros} Hz`
+          ? ` | agent: ${agentStats.lastOverheadPercent} % of a core, ${1e6 / agentStats.samplingIntervalMicros} Hz, pauses up to ${agentStats.maxPauseMs} ms`
           : ''
         console.log(
           `${String(round + 1).padStart(2)} ${agent.padEnd(9)} ${condition.padEnd(13)} ${line}${own}`,

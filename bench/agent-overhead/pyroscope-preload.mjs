@@ -1,7 +1,8 @@
 // `node --import ./pyroscope-preload.mjs service.mjs`: start `@pyroscope/nodejs` the way its
-// README shows (init + start before the app), at Kiln's default sampling settings:
+// README shows (init + start before the app), at its own default rates, which the Kiln
+// variant `kiln-100hz` matches (Kiln's defaults are half these rates):
 // - wall + CPU time: 100 Hz (10 ms), CPU time collected (Pyroscope's default is off),
-// - heap: one sample per 512 KiB on average, 64 frames (Pyroscope's defaults, same as Kiln's),
+// - heap: one sample per 512 KiB on average, 64 frames (its defaults; Kiln samples every 1 MiB),
 // - one profile of each kind every 10 s (Pyroscope's default is 60 s).
 // PYROSCOPE_SERVER_ADDRESS and PYROSCOPE_APPLICATION_NAME come from the orchestrator.
 import Pyroscope from '@pyroscope/nodejs'

@@ -48,7 +48,7 @@ const VARIANTS = {
   none: 'no agent (the baseline)',
   control: 'no agent again: the A/A control, whose ratio to none is the noise floor',
   kiln: 'Kiln agent at its defaults (`--import @kiln/agent/register`)',
-  'kiln-100hz': 'Kiln agent without the overhead budget (stays at 100 Hz, like Pyroscope)',
+  'kiln-100hz': "Kiln agent at Pyroscope's settings: 100 Hz, heap every 512 KiB",
   'kiln-labels': 'Kiln agent, every handler wrapped in withLabels({ route })',
   'kiln-nosourcemaps':
     'Kiln agent with KILN_SOURCE_MAPS=false (no profiler restart once maps load)',
@@ -213,7 +213,9 @@ function variantLaunch(variant, generation) {
         KILN_SERVICE: name,
         KILN_VERSION: '1.0.0',
         ...(variant === 'kiln-labels' ? { BENCH_WITH_LABELS: '1' } : {}),
-        ...(variant === 'kiln-100hz' ? { KILN_OVERHEAD_BUDGET_PERCENT: '100' } : {}),
+        ...(variant === 'kiln-100hz'
+          ? { KILN_SAMPLING_INTERVAL_MICROS: '10000', KILN_HEAP_SAMPLING_INTERVAL_BYTES: '524288' }
+          : {}),
         ...(variant === 'kiln-nosourcemaps' ? { KILN_SOURCE_MAPS: 'false' } : {}),
         ...(variant === 'kiln-timeonly' ? { KILN_HEAP: 'false' } : {}),
         ...(variant === 'kiln-heaponly' ? { KILN_WALL: 'false' } : {}),

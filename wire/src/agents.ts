@@ -36,6 +36,10 @@ export interface AgentStatsHeader {
   overheadBudgetPercent?: number
   /** Current sampling interval; the overhead budget may have raised it. */
   samplingIntervalMicros?: number
+  /** Wall time the last collection held the event loop, in ms (not stored by the server). */
+  lastPauseMs?: number
+  /** The longest such pause since the agent started, in ms (not stored by the server). */
+  maxPauseMs?: number
   lastError?: string
 }
 

@@ -32,6 +32,9 @@ export const AgentStatsHeaderSchema = Type.Object({
   lastOverheadPercent: Type.Optional(Percent),
   overheadBudgetPercent: Type.Optional(Percent),
   samplingIntervalMicros: Type.Optional(Count),
+  // Read (so a bad value marks the header malformed) but not stored: the agent's own report.
+  lastPauseMs: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9 })),
+  maxPauseMs: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9 })),
   lastError: Type.Optional(Type.String()),
 })
 
