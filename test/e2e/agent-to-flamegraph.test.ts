@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { FlamegraphResponse, ServicesResponse } from '@kiln/wire'
+import type { AgentsResponse, FlamegraphResponse, ServicesResponse } from '@kiln/wire'
 import { HOT_FUNCTIONS } from '../fixtures/demo-workload.mjs'
 import { rankBySelf } from './helpers/flame-tree.js'
 import { getJson, startTestServer, type TestServer } from './helpers/kiln-server.js'
-import { runDemoWithAgent } from './helpers/run-demo.js'
+import { runDemoWithAgent, type DemoRun } from './helpers/run-demo.js'
 
 const SERVICE = 'e2e-demo'
 const hot = Object.entries(HOT_FUNCTIONS).sort((a, b) => b[1] - a[1])
@@ -11,11 +11,12 @@ const hot = Object.entries(HOT_FUNCTIONS).sort((a, b) => b[1] - a[1])
 describe('agent -> server -> flame graph', () => {
   let server: TestServer
   let started: number
+  let run: DemoRun
 
   beforeAll(async () => {
     server = await startTestServer()
     started = Date.now()
-    const run = await runDemoWithAgent({
+    run = await runDemoWithAgent({
       serverUrl: server.url,
       service: SERVICE,
       durationMs: 4000,
@@ -59,4 +60,20 @@ describe('agent -> server -> flame graph', () => {
       }
     },
   )
+
+  it("shows the agent's own cost for the instance, from the stats sent with its uploads", async () => {
+    const url = `${server.url}/api/v1/agents?service=${SERVICE}&from=${started - 60_000}&to=${Date.now() + 60_000}`
+    const { agents } = await getJson<AgentsResponse>(url)
+    expect(agents.map((a) => a.pid)).toEqual([String(run.pid)])
+    const [agent] = agents
+    // 1 s profiles over a 4 s run, each upload carrying the counters as they were.
+    expect(agent!.uploads).toBeGreaterThanOrEqual(3)
+    expect(agent!.latest.samplingIntervalMicros).toBe(1000)
+    expect(agent!.latest.overheadBudgetPercent).toBe(100)
+    expect(agent!.latest.profilesDropped).toBe(0)
+    expect(agent!.window.collectCpuMicros).toBeGreaterThan(0)
+    // V8's profiler thread, read from /proc on Linux: at 1 kHz it always did some work.
+    if (process.platform === 'linux') expect(agent!.window.profilerCpuMicros).toBeGreaterThan(0)
+    expect(agent!.window.cpuPercent).toBeGreaterThan(0)
+  })
 })

@@ -8,6 +8,7 @@ export const DEMO_SERVICE = fileURLToPath(
 )
 
 export interface DemoRun {
+  pid: number
   code: number | null
   stderr: string
   elapsedMs: number
@@ -46,7 +47,7 @@ export function runDemoWithAgent(options: {
     child.on('error', reject)
     child.on('exit', (code) => {
       clearTimeout(killer)
-      resolve({ code, stderr, elapsedMs: Date.now() - started })
+      resolve({ pid: child.pid!, code, stderr, elapsedMs: Date.now() - started })
     })
   })
 }
