@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HOT_FUNCTIONS } from '../fixtures/demo-workload.mjs'
 import { launchBrowser } from './helpers/browser.js'
 import { startTestServer, type TestServer } from './helpers/kiln-server.js'
-import { runDemoWithAgent } from './helpers/run-demo.js'
+import { runDemoWithAgent, type DemoRun } from './helpers/run-demo.js'
 
 const SERVICE = 'ui-demo'
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url))
@@ -13,10 +13,11 @@ const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url))
 describe('UI in a real browser', () => {
   let server: TestServer
   let browser: Browser
+  let run: DemoRun
 
   beforeAll(async () => {
     server = await startTestServer()
-    const run = await runDemoWithAgent({
+    run = await runDemoWithAgent({
       serverUrl: server.url,
       service: SERVICE,
       durationMs: 3000,
@@ -51,6 +52,14 @@ describe('UI in a real browser', () => {
           : 0
       })
     await expect.poll(rootSpan, { timeout: 10_000 }).toBeGreaterThan(0.95)
+    // The demo's agent, as it reported itself with its uploads: one instance, its pid, a cost.
+    const panel = page.getByTestId('agents-panel')
+    await panel.locator('summary').click()
+    const row = panel.locator(`tr[data-pid="${run.pid}"]`)
+    await expect.poll(() => row.count()).toBe(1)
+    const cpu = await row.getByTestId('agent-cpu').textContent()
+    expect(Number.parseFloat(cpu ?? '')).toBeGreaterThan(0)
+    await expect.poll(() => panel.locator('tbody tr').count()).toBe(1)
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: `${ARTIFACTS}/explore.png` })
     expect(errors).toEqual([])

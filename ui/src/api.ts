@@ -1,4 +1,5 @@
 import type {
+  AgentsResponse,
   AlertsResponse,
   DiffQuery,
   DiffResponse,
@@ -157,6 +158,14 @@ export function fetchAlerts(query: ListQuery, signal?: AbortSignal): Promise<Ale
 
 export function fetchFindings(query: ListQuery, signal?: AbortSignal): Promise<FindingsResponse> {
   return getJson(apiPath('/findings', { ...query }), signal)
+}
+
+/** Each instance's agent in the window: its own cost, sampling rate, failed uploads, drops. */
+export function fetchAgents(
+  query: { service: string; from: number; to: number },
+  signal?: AbortSignal,
+): Promise<AgentsResponse> {
+  return getJson(apiPath('/agents', { ...query }), signal)
 }
 
 /** URL of the window merged into one gzipped pprof (`go tool pprof` reads it). */

@@ -1,6 +1,7 @@
 import type { ServiceSummary } from '@kiln/wire'
 import { useMemo } from 'react'
 import {
+  fetchAgents,
   fetchAlerts,
   fetchFlamegraph,
   fetchTimeline,
@@ -15,6 +16,7 @@ import {
   shiftedComparison,
   versionLabel,
 } from '../compare-presets'
+import { AgentsPanel } from '../components/AgentsPanel'
 import { ComparePresets } from '../components/ComparePresets'
 import { Controls } from '../components/Controls'
 import { ErrorState } from '../components/ErrorState'
@@ -123,6 +125,10 @@ export function ExploreView(props: ExploreViewProps) {
   )
   const alerts = useResource(
     { key: `alerts${spec}`, load: (signal) => fetchAlerts({ service: name, ...current }, signal) },
+    refreshToken,
+  )
+  const agents = useResource(
+    { key: `agents${spec}`, load: (signal) => fetchAgents({ service: name, ...current }, signal) },
     refreshToken,
   )
   const labels = useLabelNames(name, type, current)
@@ -264,6 +270,7 @@ export function ExploreView(props: ExploreViewProps) {
           ) : null}
         </>
       )}
+      <AgentsPanel agents={agents.data?.agents ?? []} />
     </>
   )
 }

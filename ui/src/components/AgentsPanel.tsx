@@ -1,0 +1,62 @@
+import type { AgentInstance } from '@kiln/wire'
+
+const pct = (n: number | null | undefined) =>
+  n === null || n === undefined ? '–' : `${n.toFixed(2)} %`
+const hz = (micros: number | null | undefined) =>
+  micros === null || micros === undefined || micros <= 0 ? '–' : `${Math.round(1e6 / micros)} Hz`
+
+/** The sampling rates an instance ran at in the window: one, or the range the budget moved in. */
+function rates(agent: AgentInstance): string {
+  const { minSamplingIntervalMicros: fast, maxSamplingIntervalMicros: slow } = agent.window
+  return fast === slow ? hz(fast) : `${hz(slow)} – ${hz(fast)}`
+}
+
+/**
+ * What each instance's profiling agent says of itself over the window (the stats it sends with
+ * its uploads): its CPU cost as a share of one core, the sampling rate its overhead budget
+ * chose, failed uploads and dropped profiles. Collapsed: it is about the profiler, not the app.
+ */
+export function AgentsPanel({ agents }: { agents: readonly AgentInstance[] }) {
+  if (agents.length === 0) return null
+  const worst = Math.max(...agents.map((a) => a.window.cpuPercent ?? 0))
+  return (
+    <details className="agents-panel" data-testid="agents-panel">
+      <summary>
+        Profiling agents: {agents.length} instance{agents.length === 1 ? '' : 's'}, costing up to{' '}
+        {pct(worst)} of a core
+      </summary>
+      <table>
+        <thead>
+          <tr>
+            <th>host</th>
+            <th>pid</th>
+            <th>version</th>
+            <th title="collection and profiler-thread CPU over the window, in % of one core">
+              agent CPU
+            </th>
+            <th title="the agent's overhead budget, in % of one core">budget</th>
+            <th>sampling</th>
+            <th>uploads</th>
+            <th>failed</th>
+            <th>dropped</th>
+          </tr>
+        </thead>
+        <tbody>
+          {agents.map((a) => (
+            <tr key={`${a.host}/${a.pid}/${a.version}`} data-pid={a.pid}>
+              <td>{a.host}</td>
+              <td>{a.pid}</td>
+              <td>{a.version || '–'}</td>
+              <td data-testid="agent-cpu">{pct(a.window.cpuPercent)}</td>
+              <td>{pct(a.latest.overheadBudgetPercent)}</td>
+              <td>{rates(a)}</td>
+              <td>{a.uploads}</td>
+              <td>{a.window.uploadsFailed}</td>
+              <td>{a.window.profilesDropped}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </details>
+  )
+}
