@@ -50,12 +50,13 @@ function processCpuMs(pid) {
 }
 
 /**
- * How long the service's main thread (its event loop) sat runnable but waiting for a CPU, in
- * ms: the direct measure of how much other processes got in its way.
+ * A process's main thread (its event loop), from schedstat: `runMs`, the CPU it used, and
+ * `waitMs`, how long it sat runnable but waiting for a CPU, the direct measure of how much
+ * other processes got in its way.
  */
-function runQueueWaitMs(pid) {
-  const [, waitNs] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')
-  return Number(waitNs) / 1e6
+function mainThreadSchedMs(pid) {
+  const [runNs, waitNs] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')
+  return { runMs: Number(runNs) / 1e6, waitMs: Number(waitNs) / 1e6 }
 }
 
 /**
@@ -76,12 +77,6 @@ function threadCpuMsByName(pid) {
     }
   }
   return out
-}
-
-/** CPU time of the service's main thread alone, in ms (schedstat: nanoseconds). */
-function mainThreadCpuMs(pid) {
-  const [runNs] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')
-  return Number(runNs) / 1e6
 }
 
 function processMemory(pid) {
@@ -209,10 +204,9 @@ async function measure(phase) {
   const ticksBefore = cpuTicks(cpuLine)
   const selfBefore = process.cpuUsage()
   const cpuBeforeMs = processCpuMs(opts.pid)
-  const mainBeforeMs = mainThreadCpuMs(opts.pid)
+  const mainBefore = mainThreadSchedMs(opts.pid)
   const threadsBefore = threadCpuMsByName(opts.pid)
-  const waitBeforeMs = runQueueWaitMs(opts.pid)
-  const selfWaitBeforeMs = runQueueWaitMs(process.pid)
+  const selfWaitBeforeMs = mainThreadSchedMs(process.pid).waitMs
   const started = performance.now()
   const extra =
     phase.rate > 0
@@ -220,13 +214,14 @@ async function measure(phase) {
       : await closedLoop(phase.durationSec, recorder)
   const elapsedSec = (performance.now() - started) / 1000
   const cpuMs = processCpuMs(opts.pid) - cpuBeforeMs
-  const mainCpuMs = mainThreadCpuMs(opts.pid) - mainBeforeMs
+  const mainAfter = mainThreadSchedMs(opts.pid)
+  const mainCpuMs = mainAfter.runMs - mainBefore.runMs
   const threadsAfter = threadCpuMsByName(opts.pid)
   const threadCpuMs = Object.fromEntries(
     Object.entries(threadsAfter).map(([name, ms]) => [name, ms - (threadsBefore[name] ?? 0)]),
   )
-  const waitMs = runQueueWaitMs(opts.pid) - waitBeforeMs
-  const selfWaitMs = runQueueWaitMs(process.pid) - selfWaitBeforeMs
+  const waitMs = mainAfter.waitMs - mainBefore.waitMs
+  const selfWaitMs = mainThreadSchedMs(process.pid).waitMs - selfWaitBeforeMs
   const ticksAfter = cpuTicks(cpuLine)
   const self = process.cpuUsage(selfBefore)
   const selfMs = opts.serviceCpu === undefined ? (self.user + self.system) / 1000 : 0

@@ -15,17 +15,29 @@
 // A/A control). An agent is started at the beginning of its slice and stopped at its end, so
 // every measured phase holds the agent's start-up transient minus the discarded warm-up
 // (--warmup) and the same share of its 10 s collections as a long-running agent does.
-import { execFileSync, fork, spawn } from 'node:child_process'
+import { fork } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startServer } from '@kiln/server'
+import {
+  agentFreeEnv,
+  benchDir,
+  canPin,
+  collectOutput,
+  OTHER_CPU,
+  pinner,
+  runLoad,
+  SERVICE_CPU,
+  serviceUrl,
+  sleep,
+} from './harness.mjs'
+import { pyroscopeOptions } from './pyroscope-settings.mjs'
 import { fmt, median, printSummary, signed, summarize } from './stats.mjs'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
-const benchDir = fileURLToPath(new URL('..', import.meta.url))
 
 /** Kiln agent settings to compare in one process (`--kiln`): name -> start() options. */
 const KILN_CONFIGS = {
@@ -89,28 +101,14 @@ const config = {
   mode: flags.mode,
   rateFraction: Number(flags['rate-fraction']),
   noisyPercent: Number(flags['noisy-percent']),
-  pin: cpus().length >= 2 && hasTaskset(),
+  pin: canPin(),
 }
 const phaseNames = config.mode === 'both' ? ['saturated', 'paced'] : [config.mode]
 for (const name of config.kiln) {
   if (!(name in KILN_CONFIGS)) throw new Error(`--kiln: unknown setting ${name}`)
 }
 
-function hasTaskset() {
-  try {
-    execFileSync('taskset', ['-V'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-const SERVICE_CPU = '1'
-const OTHER_CPU = '0'
-function pin(pid, cpu) {
-  if (config.pin) execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' })
-}
+const pin = pinner(config.pin)
 pin(process.pid, OTHER_CPU)
 
 const dataDir = mkdtempSync(join(tmpdir(), 'kiln-bench-paired-'))
@@ -126,48 +124,19 @@ function agentOptions(agent, condition) {
       ...KILN_CONFIGS[condition],
     }
   }
-  // As pyroscope-preload.mjs: Kiln's sampling settings.
-  return {
-    serverAddress: kiln.url,
-    appName: 'bench-paired-pyroscope',
-    flushIntervalMs: 10_000,
-    wall: { samplingDurationMs: 10_000, samplingIntervalMicros: 10_000, collectCpuTime: true },
-    heap: { samplingIntervalBytes: 512 * 1024, stackDepth: 64 },
-  }
+  return pyroscopeOptions(kiln.url, 'bench-paired-pyroscope')
 }
 
 async function startService(agent) {
   const child = fork(join(here, 'service.mjs'), [], {
     cwd: benchDir,
-    env: { ...cleanEnv(), NODE_ENV: 'production', BENCH_TOGGLE: agent },
+    env: { ...agentFreeEnv(), BENCH_TOGGLE: agent },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (s) => (stdout += s))
-  child.stderr.setEncoding('utf8').on('data', (s) => (stderr += s))
-  const deadline = Date.now() + 30_000
-  while (Date.now() < deadline && !stdout.includes('{"port"')) {
-    if (child.exitCode !== null) break
-    await sleep(50)
-  }
-  const line = stdout.split('\n').find((l) => l.startsWith('{"port"'))
-  if (!line) throw new Error(`service (${agent}) did not start:\n${stderr}`)
+  const output = collectOutput(child)
+  const url = await serviceUrl(child, output, agent)
   pin(child.pid, SERVICE_CPU)
-  return {
-    agent,
-    child,
-    url: `http://127.0.0.1:${JSON.parse(line).port}`,
-    stderr: () => stderr,
-  }
-}
-
-function cleanEnv() {
-  const env = { ...process.env }
-  for (const key of Object.keys(env)) {
-    if (key.startsWith('KILN_') || key.startsWith('PYROSCOPE_')) delete env[key]
-  }
-  return env
+  return { agent, child, url, stderr: () => output.stderr }
 }
 
 /** Switch the service's agent on (with options) or off, and wait until it has. */
@@ -183,7 +152,7 @@ function switchAgent(service, on, options) {
   })
 }
 
-async function load(service, phases, warmupSec) {
+function load(service, phases, warmupSec) {
   const options = {
     url: service.url,
     pid: service.child.pid,
@@ -192,18 +161,7 @@ async function load(service, phases, warmupSec) {
     warmupSec,
     phases,
   }
-  const child = spawn(process.execPath, [join(here, 'load.mjs'), JSON.stringify(options)], {
-    cwd: benchDir,
-  })
-  pin(child.pid, OTHER_CPU)
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (s) => (stdout += s))
-  child.stderr.setEncoding('utf8').on('data', (s) => (stderr += s))
-  const code = await new Promise((resolve) => child.once('exit', resolve))
-  if (code !== 0) throw new Error(`load generator failed (${code}):\n${stderr}`)
-  const result = JSON.parse(stdout.trim().split('\n').pop())
-  return Object.fromEntries(result.phases.map((p) => [p.phase, p]))
+  return runLoad(options, pin)
 }
 
 const started = new Date()

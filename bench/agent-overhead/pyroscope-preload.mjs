@@ -1,17 +1,13 @@
 // `node --import ./pyroscope-preload.mjs service.mjs`: start `@pyroscope/nodejs` the way its
-// README shows (init + start before the app), at its own default rates, which the Kiln
-// variant `kiln-100hz` matches (Kiln's defaults are half these rates):
-// - wall + CPU time: 100 Hz (10 ms), CPU time collected (Pyroscope's default is off),
-// - heap: one sample per 512 KiB on average, 64 frames (its defaults; Kiln samples every 1 MiB),
-// - one profile of each kind every 10 s (Pyroscope's default is 60 s).
+// README shows (init + start before the app), with the settings of pyroscope-settings.mjs.
 // PYROSCOPE_SERVER_ADDRESS and PYROSCOPE_APPLICATION_NAME come from the orchestrator.
 import Pyroscope from '@pyroscope/nodejs'
+import { pyroscopeOptions } from './pyroscope-settings.mjs'
 
-Pyroscope.init({
-  serverAddress: process.env.PYROSCOPE_SERVER_ADDRESS,
-  appName: process.env.PYROSCOPE_APPLICATION_NAME ?? 'bench-service',
-  flushIntervalMs: 10_000,
-  wall: { samplingDurationMs: 10_000, samplingIntervalMicros: 10_000, collectCpuTime: true },
-  heap: { samplingIntervalBytes: 512 * 1024, stackDepth: 64 },
-})
+Pyroscope.init(
+  pyroscopeOptions(
+    process.env.PYROSCOPE_SERVER_ADDRESS,
+    process.env.PYROSCOPE_APPLICATION_NAME ?? 'bench-service',
+  ),
+)
 Pyroscope.start()

@@ -9,7 +9,7 @@
 // Each round starts a fresh process per variant (its profiler loaded from the command line),
 // lets the agents run through their first collections, then loads one service at a time while
 // it has CPU 1 to itself. The next round's processes start while this one is measured.
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, request } from 'node:http'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -17,10 +17,22 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startServer } from '@kiln/server'
+import {
+  agentFreeEnv,
+  benchDir,
+  canPin,
+  collectOutput,
+  exited,
+  OTHER_CPU,
+  pinner,
+  runLoad,
+  SERVICE_CPU,
+  serviceUrl,
+  sleep,
+} from './harness.mjs'
 import { fmt, isQuiet, printSummary, summarize } from './stats.mjs'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
-const benchDir = fileURLToPath(new URL('..', import.meta.url))
 
 const { values: flags } = parseArgs({
   options: {
@@ -54,7 +66,7 @@ const VARIANTS = {
     'Kiln agent with KILN_SOURCE_MAPS=false (no profiler restart once maps load)',
   'kiln-timeonly': 'Kiln agent, CPU + wall only (KILN_HEAP=false)',
   'kiln-heaponly': 'Kiln agent, heap only (KILN_WALL=false)',
-  pyroscope: '@pyroscope/nodejs 0.6.4 at the same sampling settings (pyroscope-preload.mjs)',
+  pyroscope: '@pyroscope/nodejs 0.6.4 at its default rates (pyroscope-settings.mjs)',
 }
 
 if (flags.help) {
@@ -99,7 +111,7 @@ const config = {
   noisyPercent: Number(flags['noisy-percent']),
   mode: flags.mode,
   variants: flags.variants.split(',').filter(Boolean),
-  pin: !flags['no-pin'] && hasTaskset() && cpus().length >= 2,
+  pin: !flags['no-pin'] && canPin(),
   reuse: flags.reuse,
 }
 const phaseNames = config.mode === 'both' ? ['saturated', 'paced'] : [config.mode]
@@ -112,29 +124,8 @@ if (!['saturated', 'paced', 'both'].includes(config.mode)) {
   process.exit(2)
 }
 
-function hasTaskset() {
-  try {
-    execFileSync('taskset', ['-V'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-// ---------------------------------------------------------------------------------------------
-// Where things run. On a 2-core machine the loaded service gets CPU 1 (with every thread it has:
-// V8's GC and profiler threads, libuv's pool where both agents gzip), and the load generator,
-// this orchestrator, the Kiln server (chDB) and the idle services share CPU 0. An agent's
-// background work then costs the service's own CPU, as in a container limited to one core.
-// ---------------------------------------------------------------------------------------------
-const SERVICE_CPU = '1'
-const OTHER_CPU = '0'
-
-function pin(pid, cpu) {
-  if (config.pin) execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' })
-}
+// Where things run: see harness.mjs (the loaded service on CPU 1, everything else on CPU 0).
+const pin = pinner(config.pin)
 pin(process.pid, OTHER_CPU)
 
 // ---------------------------------------------------------------------------------------------
@@ -199,10 +190,7 @@ const serviceScript = join(here, 'service.mjs')
 
 function variantLaunch(variant, generation) {
   const name = `bench-${variant}-g${generation}`
-  const env = { ...process.env, NODE_ENV: 'production' }
-  for (const key of Object.keys(env)) {
-    if (key.startsWith('KILN_') || key.startsWith('PYROSCOPE_')) delete env[key]
-  }
+  const env = agentFreeEnv()
   if (variant === 'none' || variant === 'control') return { args: [serviceScript], env }
   if (variant.startsWith('kiln')) {
     return {
@@ -228,37 +216,13 @@ function variantLaunch(variant, generation) {
   }
 }
 
-function collectOutput(child) {
-  const out = { stdout: '', stderr: '' }
-  child.stdout.setEncoding('utf8').on('data', (s) => (out.stdout += s))
-  child.stderr.setEncoding('utf8').on('data', (s) => (out.stderr += s))
-  return out
-}
-
-function exited(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode)
-    else child.once('exit', (code) => resolve(code))
-  })
-}
-
 async function startService(variant, generation) {
   const launch = variantLaunch(variant, generation)
   const child = spawn(process.execPath, launch.args, { cwd: benchDir, env: launch.env })
   pin(child.pid, OTHER_CPU)
   const output = collectOutput(child)
-  const deadline = Date.now() + 30_000
-  while (Date.now() < deadline) {
-    const line = output.stdout.split('\n').find((l) => l.startsWith('{"port"'))
-    if (line) {
-      const url = `http://127.0.0.1:${JSON.parse(line).port}`
-      return { variant, generation, child, output, url, startedAt: Date.now(), loaded: false }
-    }
-    if (child.exitCode !== null) break
-    await sleep(50)
-  }
-  child.kill('SIGKILL')
-  throw new Error(`service ${variant} did not start:\n${output.stderr}`)
+  const url = await serviceUrl(child, output, variant)
+  return { variant, generation, child, output, url, startedAt: Date.now(), loaded: false }
 }
 
 async function startGeneration(generation) {
@@ -293,14 +257,7 @@ async function loadSlice(service, phases, warmupSec) {
       phases,
     }
     service.loaded = true
-    const args = [join(here, 'load.mjs'), JSON.stringify(options)]
-    const load = spawn(process.execPath, args, { cwd: benchDir })
-    pin(load.pid, OTHER_CPU)
-    const output = collectOutput(load)
-    const code = await exited(load)
-    if (code !== 0) throw new Error(`load generator failed (${code}):\n${output.stderr}`)
-    const result = JSON.parse(output.stdout.trim().split('\n').pop())
-    return Object.fromEntries(result.phases.map((p) => [p.phase, p]))
+    return await runLoad(options, pin)
   } finally {
     pin(service.child.pid, OTHER_CPU)
   }
