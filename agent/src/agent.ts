@@ -42,7 +42,6 @@ export class Agent {
   /** Set when the time profiler must restart with a new sampling interval at the next collection. */
   #restartTime = false
   readonly #profilerThread = new ThreadCpuMeter(PROFILER_THREAD)
-  #profilerCpuSeen = 0
   /** The next interval holds a (re)start's one-time cost: the budget does not judge it. */
   #settling = true
   #underBudgetStreak = 0
@@ -200,10 +199,10 @@ export class Agent {
    * profiler once, a cost the following intervals do not have.
    */
   #keepWithinBudget(cpuMicros: number, intervalMs: number): void {
-    const profilerCpu = this.#profilerThread.read()
-    const profilerMicros = profilerCpu - this.#profilerCpuSeen
-    this.#profilerCpuSeen = profilerCpu
-    this.stats.profilerCpuMicros += profilerMicros
+    // The meter's running total is the stat; what it grew by is this interval's share.
+    const before = this.stats.profilerCpuMicros
+    this.stats.profilerCpuMicros = this.#profilerThread.read()
+    const profilerMicros = this.stats.profilerCpuMicros - before
     if (intervalMs <= 0) return
     const percent = ((cpuMicros + profilerMicros) / (intervalMs * 1000)) * 100
     this.stats.lastOverheadPercent = Math.round(percent * 1000) / 1000

@@ -26,11 +26,11 @@ export interface AgentStatsHeader {
   /** Profiles waiting in the agent's upload queue. */
   queuedProfiles?: number
   queuedBytes?: number
-  /** CPU time the agent spent collecting and encoding, cumulative, in microseconds. */
+  /** CPU time the agent spent collecting and encoding on the main thread, cumulative, in µs. */
   collectCpuMicros?: number
-  /** CPU time of V8's profiler thread, cumulative, in microseconds. */
+  /** CPU time of V8's profiler thread (sampling, building the profile), cumulative, in µs; 0 off Linux. */
   profilerCpuMicros?: number
-  /** The agent's measured cost over its last interval, in % of one core. */
+  /** Collection and profiler-thread CPU over the agent's last interval, in % of one core. */
   lastOverheadPercent?: number
   /** The configured overhead budget, in % of one core. */
   overheadBudgetPercent?: number

@@ -10,7 +10,12 @@ import type { AgentStatsRow } from '../store/rows.js'
  * `kiln_agent_stats_malformed_total`).
  */
 
-const Count = Type.Number({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+const Count = (description?: string) =>
+  Type.Number({
+    minimum: 0,
+    maximum: Number.MAX_SAFE_INTEGER,
+    ...(description ? { description } : {}),
+  })
 const Percent = Type.Number({ minimum: 0, maximum: 1e6 })
 
 /**
@@ -19,19 +24,19 @@ const Percent = Type.Number({ minimum: 0, maximum: 1e6 })
  * it) makes the whole header malformed: its other numbers could not be trusted either.
  */
 export const AgentStatsHeaderSchema = Type.Object({
-  profilesCollected: Type.Optional(Count),
-  uploadsOk: Type.Optional(Count),
-  uploadsFailed: Type.Optional(Count),
-  uploadsRetried: Type.Optional(Count),
-  profilesDropped: Type.Optional(Count),
-  bytesUploaded: Type.Optional(Count),
-  queuedProfiles: Type.Optional(Count),
-  queuedBytes: Type.Optional(Count),
-  collectCpuMicros: Type.Optional(Count),
-  profilerCpuMicros: Type.Optional(Count),
+  profilesCollected: Type.Optional(Count()),
+  uploadsOk: Type.Optional(Count()),
+  uploadsFailed: Type.Optional(Count()),
+  uploadsRetried: Type.Optional(Count()),
+  profilesDropped: Type.Optional(Count()),
+  bytesUploaded: Type.Optional(Count()),
+  queuedProfiles: Type.Optional(Count()),
+  queuedBytes: Type.Optional(Count()),
+  collectCpuMicros: Type.Optional(Count('Cumulative')),
+  profilerCpuMicros: Type.Optional(Count('Cumulative')),
   lastOverheadPercent: Type.Optional(Percent),
   overheadBudgetPercent: Type.Optional(Percent),
-  samplingIntervalMicros: Type.Optional(Count),
+  samplingIntervalMicros: Type.Optional(Count()),
   // Read (so a bad value marks the header malformed) but not stored: the agent's own report.
   lastPauseMs: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9 })),
   maxPauseMs: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9 })),

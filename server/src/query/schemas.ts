@@ -1,5 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import { PROFILE_TYPES, type ProfileTypeName } from '@kiln/wire'
+import { AgentStatsHeaderSchema } from '../ingest/agent-stats.js'
 
 /*
  * TypeBox schemas of the query routes: Fastify validates requests with them and the OpenAPI
@@ -364,26 +365,13 @@ export const ExportPprofSchema = {
 const NullableNumber = (description: string) =>
   Type.Union([Type.Number(), Type.Null()], { description })
 
-/** The agent's stats header as the server returns it (`AgentStatsHeader` in `@kiln/wire`). */
-const AgentStatsSchema = Type.Object(
-  {
-    profilesCollected: Type.Optional(Type.Number()),
-    uploadsOk: Type.Optional(Type.Number()),
-    uploadsFailed: Type.Optional(Type.Number()),
-    uploadsRetried: Type.Optional(Type.Number()),
-    profilesDropped: Type.Optional(Type.Number()),
-    bytesUploaded: Type.Optional(Type.Number()),
-    queuedProfiles: Type.Optional(Type.Number()),
-    queuedBytes: Type.Optional(Type.Number()),
-    collectCpuMicros: Type.Optional(Type.Number({ description: 'Cumulative' })),
-    profilerCpuMicros: Type.Optional(Type.Number({ description: 'Cumulative' })),
-    lastOverheadPercent: Type.Optional(Type.Number()),
-    overheadBudgetPercent: Type.Optional(Type.Number()),
-    samplingIntervalMicros: Type.Optional(Type.Number()),
-    lastError: Type.Optional(Type.String()),
-  },
-  { description: 'Stats of the last upload in the window; fields not sent are left out' },
-)
+/**
+ * The agent's stats header as the server returns it: the fields ingest reads and stores (the
+ * pause fields are read but not stored).
+ */
+const AgentStatsSchema = Type.Omit(AgentStatsHeaderSchema, ['lastPauseMs', 'maxPauseMs'], {
+  description: 'Stats of the last upload in the window; fields not sent are left out',
+})
 
 export const AgentsQuery = Type.Object({
   service: Service,
