@@ -1,18 +1,7 @@
 // The data both sides of the benchmark agree on: the service's in-memory catalog and the
 // request bodies the load generator sends. Deterministic (seeded), so every variant and every
 // round serves exactly the same work.
-
-/** mulberry32: a small seeded PRNG, so runs are reproducible. */
-export function prng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from '../prng.mjs'
 
 const WORDS = [
   'steel',

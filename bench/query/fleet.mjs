@@ -13,18 +13,7 @@ import {
   StringTable,
   ValueType,
 } from 'pprof-format'
-
-/** mulberry32: a small, fast, seedable PRNG. */
-export function random(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from '../prng.mjs'
 
 /** A sampler of ranks 0..n-1 with P(rank r) proportional to 1 / (r + 1)^s. */
 export function zipf(n, s, rand) {
@@ -119,7 +108,7 @@ function callGraph(rand) {
  * library leaf: the shape of a Node service's CPU profile.
  */
 export function stackPool(size, seed = 1) {
-  const rand = random(seed)
+  const rand = prng(seed)
   const base = corpusStacks()
   const graph = callGraph(rand)
   const seen = new Set()
@@ -149,11 +138,11 @@ export function stackPool(size, seed = 1) {
  * count. `hot` pool indexes get ten times the weight (a version's regression).
  */
 export function profileTemplates({ pool, count, stacksPerProfile, unitValue, seed, hot = [] }) {
-  const rand = random(seed)
+  const rand = prng(seed)
   const pick = zipf(pool.length, 1.1, rand)
   // Ranks map to pool indexes through a fixed shuffle, so popularity does not follow depth.
   const order = Array.from(pool.keys())
-  const shuffle = random(7)
+  const shuffle = prng(7)
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(shuffle() * (i + 1))
     ;[order[i], order[j]] = [order[j], order[i]]
