@@ -1,7 +1,9 @@
 import type { AgentInstance } from '@kiln/wire'
+import { formatPercent } from '../format'
 
+/** A share of a core, already in percent, as the rest of the UI writes percentages. */
 const pct = (n: number | null | undefined) =>
-  n === null || n === undefined ? '–' : `${n.toFixed(2)} %`
+  n === null || n === undefined ? '–' : formatPercent(n, 100)
 const hz = (micros: number | null | undefined) =>
   micros === null || micros === undefined || micros <= 0 ? '–' : `${Math.round(1e6 / micros)} Hz`
 
