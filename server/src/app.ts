@@ -1,11 +1,12 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { KilnConfig } from './config/config-schema.js'
-import { authPlugin } from './http/auth-plugin.js'
+import { accessPlugin } from './http/access-plugin.js'
 import { installErrorHandler } from './http/error-handler.js'
 import { findingsPlugin } from './findings/findings-plugin.js'
 import { hooksPlugin } from './hooks/hooks-plugin.js'
 import { healthPlugin } from './http/health-plugin.js'
 import { metricsPlugin } from './http/metrics-plugin.js'
+import { securityHeadersPlugin } from './http/security-headers-plugin.js'
 import { uiPlugin } from './http/ui-plugin.js'
 import { ingestPlugin } from './ingest/ingest-plugin.js'
 import { queryPlugin } from './query/query-plugin.js'
@@ -16,14 +17,18 @@ export async function buildApp(config: KilnConfig): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.maxBodyBytes,
+    // Behind a proxy, the client address (rate limits, failed sign-ins) is X-Forwarded-For's.
+    trustProxy: config.trustProxy,
     // Agents upload every few seconds: per-request lines only at debug level.
     logController: new LogController({
       disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
     }),
   })
   installErrorHandler(app)
+  // First: every route registered after it must declare its access, or the server won't start.
+  await app.register(accessPlugin, { config })
+  await app.register(securityHeadersPlugin)
   await app.register(metricsPlugin)
-  await app.register(authPlugin, { config })
   await app.register(storePlugin, { config })
   await app.register(healthPlugin)
   await app.register(ingestPlugin, { config })

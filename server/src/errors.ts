@@ -17,6 +17,9 @@ export const ERRORS = {
   KILN_ERR_PROFILE_LIMIT: { statusCode: 422, message: 'Profile exceeds a limit: %s' },
   KILN_ERR_UNAUTHORIZED: { statusCode: 401, message: 'Unauthorized: %s' },
   KILN_ERR_TENANT_REQUIRED: { statusCode: 401, message: 'Tenant required: %s' },
+  KILN_ERR_FORBIDDEN: { statusCode: 403, message: 'Forbidden: %s' },
+  KILN_ERR_TENANT_FORBIDDEN: { statusCode: 403, message: 'Tenant forbidden: %s' },
+  KILN_ERR_RATE_LIMITED: { statusCode: 429, message: 'Rate limited: %s' },
   KILN_ERR_QUERY_INVALID: { statusCode: 400, message: 'Invalid query: %s' },
   KILN_ERR_NOT_FOUND: { statusCode: 404, message: 'Not found: %s' },
   KILN_ERR_STORE_UNAVAILABLE: { statusCode: 503, message: 'Store unavailable: %s' },
@@ -29,12 +32,19 @@ export type KilnErrorCode = keyof typeof ERRORS
 export class KilnError extends Error {
   readonly code: KilnErrorCode
   readonly statusCode: number
+  /** Sent as `Retry-After` (429, 503): when the client may try again. */
+  readonly retryAfterSeconds: number | undefined
 
-  constructor(code: KilnErrorCode, detail: string, options?: { cause?: unknown }) {
+  constructor(
+    code: KilnErrorCode,
+    detail: string,
+    options?: { cause?: unknown; retryAfterSeconds?: number },
+  ) {
     super(ERRORS[code].message.replace('%s', detail), options)
     this.name = 'KilnError'
     this.code = code
     this.statusCode = ERRORS[code].statusCode
+    this.retryAfterSeconds = options?.retryAfterSeconds
   }
 }
 

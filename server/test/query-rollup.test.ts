@@ -14,7 +14,7 @@ import type {
 } from '@kiln/wire'
 import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
-import { DEFAULT_TENANT } from '../src/http/auth-plugin.js'
+import { DEFAULT_TENANT } from '../src/http/access-policy.js'
 import { queryLabelNames, queryLabelValues } from '../src/query/catalog.js'
 import { queryDiff } from '../src/query/diff.js'
 import { queryFlamegraph } from '../src/query/flamegraph.js'

@@ -56,14 +56,43 @@ export const ConfigSchema = Type.Object(
       minimum: 1,
       env: 'KILN_MAX_LABEL_VALUE_LENGTH',
     }),
+    tokens: Type.Optional(
+      Type.String({
+        env: 'KILN_TOKENS',
+        description: 'scoped tokens: `scopes[@tenants]=token`, comma-separated (SECURITY.md)',
+      }),
+    ),
+    tokensFile: Type.Optional(
+      Type.String({
+        env: 'KILN_TOKENS_FILE',
+        minLength: 1,
+        description: 'a file of scoped tokens, one `scopes[@tenants]=token` a line',
+      }),
+    ),
     authTokens: Type.Optional(
       Type.String({
         env: 'KILN_AUTH_TOKENS',
-        description: 'comma-separated tokens; when set, ingest requires one',
+        description: 'comma-separated tokens with every scope (the first form of tokens)',
       }),
     ),
     authQueries: Type.Boolean({ default: false, env: 'KILN_AUTH_QUERIES' }),
     multiTenant: Type.Boolean({ default: false, env: 'KILN_MULTI_TENANT' }),
+    rateLimitIngestPerMinute: Type.Integer({
+      default: 15_000,
+      minimum: 0,
+      env: 'KILN_RATE_LIMIT_INGEST_PER_MINUTE',
+    }),
+    rateLimitQueryPerMinute: Type.Integer({
+      default: 1200,
+      minimum: 0,
+      env: 'KILN_RATE_LIMIT_QUERY_PER_MINUTE',
+    }),
+    authFailuresPerMinute: Type.Integer({
+      default: 60,
+      minimum: 1,
+      env: 'KILN_AUTH_FAILURES_PER_MINUTE',
+    }),
+    trustProxy: Type.Boolean({ default: false, env: 'KILN_TRUST_PROXY' }),
     maxFutureSkewMs: Type.Integer({ default: 600_000, minimum: 0, env: 'KILN_MAX_FUTURE_SKEW_MS' }),
     insertBatchWaitMs: Type.Integer({ default: 20, minimum: 0, env: 'KILN_INSERT_BATCH_WAIT_MS' }),
     insertBatchMaxRows: Type.Integer({

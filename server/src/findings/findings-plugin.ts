@@ -25,7 +25,8 @@ export interface FindingsPluginOptions {
  * Kiln's own detectors on a schedule (`detectorIntervalMs`, 0: off), their findings, and the
  * outbound webhooks:
  * - `GET /api/v1/findings`: stored findings overlapping a window, newest first.
- * - `POST /api/v1/findings/run`: run the detectors now over the request's tenant.
+ * - `POST /api/v1/findings/run`: run the detectors now over the request's tenant (admin: it may
+ *   call out to the configured webhooks).
  * The schedule's timer never keeps the process alive, and closing the server waits for a run
  * under way before the store closes.
  */
@@ -63,7 +64,7 @@ export const findingsPlugin = fp<FindingsPluginOptions>(
 
     fastify.get<{ Querystring: Static<typeof FindingsQuery>; Reply: FindingsResponse }>(
       '/api/v1/findings',
-      { schema: FindingsSchema },
+      { schema: FindingsSchema, config: { access: 'read' } },
       async (request) => {
         const q = request.query
         const { from, to } = resolveListWindow(q)
@@ -81,9 +82,9 @@ export const findingsPlugin = fp<FindingsPluginOptions>(
 
     fastify.post<{ Reply: FindingsRunResponse }>(
       '/api/v1/findings/run',
-      { schema: FindingsRunSchema },
+      { schema: FindingsRunSchema, config: { access: 'admin' } },
       async (request) => ({ findings: await runner.run({ tenant: request.tenant }) }),
     )
   },
-  { name: 'kiln-findings', fastify: '5.x', dependencies: ['kiln-store', 'kiln-auth'] },
+  { name: 'kiln-findings', fastify: '5.x', dependencies: ['kiln-store', 'kiln-access'] },
 )

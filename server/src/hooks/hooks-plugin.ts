@@ -32,8 +32,8 @@ export interface HooksPluginOptions {
  * Inbound alert webhooks and the list of alerts received:
  * - `POST /api/v1/hooks/alertmanager`, `/api/v1/hooks/grafana`, `/api/v1/hooks/generic`: store
  *   each alert with its service and window, and answer with links to the window's flame graph
- *   and its diff against the window of the same length before. Authenticated like ingest (the
- *   auth plugin guards `/api/v1/hooks/*`); alerts belong to the request's tenant.
+ *   and its diff against the window of the same length before. Their access is `ingest`
+ *   (the sender holds an ingest token); alerts belong to the request's tenant.
  * - `GET /api/v1/alerts`: the alerts overlapping a window, for the timeline and the list.
  */
 export const hooksPlugin = fp<HooksPluginOptions>(
@@ -74,25 +74,25 @@ export const hooksPlugin = fp<HooksPluginOptions>(
 
     fastify.post<{ Body: Static<typeof AlertmanagerBody> }>(
       '/api/v1/hooks/alertmanager',
-      { schema: AlertmanagerHookSchema },
+      { schema: AlertmanagerHookSchema, config: { access: 'ingest' } },
       async (request) => receive(request, fromAlertmanager(request.body)),
     )
 
     fastify.post<{ Body: Static<typeof GrafanaBody> }>(
       '/api/v1/hooks/grafana',
-      { schema: GrafanaHookSchema },
+      { schema: GrafanaHookSchema, config: { access: 'ingest' } },
       async (request) => receive(request, fromGrafana(request.body)),
     )
 
     fastify.post<{ Body: GenericAlertBody | { alerts: GenericAlertBody[] } }>(
       '/api/v1/hooks/generic',
-      { schema: GenericHookSchema },
+      { schema: GenericHookSchema, config: { access: 'ingest' } },
       async (request) => receive(request, fromGeneric(request.body)),
     )
 
     fastify.get<{ Querystring: Static<typeof AlertsQuery> }>(
       '/api/v1/alerts',
-      { schema: AlertsSchema },
+      { schema: AlertsSchema, config: { access: 'read' } },
       async (request) => {
         const q = request.query
         const { from, to } = resolveListWindow(q)
@@ -108,5 +108,5 @@ export const hooksPlugin = fp<HooksPluginOptions>(
       },
     )
   },
-  { name: 'kiln-hooks', fastify: '5.x', dependencies: ['kiln-store', 'kiln-auth'] },
+  { name: 'kiln-hooks', fastify: '5.x', dependencies: ['kiln-store', 'kiln-access'] },
 )

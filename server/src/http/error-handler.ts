@@ -24,6 +24,7 @@ const FASTIFY_CODES: Record<string, KilnErrorCode> = {
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
@@ -42,6 +43,10 @@ export function installErrorHandler(fastify: FastifyInstance): void {
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     if (isKilnError(error)) {
       if (error.statusCode >= 500) request.log.error({ err: error }, error.message)
+      if (error.retryAfterSeconds !== undefined) {
+        reply.header('retry-after', String(error.retryAfterSeconds))
+      }
+      if (error.statusCode === 401) reply.header('www-authenticate', 'Bearer realm="kiln"')
       return reply.code(error.statusCode).send(body(error.statusCode, error.code, error.message))
     }
     if (error.validation) {

@@ -6,7 +6,7 @@ import { wrapStoreError } from '../store/store-errors.js'
  * with what is wrong (`store.reachable`, `store.schema`), for readiness probes and operators.
  */
 export const healthPlugin: FastifyPluginAsync = async (fastify) => {
-  fastify.get('/health', async (_request, reply) => {
+  fastify.get('/health', { config: { access: 'public' } }, async (_request, reply) => {
     let reachable = true
     let reason: string | undefined
     try {

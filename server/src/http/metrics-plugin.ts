@@ -69,7 +69,7 @@ export const metricsPlugin = fp(
       },
     })
     fastify.decorate('metrics', metrics)
-    fastify.get('/metrics', async (_request, reply) =>
+    fastify.get('/metrics', { config: { access: 'public' } }, async (_request, reply) =>
       reply.type(registry.contentType).send(await registry.metrics()),
     )
   },

@@ -55,6 +55,7 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
     '/ingest',
     {
       bodyLimit: config.maxBodyBytes,
+      config: { access: 'ingest' },
       schema: {
         querystring: IngestQuerySchema,
         response: { 200: Type.Object({ profiles: Type.Integer(), samples: Type.Integer() }) },

@@ -46,6 +46,8 @@ import { queryTimeline } from './timeline.js'
 import { queryTop } from './top.js'
 
 const DEFAULT_WINDOW_MS = 15 * 60 * 1000
+/** Every query route reads profiles: it needs the `read` scope when reads are protected. */
+const READ = { access: 'read' } as const
 
 /** Trees are serialized with JSON.stringify: fast-json-stringify gains nothing on a recursive shape. */
 const jsonStringify = () => (data: unknown) => JSON.stringify(data)
@@ -79,7 +81,8 @@ function resolveWindow(
  * Query API under `/api/v1`: catalog (services, profile types, labels, versions), timeline, flame
  * graph, diff, top functions, pprof export, the agents' own stats, and the OpenAPI document of
  * all of them. Every
- * query reads the request's tenant (`request.tenant`, set by the auth plugin: `X-Scope-OrgID` in
+ * query route declares `access: 'read'` (the OpenAPI document is public) and reads the request's
+ * tenant (`request.tenant`, set by the access plugin from the token or `X-Scope-OrgID` in
  * multi-tenant mode, else `default`).
  */
 export const queryPlugin: FastifyPluginAsync = async (fastify) => {
@@ -109,23 +112,23 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
 
   fastify.get(
     '/openapi.json',
-    { schema: OpenApiSchema, serializerCompiler: jsonStringify },
+    { schema: OpenApiSchema, serializerCompiler: jsonStringify, config: { access: 'public' } },
     async () => openApi(),
   )
 
-  fastify.get('/services', { schema: ServicesSchema }, async (request) =>
+  fastify.get('/services', { schema: ServicesSchema, config: READ }, async (request) =>
     queryServices(client, db, request.tenant),
   )
 
   fastify.get<{ Querystring: typeof ProfileTypesQuery.static }>(
     '/profile-types',
-    { schema: ProfileTypesSchema },
+    { schema: ProfileTypesSchema, config: READ },
     async (request) => queryProfileTypes(client, db, request.tenant, request.query.service),
   )
 
   fastify.get<{ Querystring: typeof LabelsQuery.static }>(
     '/labels',
-    { schema: LabelsSchema },
+    { schema: LabelsSchema, config: READ },
     async (request) => {
       return queryLabelNames(client, db, {
         ...(await windowOf(request.tenant, request.query)),
@@ -135,7 +138,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Querystring: typeof LabelValuesQuery.static }>(
     '/label-values',
-    { schema: LabelValuesSchema },
+    { schema: LabelValuesSchema, config: READ },
     async (request) => {
       const { name, limit } = request.query
       return queryLabelValues(client, db, {
@@ -148,13 +151,13 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Querystring: typeof VersionsQuery.static }>(
     '/versions',
-    { schema: VersionsSchema },
+    { schema: VersionsSchema, config: READ },
     async (request) => queryVersions(client, db, request.tenant, request.query.service),
   )
 
   fastify.get<{ Querystring: typeof TimelineQuery.static }>(
     '/timeline',
-    { schema: TimelineSchema },
+    { schema: TimelineSchema, config: READ },
     async (request) => {
       const { step } = request.query
       return queryTimeline(client, db, {
@@ -166,7 +169,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Querystring: typeof FlamegraphQuery.static }>(
     '/flamegraph',
-    { schema: FlamegraphSchema, serializerCompiler: jsonStringify },
+    { schema: FlamegraphSchema, serializerCompiler: jsonStringify, config: READ },
     async (request) => {
       return queryFlamegraph(client, db, {
         ...(await windowOf(request.tenant, request.query)),
@@ -178,7 +181,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Querystring: typeof DiffQuery.static }>(
     '/diff',
-    { schema: DiffSchema, serializerCompiler: jsonStringify },
+    { schema: DiffSchema, serializerCompiler: jsonStringify, config: READ },
     async (request) => {
       const q = request.query
       const comp = resolveWindow(
@@ -209,7 +212,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Querystring: typeof TopQuery.static }>(
     '/top',
-    { schema: TopSchema },
+    { schema: TopSchema, config: READ },
     async (request) => {
       return queryTop(client, db, {
         ...(await windowOf(request.tenant, request.query)),
@@ -222,7 +225,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Querystring: typeof ExportPprofQuery.static }>(
     '/export/pprof',
-    { schema: ExportPprofSchema },
+    { schema: ExportPprofSchema, config: READ },
     async (request, reply) => {
       const exported = await exportPprof(client, db, {
         ...(await windowOf(request.tenant, request.query)),
@@ -237,7 +240,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Querystring: typeof AgentsQuery.static }>(
     '/agents',
-    { schema: AgentsSchema },
+    { schema: AgentsSchema, config: READ },
     async (request) => {
       return queryAgents(client, db, {
         tenant: request.tenant,

@@ -85,13 +85,14 @@ export const storePlugin = fp<{ config: KilnConfig }>(
         return state.schemaError
       },
     })
-    // Until the schema is in place, store-backed routes answer 503 (the agent retries).
+    // Until the schema is in place, every route that is not public (all of them read or write
+    // the store) answers 503 (the agent retries). Decided on the matched route's declaration.
     fastify.addHook('onRequest', async (request) => {
-      if (state.ready) return
-      const path = request.url.split('?')[0] ?? ''
-      if (path === '/ingest' || path.startsWith('/api/v1/')) {
-        throw new KilnError('KILN_ERR_STORE_UNAVAILABLE', state.schemaError ?? 'schema not ready')
-      }
+      if (state.ready || request.is404) return
+      if (request.routeOptions.config.access === 'public') return
+      throw new KilnError('KILN_ERR_STORE_UNAVAILABLE', state.schemaError ?? 'schema not ready', {
+        retryAfterSeconds: 5,
+      })
     })
     fastify.addHook('onClose', async () => {
       closing = true
@@ -100,5 +101,5 @@ export const storePlugin = fp<{ config: KilnConfig }>(
       await client.close()
     })
   },
-  { name: 'kiln-store', fastify: '5.x' },
+  { name: 'kiln-store', fastify: '5.x', dependencies: ['kiln-access'] },
 )
