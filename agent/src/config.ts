@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import { TENANT_PATTERN } from '@kiln/wire'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import type { AgentLogger } from './logger.js'
@@ -17,6 +18,8 @@ const ConfigSchema = Type.Object(
       default: {},
     }),
     token: Type.Optional(Type.String()),
+    // The server's grammar for X-Scope-OrgID: a value it would refuse is reported at start.
+    tenant: Type.Optional(Type.String({ pattern: TENANT_PATTERN })),
     uploadIntervalMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 10_000 }),
     uploadTimeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
     // 50 Hz and 1 MiB: what fits the 1 % budget on a service saturating one core (see
@@ -47,6 +50,7 @@ export const ENV_VARS = {
   version: 'KILN_VERSION',
   labels: 'KILN_LABELS',
   token: 'KILN_TOKEN',
+  tenant: 'KILN_TENANT',
   uploadIntervalMs: 'KILN_UPLOAD_INTERVAL_MS',
   uploadTimeoutMs: 'KILN_UPLOAD_TIMEOUT_MS',
   samplingIntervalMicros: 'KILN_SAMPLING_INTERVAL_MICROS',

@@ -4,6 +4,8 @@ import { request as httpsRequest } from 'node:https'
 export interface PostResult {
   status: number
   body: string
+  /** The response's `Retry-After` header, as sent (delta-seconds or an HTTP-date). */
+  retryAfter: string | undefined
 }
 
 /**
@@ -43,7 +45,11 @@ export function post(
       })
       res.on('end', () => {
         clearTimeout(timer)
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') })
+        resolve({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString('utf8'),
+          retryAfter: res.headers['retry-after'],
+        })
       })
       res.on('error', (error) => {
         clearTimeout(timer)

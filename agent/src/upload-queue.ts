@@ -1,5 +1,7 @@
+import { TENANT_HEADER } from '@kiln/wire'
 import type { AgentLogger } from './logger.js'
 import { post, type PostResult } from './http-post.js'
+import { MAX_RETRY_AFTER_MS, parseRetryAfter } from './retry-after.js'
 import type { AgentStats } from './stats.js'
 
 export interface QueuedUpload {
@@ -12,6 +14,8 @@ export interface QueuedUpload {
 export interface UploadQueueOptions {
   serverUrl: string
   token?: string | undefined
+  /** Sent as `X-Scope-OrgID` when set. */
+  tenant?: string | undefined
   uploadTimeoutMs: number
   maxQueueProfiles: number
   maxQueueBytes: number
@@ -20,6 +24,8 @@ export interface UploadQueueOptions {
   stats: AgentStats
   /** First retry waits up to this long; each further retry doubles it (to 30 s). */
   retryBaseMs?: number
+  /** Longest a server's `Retry-After` may hold uploads back (default `MAX_RETRY_AFTER_MS`). */
+  maxRetryAfterMs?: number
   /** Extra headers computed at send time (the agent's self-observation). */
   headers?: () => Record<string, string>
 }
@@ -38,17 +44,27 @@ export function backoffMs(attempt: number, baseMs = BASE_BACKOFF_MS, random = Ma
   return Math.floor(random() * Math.min(MAX_BACKOFF_MS, baseMs * 2 ** attempt))
 }
 
+/** `HTTP 429 (Retry-After: 7): {...}`: the status, the server's wait if any, the body's start. */
+function describeFailure(result: PostResult | Error): string {
+  if (result instanceof Error) return result.message
+  // Both parts are the server's text, cut short: lastError travels in every upload's stats header.
+  const wait =
+    result.retryAfter === undefined ? '' : ` (Retry-After: ${result.retryAfter.slice(0, 40)})`
+  return `HTTP ${result.status}${wait}: ${result.body.slice(0, 200)}`
+}
+
 /**
  * A bounded queue of encoded profiles, uploaded one at a time. When full, the oldest profile is
- * dropped (recent data matters more) and counted. Failed uploads are retried with backoff; every
- * timer is unref'd so the queue never keeps the host alive.
+ * dropped (recent data matters more) and counted. Failed uploads are retried with backoff, or
+ * later if the server's `Retry-After` asks for it (capped at `maxRetryAfterMs`); every timer is
+ * unref'd so the queue never keeps the host alive.
  */
 export class UploadQueue {
   readonly #options: UploadQueueOptions
   readonly #items: QueuedUpload[] = []
   #bytes = 0
   #inFlight: QueuedUpload | undefined
-  #retryTimer: NodeJS.Timeout | undefined
+  #pauseTimer: NodeJS.Timeout | undefined
   #idleWaiters: (() => void)[] = []
   #warnedAt = 0
 
@@ -83,9 +99,12 @@ export class UploadQueue {
    * bounded by the deadline, so it never holds it longer.
    */
   async drain(deadlineMs: number, keepAlive = false): Promise<void> {
-    if (this.#retryTimer) {
-      clearTimeout(this.#retryTimer)
-      this.#retryTimer = undefined
+    // A final flush does not wait out the backoff, nor a server's Retry-After: the process is
+    // about to exit, so this is the last chance to deliver, and one request more is all it costs
+    // the server. The deadline bounds it.
+    if (this.#pauseTimer) {
+      clearTimeout(this.#pauseTimer)
+      this.#pauseTimer = undefined
       this.#pump()
     }
     if (this.#items.length === 0 && !this.#inFlight) return
@@ -101,8 +120,8 @@ export class UploadQueue {
 
   /** Stop retrying; what is queued stays counted as dropped. */
   discard(): void {
-    if (this.#retryTimer) clearTimeout(this.#retryTimer)
-    this.#retryTimer = undefined
+    if (this.#pauseTimer) clearTimeout(this.#pauseTimer)
+    this.#pauseTimer = undefined
     this.#options.stats.profilesDropped += this.#items.length
     this.#items.length = 0
     this.#bytes = 0
@@ -110,12 +129,14 @@ export class UploadQueue {
   }
 
   #pump(): void {
-    if (this.#inFlight || this.#retryTimer) return
+    if (this.#inFlight) return
     const item = this.#items[0]
     if (!item) {
+      // Idle even while paused: a pause holds back uploads, and there are none.
       for (const wake of this.#idleWaiters.splice(0)) wake()
       return
     }
+    if (this.#pauseTimer) return
     this.#inFlight = item
     this.#upload(item).finally(() => {
       this.#inFlight = undefined
@@ -124,13 +145,14 @@ export class UploadQueue {
   }
 
   async #upload(item: QueuedUpload): Promise<void> {
-    const { serverUrl, token, uploadTimeoutMs, stats, maxRetries } = this.#options
+    const { serverUrl, token, tenant, uploadTimeoutMs, stats, maxRetries } = this.#options
     const url = new URL(`/ingest?${item.query.toString()}`, serverUrl)
     const headers: Record<string, string> = {
       ...this.#options.headers?.(),
       'content-type': 'application/octet-stream',
     }
     if (token) headers.authorization = `Bearer ${token}`
+    if (tenant) headers[TENANT_HEADER] = tenant
     let result: PostResult | Error
     try {
       result = await post(url, item.body, headers, uploadTimeoutMs)
@@ -144,31 +166,45 @@ export class UploadQueue {
       return
     }
     stats.uploadsFailed++
-    stats.lastError =
-      result instanceof Error
-        ? result.message
-        : `HTTP ${result.status}: ${result.body.slice(0, 200)}`
+    stats.lastError = describeFailure(result)
+    const retryAfterMs = this.#retryAfterMs(result)
     if (!isRetryable(result) || item.attempts >= maxRetries) {
       stats.profilesDropped++
       this.#warn(`profile dropped after ${item.attempts + 1} attempt(s): ${stats.lastError}`)
       this.#remove(item)
+      // The server asked every request to wait, not only this profile's.
+      if (retryAfterMs !== undefined) this.#pause(retryAfterMs)
       return
     }
     item.attempts++
     stats.uploadsRetried++
+    const delayMs = Math.max(backoffMs(item.attempts, this.#options.retryBaseMs), retryAfterMs ?? 0)
     this.#options.logger.debug('upload failed, will retry', {
       attempt: item.attempts,
+      delayMs,
       error: stats.lastError,
     })
-    // The next pump waits for this timer; drain() may cancel it to flush at once.
-    this.#retryTimer = setTimeout(
-      () => {
-        this.#retryTimer = undefined
-        this.#pump()
-      },
-      backoffMs(item.attempts, this.#options.retryBaseMs),
-    )
-    this.#retryTimer.unref()
+    this.#pause(delayMs)
+  }
+
+  /** What a retryable answer's `Retry-After` asks for, capped; undefined when it has none. */
+  #retryAfterMs(result: PostResult | Error): number | undefined {
+    if (result instanceof Error || !isRetryable(result)) return undefined
+    const askedMs = parseRetryAfter(result.retryAfter, Date.now())
+    if (askedMs === undefined) return undefined
+    return Math.min(askedMs, this.#options.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS)
+  }
+
+  /**
+   * Hold the queue for `delayMs`: the next pump, and so every later upload, waits for this timer
+   * (one upload at a time). drain() may cancel it to flush at once.
+   */
+  #pause(delayMs: number): void {
+    this.#pauseTimer = setTimeout(() => {
+      this.#pauseTimer = undefined
+      this.#pump()
+    }, delayMs)
+    this.#pauseTimer.unref()
   }
 
   #remove(item: QueuedUpload): void {

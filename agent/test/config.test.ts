@@ -39,6 +39,25 @@ describe('resolveAgentConfig', () => {
     }
   })
 
+  it('takes the tenant from KILN_TENANT and refuses one the server would not accept', () => {
+    const tenant = 'acme-prod.eu_1'
+    expect(resolveAgentConfig({ service: 's' }, { KILN_TENANT: tenant }).tenant).toBe(tenant)
+    expect(resolveAgentConfig({ service: 's', tenant }, { KILN_TENANT: 'other' }).tenant).toBe(
+      tenant,
+    )
+    expect(resolveAgentConfig({ service: 's' }, {}).tenant).toBeUndefined()
+    // A header value with CR/LF, a space or a slash, or over 128 characters, never leaves.
+    for (const bad of ['a\r\nx-injected: 1', 'acme prod', 'a/b', 'x'.repeat(129)]) {
+      try {
+        resolveAgentConfig({ service: 's' }, { KILN_TENANT: bad })
+        expect.unreachable(bad)
+      } catch (error) {
+        expect(error).toBeInstanceOf(AgentConfigError)
+        expect((error as AgentConfigError).problems.join('\n')).toContain('tenant (KILN_TENANT)')
+      }
+    }
+  })
+
   it('documents every environment variable in the README', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
     for (const name of Object.values(ENV_VARS)) expect(readme).toContain(`\`${name}\``)

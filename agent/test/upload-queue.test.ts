@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { TENANT_HEADER } from '@kiln/wire'
 import { afterEach, describe, expect, it } from 'vitest'
 import { silentLogger } from '../src/logger.js'
 import { emptyStats } from '../src/stats.js'
@@ -117,5 +118,124 @@ describe('UploadQueue against a real HTTP server', () => {
     expect(stats.queuedBytes).toBeLessThanOrEqual(1024)
     expect(stats.profilesDropped).toBe(5 - q.size)
     q.discard()
+  })
+})
+
+/**
+ * Node's timers run off a loop clock cached at the start of each tick, so a timer may fire a
+ * few ms early as `Date.now()` sees it: waits are checked to within this.
+ */
+const TIMER_SLACK_MS = 20
+
+/**
+ * A server that answers the first request `status` with `Retry-After: retryAfter()` and every
+ * later one 200, noting when each request arrived and the bodies it accepted.
+ */
+async function throttlingServer(status: number, retryAfter: () => string) {
+  const arrivals: number[] = []
+  const accepted: string[] = []
+  const url = await listen((_req, res, body) => {
+    arrivals.push(Date.now())
+    if (arrivals.length === 1) {
+      return res.writeHead(status, { 'retry-after': retryAfter() }).end('{"code":"over limit"}')
+    }
+    accepted.push(body.toString())
+    res.writeHead(200).end('{}')
+  })
+  return { url, arrivals, accepted, gapMs: () => arrivals[1]! - arrivals[0]! }
+}
+
+describe('UploadQueue honours Retry-After', () => {
+  it('waits the delta-seconds of a 429 before the next attempt, however short the backoff', async () => {
+    const retryAfterSeconds = 1
+    const server = await throttlingServer(429, () => String(retryAfterSeconds))
+    const { q, stats } = queue(server.url, { retryBaseMs: 1 })
+    q.enqueue(item(1))
+    await q.drain(10_000)
+    expect(server.accepted).toEqual([item(1).body.toString()])
+    expect(server.gapMs()).toBeGreaterThanOrEqual(retryAfterSeconds * 1000 - TIMER_SLACK_MS)
+    expect(stats).toMatchObject({ uploadsOk: 1, uploadsFailed: 1, uploadsRetried: 1 })
+    // Throttling shows in the stats the server receives.
+    expect(stats.lastError).toBe(
+      `HTTP 429 (Retry-After: ${retryAfterSeconds}): {"code":"over limit"}`,
+    )
+  })
+
+  it('waits until the HTTP-date of a 503', async () => {
+    // HTTP-dates have whole seconds: rounding up keeps the date at least 2 s ahead.
+    let retryAtMs = 0
+    const server = await throttlingServer(503, () => {
+      retryAtMs = Math.ceil(Date.now() / 1000) * 1000 + 2000
+      return new Date(retryAtMs).toUTCString()
+    })
+    const { q } = queue(server.url, { retryBaseMs: 1 })
+    q.enqueue(item(1))
+    await q.drain(10_000)
+    expect(server.accepted).toEqual([item(1).body.toString()])
+    expect(server.arrivals[1]).toBeGreaterThanOrEqual(retryAtMs - TIMER_SLACK_MS)
+  })
+
+  it('caps a huge Retry-After at maxRetryAfterMs', async () => {
+    const maxRetryAfterMs = 500
+    const server = await throttlingServer(503, () => String(24 * 60 * 60)) // a day
+    const { q } = queue(server.url, { retryBaseMs: 1, maxRetryAfterMs })
+    q.enqueue(item(1))
+    const deadlineMs = 10 * maxRetryAfterMs
+    await q.drain(deadlineMs)
+    // Delivered within the drain's deadline, far short of a day, yet not before the cap.
+    expect(server.accepted).toEqual([item(1).body.toString()])
+    expect(server.gapMs()).toBeGreaterThanOrEqual(maxRetryAfterMs - TIMER_SLACK_MS)
+    expect(server.gapMs()).toBeLessThan(deadlineMs)
+  })
+
+  it('holds back the next profile too when the throttled one is dropped', async () => {
+    const retryAfterSeconds = 1
+    const server = await throttlingServer(429, () => String(retryAfterSeconds))
+    const { q, stats } = queue(server.url, { retryBaseMs: 1, maxRetries: 0 })
+    q.enqueue(item(1))
+    q.enqueue(item(2))
+    await q.drain(10_000)
+    expect(server.accepted).toEqual([item(2).body.toString()])
+    expect(server.gapMs()).toBeGreaterThanOrEqual(retryAfterSeconds * 1000 - TIMER_SLACK_MS)
+    expect(stats).toMatchObject({ uploadsOk: 1, profilesDropped: 1, uploadsRetried: 0 })
+  })
+
+  it('falls back to the backoff when Retry-After is not valid', async () => {
+    const server = await throttlingServer(503, () => 'soon')
+    const { q } = queue(server.url, { retryBaseMs: 1 })
+    q.enqueue(item(1))
+    await q.drain(10_000)
+    expect(server.accepted).toEqual([item(1).body.toString()])
+    // A valid Retry-After waits whole seconds; a 1 ms backoff base retries within a few ms.
+    expect(server.gapMs()).toBeLessThan(1000)
+  })
+
+  it('lets a final drain cut the wait short', async () => {
+    const server = await throttlingServer(429, () => String(10 * 60))
+    const { q, stats } = queue(server.url, { retryBaseMs: 1 })
+    q.enqueue(item(1))
+    await expect.poll(() => stats.uploadsRetried).toBe(1)
+    const started = Date.now()
+    await q.drain(5000)
+    expect(server.accepted).toEqual([item(1).body.toString()])
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
+})
+
+describe('UploadQueue tenant', () => {
+  it('sends X-Scope-OrgID when a tenant is set, and not otherwise', async () => {
+    const tenants: (string | string[] | undefined)[] = []
+    const url = await listen((req, res) => {
+      tenants.push(req.headers[TENANT_HEADER])
+      res.writeHead(200).end('{}')
+    })
+    const tenant = 'acme-prod.eu_1'
+    const withTenant = queue(url, { tenant }).q
+    withTenant.enqueue(item(1))
+    await withTenant.drain(5000)
+    const without = queue(url).q
+    without.enqueue(item(2))
+    await without.drain(5000)
+    expect(tenants).toEqual([tenant, undefined])
   })
 })
