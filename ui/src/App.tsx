@@ -1,125 +1,119 @@
-import type { ServicesResponse } from '@kiln/wire'
-import { useCallback, useEffect } from 'react'
-import { fetchServices } from './api'
-import { isFixedDiff } from './compare-presets'
-import { AppLink } from './components/AppLink'
-import { EmptyState } from './components/EmptyState'
+import type { SessionResponse } from '@kiln/wire'
+import { useState, useSyncExternalStore, type ReactNode } from 'react'
+import { fetchSession } from './api'
+import { ApiError } from './api-error'
 import { ErrorState } from './components/ErrorState'
 import { LoadingState } from './components/LoadingState'
-import { useAutoRefresh } from './hooks/use-auto-refresh'
-import { useResource, type ResourceRequest } from './hooks/use-resource'
-import { useViewState, type HistoryMode } from './hooks/use-view-state'
-import { NavigateContext } from './navigation'
-import { resolveSelection } from './selection'
-import { defaultDiffState, defaultExploreState, type ViewName, type ViewState } from './url-state'
-import { AlertsView } from './views/AlertsView'
-import { DiffView } from './views/DiffView'
-import { ExploreView } from './views/ExploreView'
+import { SessionControls } from './components/SessionControls'
+import { SignInView } from './components/SignInView'
+import { TenantPicker } from './components/TenantPicker'
+import { useResource } from './hooks/use-resource'
+import { useSessionSync } from './hooks/use-session-sync'
+import { sessionStore } from './session'
+import { resolveAccess } from './session-access'
+import { SessionActionsContext, type SessionActions } from './session-actions'
+import { Workspace } from './Workspace'
 
-const AUTO_REFRESH_INTERVAL_MS = 10_000
-
-const SERVICES_REQUEST: ResourceRequest<ServicesResponse> = {
-  key: 'services',
-  load: fetchServices,
+/** What a server without the session route (older than access control) requires: nothing. */
+const OPEN_SERVER: SessionResponse = {
+  readRequiresToken: false,
+  multiTenant: false,
+  credential: null,
 }
 
-/** Whether the view shows windows that move with time (and so refreshes itself). */
-function movesWithTime(view: ViewState): boolean {
-  if (view.view === 'explore') return view.window === null
-  if (view.view === 'diff') return !isFixedDiff(view)
-  return true
+async function probeSession(token: string | null, signal: AbortSignal): Promise<SessionResponse> {
+  try {
+    return await fetchSession(token, signal)
+  } catch (error) {
+    if (error instanceof ApiError && error.statusCode === 404) return OPEN_SERVER
+    throw error
+  }
 }
 
-const NAV: readonly { view: ViewName; label: string }[] = [
-  { view: 'explore', label: 'Explore' },
-  { view: 'diff', label: 'Compare' },
-  { view: 'alerts', label: 'Alerts & findings' },
-]
-
+/**
+ * Asks the server what it requires (`/api/v1/session`) and, before showing profiles, a token
+ * (when reads need one) and a tenant (when the server is multi-tenant and the token does not
+ * imply one). A server that requires neither goes straight to the views.
+ */
 export function App() {
-  const [view, setView] = useViewState()
-  const navigate = useCallback(
-    (next: ViewState, mode: HistoryMode = 'push') => {
-      setView(next, mode)
-      if (mode === 'push') window.scrollTo({ top: 0 })
-    },
-    [setView],
+  const store = sessionStore()
+  const stored = useSyncExternalStore(store.subscribe, store.get)
+  const [retries, setRetries] = useState(0)
+  const [switching, setSwitching] = useState(false)
+  const probe = useResource(
+    { key: `session${stored.signIns}`, load: (signal) => probeSession(stored.token, signal) },
+    retries,
   )
-  const { refreshToken, refresh } = useAutoRefresh(AUTO_REFRESH_INTERVAL_MS, movesWithTime(view))
-  const services = useResource(SERVICES_REQUEST, refreshToken)
-  const selection = services.data ? resolveSelection(services.data.services, view) : null
-  const service = selection?.service.name ?? null
-  const type = selection?.type ?? null
+  const access = probe.data ? resolveAccess(probe.data, stored) : null
+  const synced = useSessionSync(store, stored, access)
 
-  // Write the service and type actually shown back to the URL, so the link reopens them.
-  useEffect(() => {
-    if (view.view === 'alerts') return
-    if (service !== null && (service !== view.service || type !== view.type)) {
-      setView({ ...view, service, type }, 'replace')
-    }
-  }, [service, type, view, setView])
-
-  function content() {
-    if (view.view === 'alerts') {
-      return <AlertsView state={view} refreshToken={refreshToken} onRetry={refresh} />
-    }
-    if (services.error !== undefined) {
-      return <ErrorState what="services" error={services.error} onRetry={refresh} />
-    }
-    if (services.data === undefined) return <LoadingState what="services" />
-    if (selection === null) return <EmptyState refreshIntervalMs={AUTO_REFRESH_INTERVAL_MS} />
-    const common = {
-      services: services.data.services,
-      service: selection.service,
-      type,
-      refreshToken,
-      onRetry: refresh,
-    }
-    if (view.view === 'diff') {
-      return <DiffView {...common} state={{ ...view, service, type }} setState={setView} />
-    }
-    return <ExploreView {...common} state={{ ...view, service, type }} setState={setView} />
+  const ready = access?.kind === 'ready' ? access : null
+  const switchTenant = ready !== null && ready.choice !== 'none' ? () => setSwitching(true) : null
+  const signOut = () => {
+    setSwitching(false)
+    store.signOut()
   }
+  const actions: SessionActions = { signInAgain: signOut, switchTenant }
 
-  const common = { service, type }
-  const targets: Record<ViewName, ViewState> = {
-    explore: view.view === 'explore' ? view : defaultExploreState(common),
-    diff: view.view === 'diff' ? view : defaultDiffState(common),
-    alerts: { view: 'alerts', service: null, type: null, search: '' },
+  let body: ReactNode
+  if (probe.error !== undefined) {
+    body = (
+      <ErrorState what="the session" error={probe.error} onRetry={() => setRetries((n) => n + 1)} />
+    )
+  } else if (access === null) {
+    body = <LoadingState what="the session" />
+  } else if (access.kind === 'sign-in') {
+    body = (
+      <SignInView
+        key={stored.signIns}
+        problem={access.problem}
+        onSignedIn={(token) => store.setToken(token)}
+      />
+    )
+  } else if (access.kind === 'pick-tenant' || switching) {
+    const onPick = (tenant: string) => {
+      setSwitching(false)
+      store.setTenant(tenant)
+    }
+    body = (
+      <TenantPicker
+        tenants={access.tenants}
+        current={stored.tenant}
+        onPick={onPick}
+        {...(access.kind === 'ready' ? { onCancel: () => setSwitching(false) } : {})}
+      />
+    )
+  } else if (!synced) {
+    body = <LoadingState what="the session" />
+  } else {
+    return (
+      <SessionActionsContext value={actions}>
+        <Workspace
+          // A new token or tenant is another view of the data: start afresh, drop every answer.
+          key={`${stored.signIns}/${access.tenant ?? ''}`}
+          sessionControls={
+            <SessionControls
+              tenant={access.tenant}
+              onSwitchTenant={switchTenant}
+              onSignOut={access.hasToken ? signOut : null}
+            />
+          }
+        />
+      </SessionActionsContext>
+    )
   }
+  const hasToken = access !== null && access.kind !== 'sign-in' && access.hasToken
   return (
-    <NavigateContext value={navigate}>
-      <div className="app">
-        <header className="app-header">
-          <h1>Kiln</h1>
-          <nav className="app-nav" aria-label="Views">
-            {NAV.map((item) => (
-              <AppLink
-                key={item.view}
-                to={targets[item.view]}
-                className="nav-link"
-                data-testid={`nav-${item.view}`}
-                aria-current={view.view === item.view ? 'page' : undefined}
-              >
-                {item.label}
-              </AppLink>
-            ))}
-          </nav>
-          <div className="refresh">
-            <span className="refresh-note">
-              {services.loading
-                ? 'Refreshing…'
-                : movesWithTime(view)
-                  ? `Auto-refresh every ${AUTO_REFRESH_INTERVAL_MS / 1000} s`
-                  : 'Fixed window'}
-            </span>
-            <button type="button" onClick={refresh}>
-              Refresh
-            </button>
-          </div>
-        </header>
-        <main className="app-main">{content()}</main>
-      </div>
-    </NavigateContext>
+    <div className="app">
+      <header className="app-header">
+        <h1>Kiln</h1>
+        <SessionControls
+          tenant={null}
+          onSwitchTenant={null}
+          onSignOut={hasToken ? signOut : null}
+        />
+      </header>
+      <main className="app-main">{body}</main>
+    </div>
   )
 }

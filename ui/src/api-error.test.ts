@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { ApiError, UI_ERRORS, errorHint, isErrorResponse } from './api-error'
+import {
+  ACCESS_ERROR_CODES,
+  ApiError,
+  UI_ERRORS,
+  errorHint,
+  errorRemedy,
+  isErrorResponse,
+  retryAfterSeconds,
+} from './api-error'
 
 describe('UI_ERRORS', () => {
   it('keys each error by its own code', () => {
@@ -32,5 +40,40 @@ describe('errorHint', () => {
     const rejected = errorHint(new ApiError({ statusCode: 400, code: 'KILN_ERR_X', message: 'x' }))
     expect(failed).toMatch(/server log/)
     expect(rejected).not.toBe(failed)
+  })
+})
+
+describe('access errors', () => {
+  const error = (statusCode: number, code: string, retryAfter?: number) =>
+    new ApiError({
+      statusCode,
+      code,
+      message: 'refused',
+      ...(retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }),
+    })
+
+  it('offers to sign in again for a refused token, and another tenant for a refused tenant', () => {
+    expect(errorRemedy(error(401, ACCESS_ERROR_CODES.unauthorized))).toBe('sign-in')
+    expect(errorRemedy(error(403, ACCESS_ERROR_CODES.forbidden))).toBe('sign-in')
+    expect(errorRemedy(error(403, ACCESS_ERROR_CODES.tenantForbidden))).toBe('switch-tenant')
+    expect(errorRemedy(error(401, ACCESS_ERROR_CODES.tenantRequired))).toBe('switch-tenant')
+    expect(errorRemedy(error(429, ACCESS_ERROR_CODES.rateLimited))).toBeNull()
+    expect(errorRemedy(error(500, 'KILN_ERR_X'))).toBeNull()
+  })
+
+  it('says how long to wait when rate limited', () => {
+    const wait = 42
+    expect(errorHint(error(429, ACCESS_ERROR_CODES.rateLimited, wait))).toContain(`${wait} s`)
+    expect(errorHint(error(429, ACCESS_ERROR_CODES.rateLimited))).toMatch(/Too many requests/)
+    expect(errorHint(error(401, ACCESS_ERROR_CODES.unauthorized))).toMatch(/Sign in again/)
+  })
+
+  it('reads Retry-After as seconds or as a date', () => {
+    const now = Date.parse('2026-03-01T12:00:00Z')
+    expect(retryAfterSeconds('30', now)).toBe(30)
+    expect(retryAfterSeconds('Sun, 01 Mar 2026 12:00:10 GMT', now)).toBe(10)
+    expect(retryAfterSeconds('Sun, 01 Mar 2026 11:00:00 GMT', now)).toBe(0)
+    expect(retryAfterSeconds('soon', now)).toBeUndefined()
+    expect(retryAfterSeconds(null, now)).toBeUndefined()
   })
 })

@@ -1,16 +1,27 @@
-import type { ErrorResponse, FlamegraphQuery, ServicesResponse } from '@kiln/wire'
+import {
+  SESSION_PATH,
+  TENANT_HEADER,
+  type ErrorResponse,
+  type FlamegraphQuery,
+  type ServicesResponse,
+  type SessionResponse,
+} from '@kiln/wire'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   apiPath,
+  dispositionFileName,
   exportPprofUrl,
   fetchDiff,
   fetchFlamegraph,
   fetchLabelValues,
+  fetchPprof,
   fetchServices,
+  fetchSession,
   fetchTimeline,
   fetchTop,
 } from './api'
 import { ApiError, UI_ERRORS } from './api-error'
+import { sessionStore } from './session'
 
 function stubFetch(respond: (url: string) => Response | Promise<Response>) {
   const calls: string[] = []
@@ -37,8 +48,19 @@ async function rejection(promise: Promise<unknown>): Promise<ApiError> {
   return error as ApiError
 }
 
+/** Like `stubFetch`, keeping the headers of each call. */
+function stubFetchWithHeaders(respond: (url: string) => Response) {
+  const calls: { url: string; headers: Record<string, string> }[] = []
+  vi.stubGlobal('fetch', (url: string, init?: RequestInit) => {
+    calls.push({ url, headers: { ...(init?.headers as Record<string, string> | undefined) } })
+    return Promise.resolve(respond(url))
+  })
+  return calls
+}
+
 afterEach(() => {
   vi.unstubAllGlobals()
+  sessionStore().signOut()
 })
 
 describe('fetchServices', () => {
@@ -167,5 +189,121 @@ describe('query helpers', () => {
       to: '2',
       query: '{env="prod"}',
     })
+  })
+})
+
+describe('session headers', () => {
+  it('sends no credential while the tab holds none', async () => {
+    const calls = stubFetchWithHeaders(() => json({ services: [] }))
+    await fetchServices()
+    expect(calls[0]?.headers).toEqual({ accept: 'application/json' })
+  })
+
+  it("sends the tab's token and tenant on every API call", async () => {
+    sessionStore().setToken('r-acme')
+    sessionStore().setTenant('acme')
+    const calls = stubFetchWithHeaders((url) =>
+      url.includes('export') ? new Response(new Uint8Array([0x1f, 0x8b])) : json({}),
+    )
+    await fetchServices()
+    await fetchTop({ service: 'a', type: 'cpu', from: 1, to: 2 })
+    await fetchPprof({ service: 'a', type: 'cpu', from: 1, to: 2 })
+    expect(calls).toHaveLength(3)
+    for (const call of calls) {
+      expect(call.headers.authorization).toBe('Bearer r-acme')
+      expect(call.headers[TENANT_HEADER]).toBe('acme')
+    }
+  })
+
+  it('probes the session with the token given and no tenant', async () => {
+    sessionStore().setTenant('acme')
+    const body: SessionResponse = {
+      readRequiresToken: true,
+      multiTenant: true,
+      credential: { valid: true, scopes: ['read'], tenants: ['acme'] },
+    }
+    const calls = stubFetchWithHeaders(() => json(body))
+    await expect(fetchSession('r-acme')).resolves.toEqual(body)
+    expect(calls[0]?.url).toBe(SESSION_PATH)
+    expect(calls[0]?.headers).toEqual({
+      accept: 'application/json',
+      authorization: 'Bearer r-acme',
+    })
+    await fetchSession(null)
+    expect(calls[1]?.headers).toEqual({ accept: 'application/json' })
+  })
+
+  it('keeps the code of a refused credential and the wait of a rate limit', async () => {
+    const unauthorized: ErrorResponse = {
+      statusCode: 401,
+      code: 'KILN_ERR_UNAUTHORIZED',
+      error: 'Unauthorized',
+      message: 'unknown token',
+    }
+    stubFetch(() => json(unauthorized, 401))
+    expect(await rejection(fetchServices())).toMatchObject({
+      statusCode: 401,
+      code: unauthorized.code,
+    })
+
+    const retryAfter = 17
+    stubFetch(
+      () =>
+        new Response(
+          JSON.stringify({ ...unauthorized, statusCode: 429, code: 'KILN_ERR_RATE_LIMITED' }),
+          { status: 429, headers: { 'retry-after': String(retryAfter) } },
+        ),
+    )
+    expect(await rejection(fetchServices())).toMatchObject({
+      statusCode: 429,
+      code: 'KILN_ERR_RATE_LIMITED',
+      retryAfterSeconds: retryAfter,
+    })
+  })
+})
+
+describe('fetchPprof', () => {
+  it("returns the file and the server's name for it", async () => {
+    const bytes = new Uint8Array([0x1f, 0x8b, 8, 0])
+    const calls = stubFetch(
+      () =>
+        new Response(bytes, {
+          headers: { 'content-disposition': 'attachment; filename="kiln-api-cpu.pb.gz"' },
+        }),
+    )
+    const query = { service: 'api', type: 'cpu', from: 1, to: 2, query: '{env="prod"}' }
+    const file = await fetchPprof(query)
+    expect(calls[0]).toBe(exportPprofUrl(query))
+    expect(file.fileName).toBe('kiln-api-cpu.pb.gz')
+    expect([...new Uint8Array(await file.blob.arrayBuffer())]).toEqual([...bytes])
+  })
+
+  it("raises the server's error instead of saving it as the file", async () => {
+    const body: ErrorResponse = {
+      statusCode: 403,
+      code: 'KILN_ERR_TENANT_FORBIDDEN',
+      error: 'Forbidden',
+      message: 'token may not read tenant globex',
+    }
+    stubFetch(() => json(body, body.statusCode))
+    const error = await rejection(fetchPprof({ service: 'a', type: 'cpu', from: 1, to: 2 }))
+    expect(error).toMatchObject({ statusCode: 403, code: body.code, message: body.message })
+  })
+})
+
+describe('dispositionFileName', () => {
+  it('reads quoted, bare and RFC 6266 extended names', () => {
+    expect(dispositionFileName('attachment; filename="a b.pb.gz"')).toBe('a b.pb.gz')
+    expect(dispositionFileName('attachment; filename=a.pb.gz')).toBe('a.pb.gz')
+    expect(
+      dispositionFileName(`attachment; filename="x.pb.gz"; filename*=UTF-8''caf%C3%A9.pb.gz`),
+    ).toBe('café.pb.gz')
+  })
+
+  it('keeps only the base name, and gives null when there is none', () => {
+    expect(dispositionFileName('attachment; filename="../../etc/passwd"')).toBe('passwd')
+    expect(dispositionFileName('attachment; filename=".."')).toBeNull()
+    expect(dispositionFileName('attachment')).toBeNull()
+    expect(dispositionFileName(null)).toBeNull()
   })
 })

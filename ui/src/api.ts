@@ -14,9 +14,12 @@ import type {
   TopQuery,
   TopResponse,
   VersionsResponse,
+  SessionResponse,
   WindowQuery,
 } from '@kiln/wire'
-import { ApiError, UI_ERRORS, isErrorResponse } from './api-error'
+import { SESSION_PATH } from '@kiln/wire'
+import { ApiError, UI_ERRORS, isErrorResponse, retryAfterSeconds } from './api-error'
+import { sessionHeaders, sessionStore } from './session'
 
 const API_PREFIX = '/api/v1'
 
@@ -32,41 +35,84 @@ export function apiPath(path: string, params: Params = {}): string {
   return query === '' ? path : `${path}?${query}`
 }
 
-/** GET a JSON API path; any failure becomes an `ApiError`, keeping the cause. */
-async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
-  let response: Response
+/** A failed `fetch` (no answer at all) as an `ApiError`; an abort is passed on as it is. */
+function networkError(cause: unknown, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted) return cause
+  return new ApiError(
+    {
+      statusCode: 0,
+      code: UI_ERRORS.KILN_ERR_UI_NETWORK.code,
+      message: 'Cannot reach the Kiln server.',
+    },
+    { cause },
+  )
+}
+
+/** GET a URL with the session's headers; a network failure becomes an `ApiError`. */
+async function send(
+  url: string,
+  accept: string,
+  signal: AbortSignal | undefined,
+  headers: Record<string, string> = sessionHeaders(sessionStore().get()),
+): Promise<Response> {
   try {
-    response = await fetch(`${API_PREFIX}${path}`, {
-      headers: { accept: 'application/json' },
-      signal: signal ?? null,
-    })
+    return await fetch(url, { headers: { accept, ...headers }, signal: signal ?? null })
   } catch (cause) {
-    if (signal?.aborted) throw cause
-    throw new ApiError(
-      {
-        statusCode: 0,
-        code: UI_ERRORS.KILN_ERR_UI_NETWORK.code,
-        message: 'Cannot reach the Kiln server.',
-      },
-      { cause },
-    )
+    throw networkError(cause, signal)
   }
+}
+
+/** The `ApiError` of a response that is not OK: the server's own body when it sent one. */
+async function failure(response: Response, path: string, signal?: AbortSignal): Promise<ApiError> {
+  const retryAfter = retryAfterSeconds(response.headers.get('retry-after'))
+  const extra = retryAfter === undefined ? {} : { retryAfterSeconds: retryAfter }
   let body: unknown
   try {
     body = await response.json()
   } catch (cause) {
     if (signal?.aborted) throw cause
-    const { code } = response.ok ? UI_ERRORS.KILN_ERR_UI_BAD_RESPONSE : UI_ERRORS.KILN_ERR_UI_HTTP
     const message = `${path} answered ${response.status} ${response.statusText} without JSON.`
-    throw new ApiError({ statusCode: response.status, code, message }, { cause })
+    const { code } = UI_ERRORS.KILN_ERR_UI_HTTP
+    return new ApiError({ statusCode: response.status, code, message, ...extra }, { cause })
   }
-  if (response.ok) return body as T
-  if (isErrorResponse(body)) throw new ApiError(body)
-  throw new ApiError({
+  if (isErrorResponse(body)) return new ApiError({ ...body, ...extra })
+  return new ApiError({
     statusCode: response.status,
     code: UI_ERRORS.KILN_ERR_UI_HTTP.code,
     message: `${path} answered ${response.status} ${response.statusText}.`,
+    ...extra,
   })
+}
+
+/** GET a JSON URL; any failure becomes an `ApiError`, keeping the cause. */
+async function requestJson<T>(
+  path: string,
+  signal?: AbortSignal,
+  headers?: Record<string, string>,
+): Promise<T> {
+  const response = await send(path, 'application/json', signal, headers)
+  if (!response.ok) throw await failure(response, path, signal)
+  try {
+    return (await response.json()) as T
+  } catch (cause) {
+    if (signal?.aborted) throw cause
+    const message = `${path} answered ${response.status} ${response.statusText} without JSON.`
+    const { code } = UI_ERRORS.KILN_ERR_UI_BAD_RESPONSE
+    throw new ApiError({ statusCode: response.status, code, message }, { cause })
+  }
+}
+
+/** GET a JSON API path (under `/api/v1`). */
+function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  return requestJson(`${API_PREFIX}${path}`, signal)
+}
+
+/**
+ * What the server requires and what `token` may do. Only the token is sent: the session route
+ * needs no tenant, and a stale tenant must not spoil the answer.
+ */
+export function fetchSession(token: string | null, signal?: AbortSignal): Promise<SessionResponse> {
+  return requestJson(SESSION_PATH, signal, sessionHeaders({ token, tenant: null }))
 }
 
 function windowParams(query: WindowQuery): Params {
@@ -171,4 +217,40 @@ export function fetchAgents(
 /** URL of the window merged into one gzipped pprof (`go tool pprof` reads it). */
 export function exportPprofUrl(query: WindowQuery): string {
   return `${API_PREFIX}${apiPath('/export/pprof', windowParams(query))}`
+}
+
+/**
+ * The file name in a `Content-Disposition` header (`attachment; filename="kiln-api-cpu.pb.gz"`,
+ * or RFC 6266's `filename*=UTF-8''...`), reduced to a safe base name; `null` when there is none.
+ */
+export function dispositionFileName(header: string | null): string | null {
+  if (header === null) return null
+  let name: string | undefined
+  const extended = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header)
+  if (extended) {
+    try {
+      name = decodeURIComponent(extended[1]!.trim())
+    } catch {
+      name = undefined
+    }
+  }
+  name ??= /filename\s*=\s*(?:"([^"]*)"|([^;\s]+))/.exec(header)?.slice(1).find(Boolean)
+  // A name is a name, not a path: keep what follows the last slash.
+  const base = name?.split(/[\\/]/).pop()?.trim()
+  return base === undefined || base === '' || base === '.' || base === '..' ? null : base
+}
+
+/**
+ * The window merged into one gzipped pprof, fetched with the session's headers (a plain link
+ * cannot carry them), and the file name the server gave it.
+ */
+export async function fetchPprof(
+  query: WindowQuery,
+  signal?: AbortSignal,
+): Promise<{ blob: Blob; fileName: string | null }> {
+  const url = exportPprofUrl(query)
+  const response = await send(url, 'application/octet-stream', signal)
+  if (!response.ok) throw await failure(response, '/export/pprof', signal)
+  const blob = await response.blob()
+  return { blob, fileName: dispositionFileName(response.headers.get('content-disposition')) }
 }

@@ -1,9 +1,9 @@
 import type { DiffResponse } from '@kiln/wire'
 import { useEffect, useState, type FormEvent } from 'react'
-import { exportPprofUrl } from '../api'
 import { formatValue } from '../format'
 import { normalizeSelector } from '../label-selector'
 import { formatDuration, formatWindow, windowLength, type TimeWindow } from '../time-window'
+import { PprofLink } from './PprofLink'
 
 interface Side {
   window: TimeWindow
@@ -78,18 +78,15 @@ export function DiffWindows({
                 stacks ·{' '}
               </>
             ) : null}
-            <a
-              href={exportPprofUrl({
+            <PprofLink
+              query={{
                 service,
                 type,
                 ...side.window,
                 ...(side.query !== '' ? { query: side.query } : {}),
-              })}
-              download
-              data-testid={`export-pprof-${key}`}
-            >
-              Download pprof
-            </a>
+              }}
+              testId={`export-pprof-${key}`}
+            />
           </p>
         </section>
       ))}

@@ -7,7 +7,6 @@ import {
   fetchTimeline,
   fetchTop,
   fetchVersions,
-  exportPprofUrl,
 } from '../api'
 import {
   comparisonState,
@@ -24,6 +23,7 @@ import { FlameGraph } from '../components/FlameGraph'
 import { LabelFilter } from '../components/LabelFilter'
 import { LoadingState } from '../components/LoadingState'
 import { NoSamplesState } from '../components/NoSamplesState'
+import { PprofLink } from '../components/PprofLink'
 import { ProfileSummary } from '../components/ProfileSummary'
 import { SandwichPanel } from '../components/SandwichPanel'
 import { Timeline, TimelinePlaceholder } from '../components/Timeline'
@@ -217,19 +217,11 @@ export function ExploreView(props: ExploreViewProps) {
       ) : (
         <>
           <ProfileSummary profile={profile.data}>
-            <a
-              href={exportPprofUrl({
-                service: name,
-                type,
-                ...shownWindow(profile.data),
-                ...selector,
-              })}
-              download
-              data-testid="export-pprof"
+            <PprofLink
+              query={{ service: name, type, ...shownWindow(profile.data), ...selector }}
+              testId="export-pprof"
               title="Download this window merged into one pprof file (go tool pprof reads it)"
-            >
-              Download pprof
-            </a>
+            />
           </ProfileSummary>
           <div className="explore-grid">
             {top.data !== undefined ? (
