@@ -55,10 +55,5 @@ export {
   flamegraphUiLink,
 } from './links.js'
 export type { DeepLinks, DiffLinkParams, FlamegraphLinkParams, TimeWindow } from './links.js'
-export {
-  SESSION_PATH,
-  TENANT_HEADER,
-  TENANT_PATTERN,
-  TOKEN_SCOPES,
-} from './auth.js'
+export { SESSION_PATH, TENANT_HEADER, TENANT_PATTERN, TOKEN_SCOPES } from './auth.js'
 export type { AccessLevel, SessionCredential, SessionResponse, TokenScope } from './auth.js'
