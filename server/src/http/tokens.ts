@@ -45,6 +45,7 @@ function isScope(value: string): value is TokenScope {
 export function parseTokens(text: string): { entries: TokenEntry[]; problems: string[] } {
   const entries: TokenEntry[] = []
   const problems: string[] = []
+  const seen = new Set<string>()
   const items = text
     .split(/[,\n]/)
     .map((item) => item.trim())
@@ -78,13 +79,10 @@ export function parseTokens(text: string): { entries: TokenEntry[]; problems: st
         `${where}: the token must be ${MIN_TOKEN_LENGTH} to ${MAX_TOKEN_LENGTH} characters`,
       )
     }
-    entries.push({ digest: digestOf(token), scopes: scopes.filter(isScope), tenants })
-  })
-  const seen = new Set<string>()
-  entries.forEach((entry, index) => {
-    const key = entry.digest.toString('hex')
-    if (seen.has(key)) problems.push(`token entry ${index + 1}: the same token is listed twice`)
-    seen.add(key)
+    const digest = digestOf(token)
+    if (seen.has(digest.toString('hex'))) problems.push(`${where}: the same token is listed twice`)
+    seen.add(digest.toString('hex'))
+    entries.push({ digest, scopes: scopes.filter(isScope), tenants })
   })
   return { entries, problems }
 }
