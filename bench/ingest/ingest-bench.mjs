@@ -95,7 +95,14 @@ function startServerProcess(dataDir) {
   const cli = join(createRequire(import.meta.url).resolve('@kiln/server'), '../cli.js')
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli], {
-      env: { ...process.env, KILN_DATA_DIR: dataDir, KILN_PORT: '0', KILN_LOG_LEVEL: 'info' },
+      env: {
+        ...process.env,
+        KILN_DATA_DIR: dataDir,
+        KILN_PORT: '0',
+        KILN_LOG_LEVEL: 'info',
+        // The senders share one address: the per-client ingest limit would cap the bench.
+        KILN_RATE_LIMIT_INGEST_PER_MINUTE: '0',
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let out = ''

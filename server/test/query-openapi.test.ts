@@ -8,6 +8,7 @@ import { resolveConfig } from '../src/config/resolve-config.js'
 
 interface Operation {
   operationId: string
+  'x-kiln-access': string
   parameters: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[]
   responses: Record<string, { content?: Record<string, { schema: unknown }> }>
 }
@@ -54,6 +55,11 @@ describe('OpenAPI document', () => {
         'versions',
       ].map((r) => `/api/v1/${r}`),
     )
+    // Each operation says what it needs, as its route declared it to the access hook.
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      const access = path === '/api/v1/openapi.json' ? 'public' : 'read'
+      expect(methods.get?.['x-kiln-access'], path).toBe(access)
+    }
     const params = (op: Operation) => op.parameters.map((p) => p.name).sort()
     expect(params(doc.paths['/api/v1/flamegraph']!.get!)).toEqual(
       ['from', 'maxNodes', 'maxStacks', 'query', 'service', 'to', 'type'].sort(),

@@ -6,6 +6,8 @@ interface RouteDoc {
   method: string
   url: string
   schema: RouteSchema
+  /** The route's declared access (`config.access`). */
+  access: string | undefined
 }
 
 interface RouteSchema {
@@ -42,7 +44,12 @@ export function collectOpenApi(
     const methods = Array.isArray(route.method) ? route.method : [route.method]
     for (const method of methods) {
       if (method === 'HEAD') continue // Fastify adds a HEAD twin to every GET
-      routes.push({ method, url: route.url, schema: (route.schema ?? {}) as RouteSchema })
+      routes.push({
+        method,
+        url: route.url,
+        schema: (route.schema ?? {}) as RouteSchema,
+        access: route.config?.access,
+      })
     }
   })
   let document: Record<string, unknown> | undefined
@@ -66,6 +73,9 @@ function buildDocument(
       ...(route.schema.tags ? { tags: route.schema.tags } : {}),
       parameters: parameters(route.schema.querystring, components),
       responses: responses(route.schema.response, components),
+      'x-kiln-access': route.access,
+      // Public routes need nothing; the others take a token when the server has tokens.
+      ...(route.access === 'public' ? { security: [] } : {}),
     }
     ;(paths[path] ??= {})[route.method.toLowerCase()] = operation
   }
@@ -73,7 +83,15 @@ function buildDocument(
     openapi: '3.1.0',
     info,
     paths,
-    components: { schemas: components },
+    // A token as `Authorization: Bearer <token>`, or Basic auth with the tenant as user name.
+    security: [{ bearer: [] }, { basic: [] }],
+    components: {
+      schemas: components,
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer' },
+        basic: { type: 'http', scheme: 'basic' },
+      },
+    },
   }
 }
 
