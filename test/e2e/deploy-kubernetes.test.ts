@@ -146,8 +146,10 @@ describe('deploy/kubernetes', () => {
     }
     const agent = resolveAgentConfig({}, values)
     expect(agent.version).toBe('1.4.2')
-    // The agent's token is one the server accepts.
-    expect(secret.stringData!.KILN_AUTH_TOKENS!.split(',')).toContain(agent.token)
+    // The agent's token is one the server accepts for ingest, and only for ingest.
+    const entries = secret.stringData!.KILN_TOKENS!.split(',').map((e) => e.split('='))
+    const scopes = entries.find(([, token]) => token === agent.token)?.[0]
+    expect(scopes).toBe('ingest')
     const url = new URL(agent.serverUrl)
     expect(url.hostname.split('.')[0]).toBe(service.metadata!.name)
     expect(Number(url.port)).toBe(service.spec!.ports![0]!.port)
