@@ -5,8 +5,7 @@ import type { Browser, Page, Request } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchBrowser } from './helpers/browser.js'
 import { startTestServer, type TestServer } from './helpers/kiln-server.js'
-import type { SyntheticUpload } from './helpers/synthetic-ingest.js'
-import { ingestAllAs } from './helpers/tenant-ingest.js'
+import { ingestAll, type SyntheticUpload } from './helpers/synthetic-ingest.js'
 import { CPU_SERVICE, SLOWER_FUNCTION, UPLOAD_MS, cpuUploads } from './helpers/ui-fixtures.js'
 import { openPage, screenshot, waitForFlameGraph } from './helpers/ui-page.js'
 
@@ -101,13 +100,11 @@ describe('UI: sign-in and tenants against a server with read tokens and tenants'
 
   beforeAll(async () => {
     server = await startTestServer({ tokens: TOKEN_SETTING, authQueries: true, multiTenant: true })
-    await ingestAllAs(server.url, tenantUploads('acme', deployAt), {
-      token: TOKENS.ingestAcme,
-      tenant: 'acme',
+    await ingestAll(server.url, tenantUploads('acme', deployAt), {
+      credential: { token: TOKENS.ingestAcme, tenant: 'acme' },
     })
-    await ingestAllAs(server.url, tenantUploads('globex', deployAt), {
-      token: TOKENS.ingestGlobex,
-      tenant: 'globex',
+    await ingestAll(server.url, tenantUploads('globex', deployAt), {
+      credential: { token: TOKENS.ingestGlobex, tenant: 'globex' },
     })
     browser = await launchBrowser()
   })

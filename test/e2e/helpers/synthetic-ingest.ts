@@ -1,4 +1,4 @@
-import { formatAppName } from '@kiln/wire'
+import { TENANT_HEADER, formatAppName } from '@kiln/wire'
 import { encodeProfile } from '../../../server/test/helpers/pprof-builder.js'
 
 /** One upload of a synthetic profile: every stack and value known to the test. */
@@ -15,8 +15,21 @@ export interface SyntheticUpload {
   samples: { stack: string[]; value: number }[]
 }
 
-/** POST one upload to `/ingest` the way Pyroscope clients do, and fail on anything but 200. */
-export async function ingestUpload(serverUrl: string, upload: SyntheticUpload): Promise<void> {
+/** Who sends an upload: an ingest token and, on a multi-tenant server, the tenant. */
+export interface IngestCredential {
+  token: string
+  tenant?: string
+}
+
+/**
+ * POST one upload to `/ingest` the way Pyroscope clients do (with `Authorization` and
+ * `X-Scope-OrgID` when a credential is given), and fail on anything but 200.
+ */
+export async function ingestUpload(
+  serverUrl: string,
+  upload: SyntheticUpload,
+  credential?: IngestCredential,
+): Promise<void> {
   const from = upload.at / 1000
   const until = (upload.at + (upload.durationMs ?? 10_000)) / 1000
   const name = encodeURIComponent(formatAppName(upload.service, upload.labels))
@@ -24,13 +37,12 @@ export async function ingestUpload(serverUrl: string, upload: SyntheticUpload): 
     sampleTypes: [upload.sampleType],
     samples: upload.samples.map((s) => ({ stack: s.stack, values: [s.value] })),
   })
+  const headers: Record<string, string> = { 'content-type': 'application/octet-stream' }
+  if (credential !== undefined) headers.authorization = `Bearer ${credential.token}`
+  if (credential?.tenant !== undefined) headers[TENANT_HEADER] = credential.tenant
   const response = await fetch(
     `${serverUrl}/ingest?name=${name}&from=${from}&until=${until}&format=pprof`,
-    {
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream' },
-      body: new Uint8Array(body),
-    },
+    { method: 'POST', headers, body: new Uint8Array(body) },
   )
   if (response.status !== 200) {
     throw new Error(`ingest ${upload.service}: ${response.status} ${await response.text()}`)
@@ -41,13 +53,13 @@ export async function ingestUpload(serverUrl: string, upload: SyntheticUpload): 
 export async function ingestAll(
   serverUrl: string,
   uploads: readonly SyntheticUpload[],
-  concurrency = 8,
+  { concurrency = 8, credential }: { concurrency?: number; credential?: IngestCredential } = {},
 ): Promise<void> {
   let next = 0
   const worker = async () => {
     while (next < uploads.length) {
       const upload = uploads[next++]!
-      await ingestUpload(serverUrl, upload)
+      await ingestUpload(serverUrl, upload, credential)
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
