@@ -241,6 +241,23 @@ describe('rate limits', () => {
   })
 })
 
+describe('rate limits without tokens', () => {
+  let open: Awaited<ReturnType<typeof withServer>>
+  beforeAll(async () => {
+    open = await withServer({ multiTenant: true, rateLimitQueryPerMinute: 2 })
+  })
+  afterAll(async () => open?.dispose())
+
+  it('gives an address one budget, whatever tenant it claims', async () => {
+    const statuses: number[] = []
+    for (const tenant of ['a', 'b', 'c', 'd']) {
+      const res = await rawRequest(open.url, 'GET', '/api/v1/services', { 'x-scope-orgid': tenant })
+      statuses.push(res.status)
+    }
+    expect(statuses).toEqual([200, 200, 429, 429])
+  })
+})
+
 describe('browser-facing headers', () => {
   let server: Awaited<ReturnType<typeof withServer>>
   beforeAll(async () => {

@@ -131,7 +131,7 @@ export const accessPlugin = fp<{ config: KilnConfig }>(
     }
     const limitOf = (kind: 'ingest' | 'query'): number =>
       kind === 'ingest' ? config.rateLimitIngestPerMinute : config.rateLimitQueryPerMinute
-    // Per token (or client address without one) and tenant, ingest and queries apart. Routes
+    // Per token and tenant (or client address without a token), ingest and queries apart. Routes
     // registered after this get the limiter as a route-level onRequest hook, which runs after
     // the access hook below: the key is the authenticated principal, not a claimed one.
     await fastify.register(rateLimit, {
@@ -143,10 +143,12 @@ export const accessPlugin = fp<{ config: KilnConfig }>(
         return kind === undefined || limitOf(kind) === 0
       },
       max: (request) => limitOf(classOf(request) ?? 'query'),
-      keyGenerator: (request) => {
-        const who = request.principal ? `token:${request.principal.id}` : `ip:${request.ip}`
-        return `${classOf(request)}|${request.tenant}|${who}`
-      },
+      // Without a token the tenant is only a claim: an address gets one budget whatever
+      // X-Scope-OrgID it names, or rotating the header would multiply it.
+      keyGenerator: (request) =>
+        request.principal
+          ? `${classOf(request)}|token:${request.principal.id}|${request.tenant}`
+          : `${classOf(request)}|ip:${request.ip}`,
       errorResponseBuilder: (_request, context) =>
         rateLimited(Math.ceil(context.ttl / 1000), `over ${context.max} requests a minute`),
     })
