@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { exportFileName, fileTime, fitLabel } from './flame-export'
+import { exportFileName, fileTime, fitLabel, xmlSafe } from './flame-export'
 
 describe('fitLabel', () => {
   it('keeps labels that fit', () => {
@@ -26,5 +26,19 @@ describe('exportFileName', () => {
 
   it('writes times without colons', () => {
     expect(fileTime(Date.UTC(2026, 2, 1, 12, 5, 9))).toBe('2026-03-01T12-05-09')
+  })
+})
+
+describe('xmlSafe', () => {
+  it('replaces the characters XML 1.0 cannot hold, and only those', () => {
+    expect(xmlSafe('\u001b[31mred\u0000\uFFFF')).toBe('\uFFFD[31mred\uFFFD\uFFFD')
+    expect(xmlSafe('lone \uD800 high, lone \uDC00 low')).toBe('lone \uFFFD high, lone \uFFFD low')
+    const allowed = 'tab\tline\nreturn\r \u202Ertl \u{1F525} <&> \u007F'
+    expect(xmlSafe(allowed)).toBe(allowed)
+  })
+
+  it('leaves a string without them as it is, whatever the markup in it', () => {
+    const markup = '<svg onload="x()">]]><!--&amp;'
+    expect(xmlSafe(markup)).toBe(markup)
   })
 })

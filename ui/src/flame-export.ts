@@ -33,6 +33,22 @@ export function fileTime(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19).replace(/:/g, '-')
 }
 
+/**
+ * Characters XML 1.0 does not allow anywhere, not even as character references: C0 controls
+ * other than tab, line feed and carriage return, lone surrogates, U+FFFE and U+FFFF. Function
+ * and file names come from any agent and may hold them (an ANSI colour, `\u001b[31m`);
+ * `XMLSerializer` copies them as they are, and one is enough to make the whole file unreadable
+ * (Chromium: "error on line 1 at column 1161: Invalid character U+001B") and the PNG export,
+ * which decodes the same markup, fail.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/gu
+
+/** `text` with each character XML cannot hold replaced by U+FFFD. */
+export function xmlSafe(text: string): string {
+  return text.replace(NOT_XML_CHAR, '\uFFFD')
+}
+
 /** The chart as a standalone SVG document. */
 export function flameSvgMarkup(svg: SVGSVGElement, title: string): string {
   const copy = svg.cloneNode(true) as SVGSVGElement
@@ -72,7 +88,8 @@ export function flameSvgMarkup(svg: SVGSVGElement, title: string): string {
     }
     object.remove()
   }
-  return new XMLSerializer().serializeToString(copy)
+  // The characters replaced never form markup: only text and attribute values hold them.
+  return xmlSafe(new XMLSerializer().serializeToString(copy))
 }
 
 /** The SVG drawn on a canvas at `scale` times its size, as a PNG. */
