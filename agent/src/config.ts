@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { TENANT_PATTERN } from '@kiln/wire'
+import { LABEL_NAME_PATTERN, TENANT_PATTERN } from '@kiln/wire'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import type { AgentLogger } from './logger.js'
@@ -14,7 +14,7 @@ const ConfigSchema = Type.Object(
       pattern: '^[A-Za-z0-9][A-Za-z0-9._\\-/:]*$',
     }),
     version: Type.Optional(Type.String({ maxLength: 256 })),
-    labels: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.]*$' }), Type.String(), {
+    labels: Type.Record(Type.String({ pattern: LABEL_NAME_PATTERN }), Type.String(), {
       default: {},
     }),
     token: Type.Optional(Type.String()),

@@ -1,8 +1,10 @@
 import { AsyncLocalStorage, createHook, type AsyncHook } from 'node:async_hooks'
+import { LABEL_NAME_PATTERN } from '@kiln/wire'
 
 export type Labels = Readonly<Record<string, string>>
 
 const EMPTY: Labels = Object.freeze({})
+const LABEL_NAME_RE = new RegExp(LABEL_NAME_PATTERN)
 const store = new AsyncLocalStorage<Labels>()
 let hook: AsyncHook | undefined
 let setContext: ((labels: Labels) => void) | undefined
@@ -32,7 +34,8 @@ function publish(labels: Labels): void {
  * Labels follow async continuations through AsyncLocalStorage: the first call enables an async
  * hook that republishes the continuation's labels to the profiler before each callback (Node
  * 20 has no async context frame the profiler could read itself). Without a running agent it
- * just calls `fn`.
+ * just calls `fn`. Labels whose name the server would refuse (`LABEL_NAME_PATTERN`) are left
+ * out, so one bad name never costs the profiles that carry it.
  */
 export function withLabels<T>(labels: Record<string, string>, fn: () => T): T {
   if (!setContext) return fn()
@@ -41,7 +44,11 @@ export function withLabels<T>(labels: Record<string, string>, fn: () => T): T {
     hook.enable()
   }
   const outer = store.getStore() ?? EMPTY
-  const merged = Object.freeze({ ...outer, ...labels })
+  const merged: Record<string, string> = Object.assign(Object.create(null) as object, outer)
+  for (const [key, value] of Object.entries(labels)) {
+    if (LABEL_NAME_RE.test(key)) merged[key] = String(value)
+  }
+  Object.freeze(merged)
   return store.run(merged, () => {
     publish(merged)
     try {

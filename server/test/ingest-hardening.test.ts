@@ -170,6 +170,15 @@ describe('bad input battery', () => {
       code: 'KILN_ERR_PROFILE_LIMIT',
     },
     {
+      name: 'markup in a sample label name',
+      payload: encodeProfile({
+        ...PROFILE,
+        samples: [{ stack: ['a'], values: [1], labels: { '<img src=x onerror=alert(1)>': 'v' } }],
+      }),
+      status: 400,
+      code: 'KILN_ERR_PPROF_INVALID',
+    },
+    {
       name: 'too many labels in name',
       url: ingestUrl(`svc{${Array.from({ length: 100 }, (_, i) => `k${i}=v`).join(',')}}`),
       payload: valid,
@@ -272,6 +281,25 @@ describe('bad input battery', () => {
     expect(typeof res.json().message).toBe('string')
   })
 
+  it('keeps a label named __proto__ as a label, from the name and from samples', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: ingestUrl('protos{__proto__=from-name}'),
+      payload: encodeProfile({
+        ...PROFILE,
+        samples: [{ stack: ['a'], values: [1], labels: { constructor: 'from-sample' } }],
+      }),
+      headers: { 'content-type': 'application/octet-stream' },
+    })
+    expect(res.statusCode, res.body).toBe(200)
+    const labels = await app.inject({
+      url: `/api/v1/labels?service=protos&type=cpu&from=${FROM - 60_000}&to=${NOW + 60_000}`,
+    })
+    expect(labels.json<{ names: string[] }>().names).toEqual(
+      expect.arrayContaining(['__proto__', 'constructor']),
+    )
+  })
+
   it('still ingests, and every acknowledged profile is still there', async () => {
     const res = await app.inject({
       method: 'POST',
@@ -282,7 +310,7 @@ describe('bad input battery', () => {
     expect(await total(app, 'survivor')).toBe(2 * PROFILE_TOTAL)
     const services = (await app.inject({ url: '/api/v1/services' })).json<ServicesResponse>()
       .services
-    expect(services.map((s) => s.name)).toEqual(['survivor'])
+    expect(services.map((s) => s.name).sort()).toEqual(['protos', 'survivor'])
   })
 })
 

@@ -13,6 +13,12 @@ export interface IngestQuery {
   spyName?: string
 }
 
+/**
+ * A label name, wherever one enters Kiln: the upload's `service{k=v}`, the pprof's sample
+ * labels, the agent's settings and `withLabels`. Prometheus's grammar plus `.` (Pyroscope's).
+ */
+export const LABEL_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_.]*$'
+
 /** Labels carrying the service version; `service_version` is canonical. */
 export const VERSION_LABELS = ['service_version', 'version'] as const
 

@@ -1,3 +1,4 @@
+import { LABEL_NAME_PATTERN } from '@kiln/wire'
 import { KilnError } from '../errors.js'
 
 export interface AppName {
@@ -6,7 +7,7 @@ export interface AppName {
 }
 
 const SERVICE_RE = /^[A-Za-z0-9][A-Za-z0-9._\-/:]*$/
-const LABEL_NAME_RE = /^[A-Za-z_][A-Za-z0-9_.]*$/
+export const LABEL_NAME_RE = new RegExp(LABEL_NAME_PATTERN)
 
 /**
  * Parse Pyroscope's `name` parameter: `service{k=v,k2=v2}` (labels optional). Pyroscope clients
@@ -23,7 +24,8 @@ export function parseAppName(raw: string, maxServiceLength = 256): AppName {
       `service must match ${SERVICE_RE.source} and be at most ${maxServiceLength} characters`,
     )
   }
-  const labels: Record<string, string> = {}
+  // No prototype: a label named `__proto__` is a label like any other, not the object's prototype.
+  const labels: Record<string, string> = Object.create(null) as Record<string, string>
   if (brace !== -1) {
     if (!raw.endsWith('}')) throw new KilnError('KILN_ERR_APP_NAME_INVALID', 'missing closing }')
     const body = raw.slice(brace + 1, -1).trim()

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Profile } from 'pprof-format'
 import { VERSION_LABELS } from '@kiln/wire'
 import { KilnError } from '../errors.js'
+import { LABEL_NAME_RE } from './app-name.js'
 import { emptyBatch, type RowBatch, type SampleRow } from '../store/rows.js'
 import { hash64 } from './hash.js'
 import { mapSampleType, type SampleTypeMapping } from './sample-types.js'
@@ -170,7 +171,8 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
 
     let labels = input.labels
     if (sample.label.length > 0) {
-      labels = { ...input.labels }
+      // No prototype, as in parseAppName: `__proto__` stays a label.
+      labels = Object.assign(Object.create(null) as Record<string, string>, input.labels)
       for (const label of sample.label) {
         if (Number(label.str) === 0) continue // numeric labels (e.g. thread ids) are not series keys
         labels[str(label.key, 'label key')] = str(label.str, 'label value')
@@ -235,6 +237,12 @@ function checkLabels(labels: Record<string, string>, limits: NormalizeLimits): v
     )
   }
   for (const key of keys) {
+    if (!LABEL_NAME_RE.test(key)) {
+      throw new KilnError(
+        'KILN_ERR_PPROF_INVALID',
+        `label name ${JSON.stringify(key.slice(0, 64))} must match ${LABEL_NAME_RE.source}`,
+      )
+    }
     if (key.length > limits.maxLabelNameLength) {
       throw new KilnError(
         'KILN_ERR_PROFILE_LIMIT',
