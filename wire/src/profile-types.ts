@@ -21,13 +21,13 @@ export const PROFILE_TYPES = {
     name: 'cpu',
     unit: 'nanoseconds',
     aggregation: 'cumulative',
-    description: 'On-CPU time of the JavaScript thread',
+    description: 'On-CPU time by stack, adding up to the measured CPU (idle never counts)',
   },
   wall: {
     name: 'wall',
     unit: 'nanoseconds',
     aggregation: 'cumulative',
-    description: 'Wall-clock time, on or off CPU',
+    description: 'Time the main thread spent in each stack, on or off CPU (idle waits not counted)',
   },
   heap_inuse_space: {
     name: 'heap_inuse_space',

@@ -5,6 +5,14 @@ import { KilnError } from '../errors.js'
 import { LABEL_NAME_RE } from './app-name.js'
 import { emptyBatch, type RowBatch, type SampleRow } from '../store/rows.js'
 import { hash64 } from './hash.js'
+import {
+  OUTSIDE_JS_FRAME,
+  RUNTIME_FRAME,
+  countTypeOf,
+  estimateNodeCpu,
+  isNodeTimeProfile,
+  type CpuEstimate,
+} from './node-cpu.js'
 import { mapSampleType, type SampleTypeMapping } from './sample-types.js'
 
 export interface NormalizeLimits {
@@ -68,6 +76,9 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
     )
   }
 
+  const sampleTypes = profile.sampleType.map(
+    (t) => `${str(t.type, 'sample type')}/${str(t.unit, 'sample unit')}`,
+  )
   const mappings: (SampleTypeMapping | undefined)[] = profile.sampleType.map((t) =>
     mapSampleType(str(t.type, 'sample type'), str(t.unit, 'sample unit')),
   )
@@ -137,37 +148,71 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
   const sampleRows = new Map<string, SampleRow>()
   const totals = new Map<string, number>()
 
-  for (const sample of profile.sample) {
+  /** The hash of a stack (root first), adding its row the first time it is seen. */
+  const stackOf = (key: string, rootFirst: Frame[]): string => {
+    let stackHash = stackIds.get(key)
+    if (stackHash !== undefined) return stackHash
+    if (rootFirst.length > limits.maxStackDepth) {
+      rootFirst = [
+        { name: TRUNCATED_FRAME, file: '', line: 0 },
+        ...rootFirst.slice(rootFirst.length - limits.maxStackDepth + 1),
+      ]
+    }
+    stackHash = hash64(
+      rootFirst.map((f) => `${f.name}\u0000${f.file}\u0000${f.line}`).join('\u0001'),
+    )
+    stackIds.set(key, stackHash)
+    batch.stacks.push({
+      tenant,
+      service,
+      stack_hash: stackHash,
+      functions: rootFirst.map((f) => f.name),
+      files: rootFirst.map((f) => f.file),
+      lines: rootFirst.map((f) => f.line),
+      last_seen: lastSeen,
+    })
+    return stackHash
+  }
+  /** Add `value` (already in the Kiln type's unit) to the row of (type, labels, stack). */
+  const addValue = (
+    type: string,
+    labels: Record<string, string>,
+    stackHash: string,
+    value: number,
+  ): void => {
+    if (value === 0) return
+    const seriesId = seriesOf(type, labels)
+    const key = `${type}\u0000${seriesId}\u0000${stackHash}`
+    const row = sampleRows.get(key)
+    if (row) row.value += value
+    else {
+      sampleRows.set(key, {
+        tenant,
+        service,
+        type,
+        time: fromMs,
+        series_id: seriesId,
+        stack_hash: stackHash,
+        value,
+      })
+    }
+    totals.set(type, (totals.get(type) ?? 0) + value)
+  }
+
+  const stacks = profile.sample.map((sample) => {
     const leafFirst: Frame[] = []
     for (const locationId of sample.locationId) {
       const frames = locations.get(String(locationId))
       if (!frames) throw malformed(`sample refers to missing location ${locationId}`)
       leafFirst.push(...frames)
     }
-    const stackKey = sample.locationId.join(',')
-    let stackHash = stackIds.get(stackKey)
-    if (stackHash === undefined) {
-      let rootFirst = leafFirst.reverse()
-      if (rootFirst.length > limits.maxStackDepth) {
-        rootFirst = [
-          { name: TRUNCATED_FRAME, file: '', line: 0 },
-          ...rootFirst.slice(rootFirst.length - limits.maxStackDepth + 1),
-        ]
-      }
-      stackHash = hash64(
-        rootFirst.map((f) => `${f.name}\u0000${f.file}\u0000${f.line}`).join('\u0001'),
-      )
-      stackIds.set(stackKey, stackHash)
-      batch.stacks.push({
-        tenant,
-        service,
-        stack_hash: stackHash,
-        functions: rootFirst.map((f) => f.name),
-        files: rootFirst.map((f) => f.file),
-        lines: rootFirst.map((f) => f.line),
-        last_seen: lastSeen,
-      })
-    }
+    return leafFirst
+  })
+  const cpu = nodeCpuEstimate(profile, sampleTypes, stacks)
+
+  profile.sample.forEach((sample, sampleIndex) => {
+    const leafFirst = stacks[sampleIndex]!
+    const stackHash = stackOf(sample.locationId.join(','), [...leafFirst].reverse())
 
     let labels = input.labels
     if (sample.label.length > 0) {
@@ -182,26 +227,21 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
 
     mappings.forEach((mapping, i) => {
       if (!mapping) return
-      const raw = Number(sample.value[i] ?? 0)
-      if (raw === 0) return
-      const value = Math.round(raw * mapping.scale)
-      const seriesId = seriesOf(mapping.type, labels)
-      const key = `${mapping.type}\u0000${seriesId}\u0000${stackHash}`
-      const row = sampleRows.get(key)
-      if (row) row.value += value
-      else {
-        sampleRows.set(key, {
-          tenant,
-          service,
-          type: mapping.type,
-          time: fromMs,
-          series_id: seriesId,
-          stack_hash: stackHash,
-          value,
-        })
+      if (cpu && i === cpu.index) {
+        addValue(mapping.type, labels, stackHash, cpu.estimate.cpuNanos[sampleIndex]!)
+        return
       }
-      totals.set(mapping.type, (totals.get(mapping.type) ?? 0) + value)
+      addValue(
+        mapping.type,
+        labels,
+        stackHash,
+        Math.round(Number(sample.value[i] ?? 0) * mapping.scale),
+      )
     })
+  })
+  if (cpu && cpu.estimate.outsideJsNanos > 0) {
+    const frames = [RUNTIME_FRAME, OUTSIDE_JS_FRAME].map((name) => ({ name, file: '', line: 0 }))
+    addValue('cpu', input.labels, stackOf('\u0000outside-js', frames), cpu.estimate.outsideJsNanos)
   }
 
   batch.samples = [...sampleRows.values()]
@@ -226,6 +266,30 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
   const usedStacks = new Set(batch.samples.map((s) => s.stack_hash))
   batch.stacks = batch.stacks.filter((s) => usedStacks.has(s.stack_hash))
   return { batch, types, samples: profile.sample.length, untilMs }
+}
+
+/**
+ * The CPU estimate of a Node time profile (`node-cpu.ts`), with the index of its CPU values;
+ * `undefined` for other profiles, whose CPU values are taken as they are.
+ */
+function nodeCpuEstimate(
+  profile: Profile,
+  sampleTypes: readonly string[],
+  stacks: readonly Frame[][],
+): { index: number; estimate: CpuEstimate } | undefined {
+  if (!isNodeTimeProfile(sampleTypes)) return undefined
+  const at = (type: string) => sampleTypes.indexOf(type)
+  const count = at(countTypeOf(sampleTypes)!)
+  const [wall, index] = [at('wall/nanoseconds'), at('cpu/nanoseconds')]
+  const estimate = estimateNodeCpu(
+    profile.sample.map((sample, i) => ({
+      leaf: stacks[i]![0]?.name ?? '',
+      count: Number(sample.value[count] ?? 0),
+      wallNanos: Number(sample.value[wall] ?? 0),
+      cpuNanos: Number(sample.value[index] ?? 0),
+    })),
+  )
+  return { index, estimate }
 }
 
 function checkLabels(labels: Record<string, string>, limits: NormalizeLimits): void {
