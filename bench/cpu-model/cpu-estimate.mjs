@@ -6,7 +6,7 @@
 // requests, ~20-30 % of a core) and a saturated one (closed loop, the core busy).
 //
 //   node bench/cpu-model/cpu-estimate.mjs [--seconds 30] [--rate 100] [--concurrency 8]
-//     [--profiler kiln|pyroscope] [--runs 1]
+//     [--profiler kiln|pyroscope] [--runs 1] [--no-inlining]
 // Needs `pnpm build` first.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -31,6 +31,9 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     profiler: { type: 'string', default: 'kiln' },
     runs: { type: 'string', default: '1' },
+    // V8 inlines the hottest burst into the request handler once the service is busy, and the
+    // profiler then shows it as the handler: off, to measure the estimate alone.
+    'no-inlining': { type: 'boolean', default: false },
   },
 })
 const SECONDS = Number(args.seconds)
@@ -52,7 +55,8 @@ function get(port, path) {
 function startService(serverUrl, service, profiler) {
   const preload =
     profiler === 'kiln' ? '@kiln/agent/register' : join(HERE, 'pyroscope-cpu-preload.mjs')
-  const child = spawn(process.execPath, ['--import', preload, FIXTURE], {
+  const flags = args['no-inlining'] ? ['--no-turbo-inlining'] : []
+  const child = spawn(process.execPath, [...flags, '--import', preload, FIXTURE], {
     cwd: BENCH,
     env: {
       ...process.env,
@@ -245,14 +249,40 @@ async function scenario(server, name, load) {
   graph.root.children.forEach(visit)
   const top = [...selves].sort((a, b) => b[1] - a[1]).slice(0, 8)
   console.log(`top self: ${top.map(([n, v]) => `${n} ${ms(v).toFixed(0)}`).join(', ')}`)
+  // Share of each function among the three, against the share of the time it ran.
+  const sum = (key) => rows.reduce((a, r) => a + r[key], 0)
+  const shareError = (key) =>
+    Math.max(...rows.map((r) => Math.abs(r[key] / sum(key) / (r.ranMs / sum('ranMs')) - 1)))
+  const summary = {
+    scenario: name,
+    rawShareError: shareError('rawMs'),
+    kilnShareError: shareError('kilnMs'),
+    rawOfRan: sum('rawMs') / sum('ranMs'),
+    kilnOfRan: sum('kilnMs') / sum('ranMs'),
+    totalOfProcess: ms(graph.total) / processMs,
+    idleShareRaw: (raw.get('(idle)') ?? valueOf(raw, '(idle)')) / (raw.get('*') || 1),
+  }
+  summaries.push(summary)
 }
 
+const summaries = []
 const dataDir = mkdtempSync(join(tmpdir(), 'kiln-bench-cpu-'))
 const server = await startServer({ port: 0, dataDir, logLevel: 'warn' })
 try {
   for (let run = 0; run < Number(args.runs); run++) {
     await scenario(server, 'bursty', { rate: Number(args.rate) })
     await scenario(server, 'saturated', { concurrency: Number(args.concurrency) })
+  }
+  console.log(`\n## Summary (${args.profiler}, ${args.runs} run(s) of ${SECONDS} s)`)
+  console.log(
+    '| scenario | (idle) share of raw CPU | worst share error, raw | worst share error, Kiln | the three, raw / ran | the three, Kiln / ran | Kiln total / process CPU |',
+  )
+  console.log('|---|---|---|---|---|---|---|')
+  const pct = (x) => `${(x * 100).toFixed(0)} %`
+  for (const m of summaries) {
+    console.log(
+      `| ${m.scenario} | ${pct(m.idleShareRaw)} | ${pct(m.rawShareError)} | ${pct(m.kilnShareError)} | ${m.rawOfRan.toFixed(2)} | ${m.kilnOfRan.toFixed(2)} | ${m.totalOfProcess.toFixed(2)} |`,
+    )
   }
 } finally {
   await server.close()
