@@ -84,10 +84,27 @@ describe('ingest and flame graph on the embedded store', () => {
       sum(1, (s) => s[2] === 'parse'),
     )
 
+    // CPU of a Node time profile is estimated by stack (node-cpu.ts): each running sample its
+    // wall time, scaled so each profile adds up to the CPU it measured (here less than wall).
     const cpu = await flamegraph('checkout', 'cpu', T0, T0 + 60_000)
     expect(cpu.total).toBe(sum(2, () => true))
-    // Zero-valued samples (gc has no CPU) leave no node.
-    expect(find(cpu.root, ['main', 'gc'])).toBeUndefined()
+    const estimated = (pred: (stack: string[]) => boolean) =>
+      profiles.reduce((acc, p) => {
+        const measured = p.samples.reduce((a, s) => a + s.values[2]!, 0)
+        const sampled = p.samples.reduce((a, s) => a + s.values[1]!, 0)
+        const mine = p.samples.filter((s) => pred(s.stack))
+        return acc + mine.reduce((a, s) => a + Math.round((s.values[1]! * measured) / sampled), 0)
+      }, 0)
+    // Within a few ns: each profile's rounding goes to its largest stack.
+    expect(find(cpu.root, ['main', 'gc'])?.value).toBeCloseTo(
+      estimated((s) => s[1] === 'gc'),
+      -1,
+    )
+    expect(find(cpu.root, ['main', 'handler', 'parse'])?.value).toBeCloseTo(
+      estimated((s) => s[2] === 'parse'),
+      -1,
+    )
+    expect(find(cpu.root, ['Node.js'])).toBeUndefined()
 
     // A window holding only the second profile.
     const one = await flamegraph('checkout', 'wall', T0 + 10_000, T0 + 20_000)

@@ -35,6 +35,13 @@ describe('estimateNodeCpu', () => {
     expect(outsideJsNanos).toBe(0)
   })
 
+  it('adds up to the measured CPU exactly when scaling leaves rounding', () => {
+    const samples = [running('a', 1, 1), running('b', 1, 1), running('c', 1, 1)]
+    const { cpuNanos, outsideJsNanos } = estimateNodeCpu(samples)
+    expect(cpuNanos.reduce((a, b) => a + b, 0)).toBe(3)
+    expect(outsideJsNanos).toBe(0)
+  })
+
   it("keeps other threads' CPU as measured, outside the main thread's total", () => {
     const samples = [
       running('a', 1, 10 * MS),

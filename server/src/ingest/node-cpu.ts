@@ -92,9 +92,17 @@ export function estimateNodeCpu(input: readonly TimeSample[]): CpuEstimate {
     assigned += value
     return value
   })
-  return {
-    cpuNanos,
-    outsideJsNanos: Math.max(0, measuredMainNanos - assigned),
-    measuredMainNanos,
+  const unexplained = measuredMainNanos - assigned
+  if (scale < 1 && unexplained !== 0) {
+    // Scaled down: what is left is rounding (a few ns); the largest stack takes it, so the
+    // estimate still adds up to the measured CPU exactly, without a frame of a few ns.
+    let largest = -1
+    cpuNanos.forEach((value, i) => {
+      if (samples[i]!.leaf !== NON_JS_THREADS_FRAME && value > (cpuNanos[largest] ?? -1))
+        largest = i
+    })
+    if (largest !== -1) cpuNanos[largest]! += unexplained
+    return { cpuNanos, outsideJsNanos: 0, measuredMainNanos }
   }
+  return { cpuNanos, outsideJsNanos: Math.max(0, unexplained), measuredMainNanos }
 }
