@@ -15,6 +15,10 @@ export const ERRORS = {
     message: 'Decompressed body exceeds %s bytes',
   },
   KILN_ERR_PROFILE_LIMIT: { statusCode: 422, message: 'Profile exceeds a limit: %s' },
+  KILN_ERR_PROFILE_REJECTED: {
+    statusCode: 422,
+    message: 'The store refused this profile (the rest of its batch is stored): %s',
+  },
   KILN_ERR_UNAUTHORIZED: { statusCode: 401, message: 'Unauthorized: %s' },
   KILN_ERR_TENANT_REQUIRED: { statusCode: 401, message: 'Tenant required: %s' },
   KILN_ERR_FORBIDDEN: { statusCode: 403, message: 'Forbidden: %s' },

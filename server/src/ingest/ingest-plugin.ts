@@ -94,6 +94,10 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
         now,
       })
       checkTime(result.batch.profiles[0]?.time_start, now, config)
+      checkTime(result.untilMs, now, config)
+      if (result.untilMs < (result.batch.profiles[0]?.time_start ?? result.untilMs)) {
+        throw new KilnError('KILN_ERR_TIME_INVALID', '`until` is before `from`')
+      }
       if (agent.stats) {
         // Once per upload, whatever the number of profile types it holds.
         const context = { tenant: request.tenant, service, labels, time: result.untilMs, now }

@@ -105,7 +105,9 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
     for (const line of loc.line) {
       const fn = functions.get(String(line.functionId))
       if (!fn) throw malformed(`location ${loc.id} refers to missing function ${line.functionId}`)
-      frames.push({ name: fn.name || '<anonymous>', file: fn.file, line: Number(line.line) })
+      const lineNumber = signed(line.line)
+      if (lineNumber < 0) throw malformed(`location ${loc.id} has line ${lineNumber}`)
+      frames.push({ name: fn.name || '<anonymous>', file: fn.file, line: lineNumber })
     }
     if (frames.length === 0) {
       frames.push({ name: `0x${BigInt(loc.address).toString(16)}`, file: '', line: 0 })
@@ -115,10 +117,15 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
 
   checkLabels(input.labels, limits)
   const version = VERSION_LABELS.map((k) => input.labels[k]).find((v) => v) ?? ''
-  const fromMs =
-    input.fromMs ??
-    (Number(profile.timeNanos) > 0 ? Math.floor(Number(profile.timeNanos) / 1e6) : now)
-  const durationMs = Math.floor(Number(profile.durationNanos) / 1e6)
+  const timeNanos = signed(profile.timeNanos)
+  const durationNanos = signed(profile.durationNanos)
+  if (timeNanos < 0 || durationNanos < 0) {
+    throw malformed(
+      `time_nanos ${timeNanos} and duration_nanos ${durationNanos} cannot be negative`,
+    )
+  }
+  const fromMs = input.fromMs ?? (timeNanos > 0 ? Math.floor(timeNanos / 1e6) : now)
+  const durationMs = Math.floor(durationNanos / 1e6)
   const untilMs = input.untilMs ?? (durationMs > 0 ? fromMs + durationMs : fromMs)
   const lastSeen = Math.floor(now / 1000)
 
@@ -208,7 +215,8 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
     }
     return leafFirst
   })
-  const cpu = nodeCpuEstimate(profile, sampleTypes, stacks)
+  const values = sampleValues(profile, mappings)
+  const cpu = nodeCpuEstimate(profile, sampleTypes, stacks, values)
 
   profile.sample.forEach((sample, sampleIndex) => {
     const leafFirst = stacks[sampleIndex]!
@@ -235,7 +243,7 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
         mapping.type,
         labels,
         stackHash,
-        Math.round(Number(sample.value[i] ?? 0) * mapping.scale),
+        Math.round(values[sampleIndex]![i]! * mapping.scale),
       )
     })
   })
@@ -276,6 +284,7 @@ function nodeCpuEstimate(
   profile: Profile,
   sampleTypes: readonly string[],
   stacks: readonly Frame[][],
+  values: readonly number[][],
 ): { index: number; estimate: CpuEstimate } | undefined {
   if (!isNodeTimeProfile(sampleTypes)) return undefined
   const at = (type: string) => sampleTypes.indexOf(type)
@@ -284,12 +293,54 @@ function nodeCpuEstimate(
   const estimate = estimateNodeCpu(
     profile.sample.map((sample, i) => ({
       leaf: stacks[i]![0]?.name ?? '',
-      count: Number(sample.value[count] ?? 0),
-      wallNanos: Number(sample.value[wall] ?? 0),
-      cpuNanos: Number(sample.value[index] ?? 0),
+      count: values[i]![count]!,
+      wallNanos: values[i]![wall]!,
+      cpuNanos: values[i]![index]!,
     })),
   )
   return { index, estimate }
+}
+
+/**
+ * pprof's int64 fields as numbers, signed (the decoder hands back a 64-bit varint as unsigned:
+ * `-1` arrives as 2^64 - 1).
+ */
+function signed(raw: number | bigint | undefined): number {
+  if (raw === undefined) return 0
+  return typeof raw === 'bigint' ? Number(BigInt.asIntN(64, raw)) : raw
+}
+
+/**
+ * Every sample's values, checked: one per sample type, none negative (no Kiln type has a
+ * negative quantity: a diff of profiles is not a profile), each and each type's sum exact as a
+ * double (2^53), which is what the store's rows and every total Kiln shows are computed in.
+ */
+function sampleValues(
+  profile: Profile,
+  mappings: readonly (SampleTypeMapping | undefined)[],
+): number[][] {
+  const sums = mappings.map(() => 0)
+  const out = profile.sample.map((sample, index) => {
+    if (sample.value.length !== mappings.length) {
+      throw malformed(
+        `sample ${index} has ${sample.value.length} values for ${mappings.length} sample types`,
+      )
+    }
+    return sample.value.map((raw, i) => {
+      const value = signed(raw)
+      if (value < 0) throw malformed(`sample ${index} has a negative value (${value})`)
+      const scaled = value * (mappings[i]?.scale ?? 1)
+      sums[i]! += scaled
+      if (!Number.isSafeInteger(Math.round(scaled)) || !Number.isSafeInteger(sums[i]!)) {
+        throw new KilnError(
+          'KILN_ERR_PROFILE_LIMIT',
+          `sample values add up beyond 2^53 (${Number.MAX_SAFE_INTEGER}), which no total can hold exactly`,
+        )
+      }
+      return value
+    })
+  })
+  return out
 }
 
 function checkLabels(labels: Record<string, string>, limits: NormalizeLimits): void {

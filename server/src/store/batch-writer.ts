@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { KilnError } from '../errors.js'
 import { KnownKeys } from './known-keys.js'
+import { isStoreUnavailable } from './store-errors.js'
 import { batchSize, emptyBatch, type RowBatch } from './rows.js'
 
 export interface BatchWriterOptions {
@@ -86,20 +87,51 @@ export class BatchWriter {
     this.#pending = []
     this.#pendingRows = 0
     if (pending.length === 0) return
-    try {
-      const merged = this.#merge(pending.map((p) => p.batch))
-      await this.#insert(merged)
-      for (const row of merged.stacks) this.#knownStacks.add(stackKey(row))
-      for (const row of merged.series) this.#knownSeries.add(seriesKey(row))
+    const merged = this.#merge(pending.map((p) => p.batch))
+    const failed = await this.#insert(merged)
+    if (failed === undefined) {
+      this.#remember(merged)
       for (const p of pending) p.resolve()
-    } catch (error) {
-      // Any failure to store is a 503 to the client: its profile was not kept and a retry
-      // (the agent's, or Pyroscope clients') is the right answer, whatever the cause.
-      const wrapped =
-        error instanceof KilnError
-          ? error
-          : new KilnError('KILN_ERR_STORE_UNAVAILABLE', describe(error), { cause: error })
+      return
+    }
+    if (pending.length === 1 || !isDataError(failed.error)) {
+      // The store is away (or this was one request's own batch): a 503, and the client's retry
+      // is the right answer. Tables before the failed one hold rows of this batch; those are
+      // series and stacks (stored once per key however often) or, when `profiles` failed, the
+      // samples of profiles no query counts without their `profiles` row.
+      const wrapped = storeUnavailable(failed.error)
       for (const p of pending) p.reject(wrapped)
+      return
+    }
+    // The store refused the data of some request in the batch: the tables before the failed
+    // one are in for every request; insert the rest of each request on its own, so one bad
+    // request is refused alone and the others are stored, each exactly once.
+    this.#remember(merged, failed.table)
+    const outcomes = []
+    for (const p of pending) {
+      const own = this.#merge([p.batch])
+      const error = (await this.#insert(own, failed.table))?.error
+      if (error === undefined) this.#remember(own)
+      outcomes.push({ p, error })
+    }
+    const allFailed = outcomes.every((o) => o.error !== undefined)
+    for (const { p, error } of outcomes) {
+      if (error === undefined) p.resolve()
+      else if (allFailed || !isDataError(error)) p.reject(storeUnavailable(error))
+      else {
+        p.reject(new KilnError('KILN_ERR_PROFILE_REJECTED', describe(error), { cause: error }))
+      }
+    }
+  }
+
+  /** Keys now stored, so later batches skip their series and stacks rows. */
+  #remember(batch: RowBatch, beforeTable: number = TABLES.length): void {
+    const stored = TABLES.slice(0, beforeTable)
+    if (stored.includes('stacks')) {
+      for (const row of batch.stacks) this.#knownStacks.add(stackKey(row))
+    }
+    if (stored.includes('series')) {
+      for (const row of batch.series) this.#knownSeries.add(seriesKey(row))
     }
   }
 
@@ -127,16 +159,18 @@ export class BatchWriter {
     return out
   }
 
-  async #insert(batch: RowBatch): Promise<void> {
+  /**
+   * Insert the batch's tables in order, from `fromTable` on; the first that fails stops it and
+   * says which (its index in {@link TABLES}) and why.
+   */
+  async #insert(
+    batch: RowBatch,
+    fromTable = 0,
+  ): Promise<{ table: number; error: unknown } | undefined> {
     const db = this.#options.database
-    const tables = [
-      ['agent_stats', batch.agentStats],
-      ['series', batch.series],
-      ['stacks', batch.stacks],
-      ['samples', batch.samples],
-      ['profiles', batch.profiles],
-    ] as const
-    for (const [table, values] of tables) {
+    for (const [index, table] of TABLES.entries()) {
+      if (index < fromTable) continue
+      const values = rowsOf(batch, table)
       if (values.length === 0) continue
       const started = process.hrtime.bigint()
       let ok = false
@@ -147,12 +181,47 @@ export class BatchWriter {
           format: 'JSONEachRow',
         })
         ok = true
+      } catch (error) {
+        return { table: index, error }
       } finally {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9
         this.#options.onInsert?.(table, values.length, seconds, ok)
       }
     }
+    return undefined
   }
+}
+
+/** The insert order (see the class comment). */
+const TABLES = ['agent_stats', 'series', 'stacks', 'samples', 'profiles'] as const
+
+function rowsOf(batch: RowBatch, table: (typeof TABLES)[number]): readonly object[] {
+  switch (table) {
+    case 'agent_stats':
+      return batch.agentStats
+    case 'series':
+      return batch.series
+    case 'stacks':
+      return batch.stacks
+    case 'samples':
+      return batch.samples
+    case 'profiles':
+      return batch.profiles
+  }
+}
+
+/**
+ * Whether ClickHouse refused the rows themselves (it answered, with an error about the data),
+ * as opposed to not answering: a network error or a timeout has no ClickHouse error code.
+ */
+function isDataError(error: unknown): boolean {
+  return (error as Error)?.constructor?.name === 'ClickHouseError' && !isStoreUnavailable(error)
+}
+
+function storeUnavailable(error: unknown): KilnError {
+  return error instanceof KilnError
+    ? error
+    : new KilnError('KILN_ERR_STORE_UNAVAILABLE', describe(error), { cause: error })
 }
 
 function stackKey(row: { tenant: string; service: string; stack_hash: string }): string {
