@@ -24,6 +24,7 @@ export const ERRORS = {
   KILN_ERR_FORBIDDEN: { statusCode: 403, message: 'Forbidden: %s' },
   KILN_ERR_TENANT_FORBIDDEN: { statusCode: 403, message: 'Tenant forbidden: %s' },
   KILN_ERR_RATE_LIMITED: { statusCode: 429, message: 'Rate limited: %s' },
+  KILN_ERR_OVERLOADED: { statusCode: 429, message: 'Server busy, retry later: %s' },
   KILN_ERR_QUERY_INVALID: { statusCode: 400, message: 'Invalid query: %s' },
   KILN_ERR_NOT_FOUND: { statusCode: 404, message: 'Not found: %s' },
   KILN_ERR_STORE_UNAVAILABLE: { statusCode: 503, message: 'Store unavailable: %s' },

@@ -94,6 +94,16 @@ export const ConfigSchema = Type.Object(
     }),
     trustProxy: Type.Boolean({ default: false, env: 'KILN_TRUST_PROXY' }),
     maxFutureSkewMs: Type.Integer({ default: 600_000, minimum: 0, env: 'KILN_MAX_FUTURE_SKEW_MS' }),
+    maxIngestInFlight: Type.Integer({
+      default: 64,
+      minimum: 1,
+      env: 'KILN_MAX_INGEST_IN_FLIGHT',
+    }),
+    maxIngestInFlightBytes: Type.Integer({
+      default: 256 * MiB,
+      minimum: 1024,
+      env: 'KILN_MAX_INGEST_IN_FLIGHT_BYTES',
+    }),
     insertBatchWaitMs: Type.Integer({ default: 20, minimum: 0, env: 'KILN_INSERT_BATCH_WAIT_MS' }),
     insertBatchMaxRows: Type.Integer({
       default: 200_000,

@@ -6,6 +6,7 @@ export interface KilnMetrics {
   readonly ingestedProfiles: Counter<'type'>
   readonly ingestedBytes: Counter
   readonly rejected: Counter<'code'>
+  readonly shed: Counter<'reason'>
   readonly insertSeconds: Histogram
   readonly insertedRows: Counter<'table'>
   readonly agentStatsMalformed: Counter<'reason'>
@@ -39,6 +40,12 @@ export const metricsPlugin = fp(
         name: 'kiln_ingest_rejected_total',
         help: 'Ingest requests refused, by error code',
         labelNames: ['code'],
+        registers: [registry],
+      }),
+      shed: new Counter({
+        name: 'kiln_ingest_shed_total',
+        help: 'Ingest requests answered 429 before their body was read, by reason: requests, bytes, rows',
+        labelNames: ['reason'],
         registers: [registry],
       }),
       insertSeconds: new Histogram({

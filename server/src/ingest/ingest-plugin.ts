@@ -1,6 +1,6 @@
 import multipart from '@fastify/multipart'
 import { Type } from '@sinclair/typebox'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { AGENT_STATS_HEADER, type IngestResponse } from '@kiln/wire'
 import type { KilnConfig } from '../config/config-schema.js'
 import { isKilnError, KilnError } from '../errors.js'
@@ -45,6 +45,46 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
     { parseAs: 'buffer', bodyLimit: config.maxBodyBytes },
     (_req, body, done) => done(null, body),
   )
+
+  // Backpressure: work in flight is bounded (requests, declared body bytes, rows waiting for
+  // the store). Beyond it, 429 with Retry-After at once, before the body is read: the client's
+  // backoff is cheaper than a queue that grows until every request times out.
+  const inFlight = { requests: 0, bytes: 0 }
+  /** What each admitted request holds, released when it is answered or abandoned. */
+  const holding = new WeakMap<FastifyRequest, number>()
+  const maxPendingRows = config.insertBatchMaxRows * 4
+  fastify.addHook('onRequest', async (request) => {
+    const declared = Number(request.headers['content-length'])
+    const bytes = Number.isFinite(declared) && declared >= 0 ? declared : config.maxBodyBytes
+    const reason =
+      inFlight.requests >= config.maxIngestInFlight
+        ? 'requests'
+        : inFlight.bytes + bytes > config.maxIngestInFlightBytes && inFlight.requests > 0
+          ? 'bytes'
+          : fastify.store.writer.pendingRows > maxPendingRows
+            ? 'rows'
+            : undefined
+    if (reason !== undefined) {
+      fastify.metrics.shed.inc({ reason })
+      throw new KilnError(
+        'KILN_ERR_OVERLOADED',
+        `${inFlight.requests} uploads in flight (KILN_MAX_INGEST_IN_FLIGHT, KILN_MAX_INGEST_IN_FLIGHT_BYTES)`,
+        { retryAfterSeconds: 1 },
+      )
+    }
+    inFlight.requests++
+    inFlight.bytes += bytes
+    holding.set(request, bytes)
+  })
+  const release = async (request: FastifyRequest): Promise<void> => {
+    const bytes = holding.get(request)
+    if (bytes === undefined) return
+    holding.delete(request)
+    inFlight.requests--
+    inFlight.bytes -= bytes
+  }
+  fastify.addHook('onResponse', release)
+  fastify.addHook('onRequestAbort', release)
 
   fastify.addHook('onError', async (_request, _reply, error) => {
     const code = isKilnError(error) ? error.code : ((error as { code?: string }).code ?? 'UNKNOWN')
