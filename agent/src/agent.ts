@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { promisify } from 'node:util'
 import { gzip } from 'node:zlib'
 import { AGENT_STATS_HEADER, formatAppName } from '@kiln/wire'
@@ -153,7 +154,12 @@ export class Agent {
         cpuMicros += used.user + used.system
         const body = await gzipAsync(bytes)
         this.stats.profilesCollected++
-        this.#queue.enqueue({ query: this.#query(from, until), body, attempts: 0 })
+        this.#queue.enqueue({
+          id: randomUUID(),
+          query: this.#query(from, until),
+          body,
+          attempts: 0,
+        })
       }
     } catch (error) {
       this.stats.lastError = String(error)

@@ -1,10 +1,12 @@
-import { TENANT_HEADER } from '@kiln/wire'
+import { TENANT_HEADER, UPLOAD_ID_HEADER } from '@kiln/wire'
 import type { AgentLogger } from './logger.js'
 import { post, type PostResult } from './http-post.js'
 import { MAX_RETRY_AFTER_MS, parseRetryAfter } from './retry-after.js'
 import type { AgentStats } from './stats.js'
 
 export interface QueuedUpload {
+  /** Names the upload to the server (`x-kiln-upload-id`), the same on every retry: stored once. */
+  id?: string
   /** Query string of `/ingest` (name, from, until, ...). */
   query: URLSearchParams
   body: Buffer
@@ -152,6 +154,7 @@ export class UploadQueue {
       'content-type': 'application/octet-stream',
     }
     if (token) headers.authorization = `Bearer ${token}`
+    if (item.id) headers[UPLOAD_ID_HEADER] = item.id
     if (tenant) headers[TENANT_HEADER] = tenant
     let result: PostResult | Error
     try {

@@ -323,10 +323,12 @@ describe('auth and tenants', () => {
   )
   afterAll(async () => dispose?.())
 
+  // Each upload its own interval: the same one sent again would be stored once.
+  let uploads = 0
   const post = (headers: Record<string, string>, service = 'tenanted') =>
     app.inject({
       method: 'POST',
-      url: ingestUrl(service),
+      url: ingestUrl(service, FROM + 10_000 * uploads++),
       payload: encodeProfile(PROFILE),
       headers,
     })

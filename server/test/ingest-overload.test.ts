@@ -46,7 +46,7 @@ describe('ingest under overload', () => {
     const agent = new Agent({ keepAlive: false, maxSockets: Infinity })
     const send = (i: number) =>
       new Promise<{ status: number; retryAfter: string | undefined }>((resolve, reject) => {
-        const from = Math.floor(NOW / 1000) - 300 + (i % 60)
+        const from = Math.floor(NOW / 1000) - 600 + i // each upload its own: none is a re-send
         const req = request(
           {
             agent,
@@ -79,7 +79,7 @@ describe('ingest under overload', () => {
 
     const graph = (await (
       await fetch(
-        `${server.url}/api/v1/flamegraph?service=flood&type=cpu&from=${NOW - 600_000}&to=${NOW + 60_000}`,
+        `${server.url}/api/v1/flamegraph?service=flood&type=cpu&from=${NOW - 700_000}&to=${NOW + 60_000}`,
       )
     ).json()) as FlamegraphResponse
     expect(graph.total).toBe(ok * VALUE)

@@ -1,6 +1,12 @@
 export { PROFILE_TYPES, isProfileTypeName } from './profile-types.js'
 export type { Aggregation, ProfileTypeInfo, ProfileTypeName } from './profile-types.js'
-export { LABEL_NAME_PATTERN, VERSION_LABELS, formatAppName } from './ingest.js'
+export {
+  LABEL_NAME_PATTERN,
+  UPLOAD_ID_HEADER,
+  UPLOAD_ID_PATTERN,
+  VERSION_LABELS,
+  formatAppName,
+} from './ingest.js'
 export type { IngestQuery, IngestResponse } from './ingest.js'
 export { AGENT_STATS_HEADER, AGENT_STATS_HEADER_MAX_BYTES } from './agents.js'
 export type { AgentInstance, AgentStatsHeader, AgentWindowStats, AgentsResponse } from './agents.js'

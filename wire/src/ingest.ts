@@ -19,6 +19,14 @@ export interface IngestQuery {
  */
 export const LABEL_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_.]*$'
 
+/**
+ * The request header that names an upload (Kiln's agent: a random id per profile, the same on
+ * each of its retries), so a re-sent upload is stored once. Uploads without it are recognised
+ * by their content. Letters, digits, `-` and `_`, 8 to 128 characters.
+ */
+export const UPLOAD_ID_HEADER = 'x-kiln-upload-id'
+export const UPLOAD_ID_PATTERN = '^[A-Za-z0-9_-]{8,128}$'
+
 /** Labels carrying the service version; `service_version` is canonical. */
 export const VERSION_LABELS = ['service_version', 'version'] as const
 

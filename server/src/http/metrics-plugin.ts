@@ -7,6 +7,7 @@ export interface KilnMetrics {
   readonly ingestedBytes: Counter
   readonly rejected: Counter<'code'>
   readonly shed: Counter<'reason'>
+  readonly duplicateUploads: Counter
   readonly insertSeconds: Histogram
   readonly insertedRows: Counter<'table'>
   readonly agentStatsMalformed: Counter<'reason'>
@@ -46,6 +47,11 @@ export const metricsPlugin = fp(
         name: 'kiln_ingest_shed_total',
         help: 'Ingest requests answered 429 before their body was read, by reason: requests, bytes, rows',
         labelNames: ['reason'],
+        registers: [registry],
+      }),
+      duplicateUploads: new Counter({
+        name: 'kiln_ingest_duplicates_total',
+        help: 'Uploads recognised as already stored (re-sent after a lost answer) and not stored again',
         registers: [registry],
       }),
       insertSeconds: new Histogram({

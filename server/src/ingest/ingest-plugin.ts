@@ -1,7 +1,13 @@
 import multipart from '@fastify/multipart'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
-import { AGENT_STATS_HEADER, type IngestResponse } from '@kiln/wire'
+import { createHash } from 'node:crypto'
+import {
+  AGENT_STATS_HEADER,
+  UPLOAD_ID_HEADER,
+  UPLOAD_ID_PATTERN,
+  type IngestResponse,
+} from '@kiln/wire'
 import type { KilnConfig } from '../config/config-schema.js'
 import { isKilnError, KilnError } from '../errors.js'
 import { agentStatsRow, parseAgentStats } from './agent-stats.js'
@@ -10,6 +16,7 @@ import { readIngestBody } from './ingest-body.js'
 import { decodePprof, decompress } from './pprof-decode.js'
 import { normalizeProfile } from './pprof-normalize.js'
 import { parseTimeParam } from './time-param.js'
+import { countStoredProfiles } from '../store/stored-profiles.js'
 
 const IngestQuerySchema = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 65536, description: 'service{label=value,...}' }),
@@ -86,6 +93,9 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
   fastify.addHook('onResponse', release)
   fastify.addHook('onRequestAbort', release)
 
+  /** Uploads being stored, by upload key: a concurrent re-send waits for the first. */
+  const inFlightUploads = new Map<string, Promise<IngestResponse>>()
+
   fastify.addHook('onError', async (_request, _reply, error) => {
     const code = isKilnError(error) ? error.code : ((error as { code?: string }).code ?? 'UNKNOWN')
     fastify.metrics.rejected.inc({ code })
@@ -121,34 +131,121 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
       checkTime(fromMs, now, config)
       checkTime(untilMs, now, config)
       const body = await readIngestBody(request)
-      const bytes = await decompress(body.profile, config.maxDecompressedBytes)
-      const profile = decodePprof(bytes)
-      const result = normalizeProfile(profile, {
-        tenant: request.tenant,
+      const uploadKey = uploadKeyOf(request, { service, name, from, until, body: body.profile })
+      // The same upload in flight already (a client that retried before its first answer):
+      // answer both from the one store.
+      const running = inFlightUploads.get(uploadKey)
+      if (running) return running
+      const stored = storeUpload(request, {
+        ...body,
+        uploadKey,
         service,
         labels,
+        spyName,
         fromMs,
         untilMs,
-        spyName,
-        limits: config,
         now,
+        agent,
       })
-      checkTime(result.batch.profiles[0]?.time_start, now, config)
-      checkTime(result.untilMs, now, config)
-      if (result.untilMs < (result.batch.profiles[0]?.time_start ?? result.untilMs)) {
-        throw new KilnError('KILN_ERR_TIME_INVALID', '`until` is before `from`')
+      inFlightUploads.set(uploadKey, stored)
+      try {
+        return await stored
+      } finally {
+        inFlightUploads.delete(uploadKey)
       }
-      if (agent.stats) {
-        // Once per upload, whatever the number of profile types it holds.
-        const context = { tenant: request.tenant, service, labels, time: result.untilMs, now }
-        result.batch.agentStats.push(agentStatsRow(agent.stats, context))
-      }
-      await fastify.store.writer.write(result.batch)
-      for (const p of result.batch.profiles) fastify.metrics.ingestedProfiles.inc({ type: p.type })
-      fastify.metrics.ingestedBytes.inc(body.profile.length)
-      return { profiles: result.batch.profiles.length, samples: result.samples }
     },
   )
+
+  /** Decode, normalize, check, and store one upload once; answer what it holds. */
+  async function storeUpload(
+    request: FastifyRequest,
+    upload: {
+      profile: Buffer
+      uploadKey: string
+      service: string
+      labels: Record<string, string>
+      spyName: string | undefined
+      fromMs: number | undefined
+      untilMs: number | undefined
+      now: number
+      agent: ReturnType<typeof parseAgentStats>
+    },
+  ): Promise<IngestResponse> {
+    const { service, labels, spyName, fromMs, untilMs, now, agent } = upload
+    const bytes = await decompress(upload.profile, config.maxDecompressedBytes)
+    const profile = decodePprof(bytes)
+    const result = normalizeProfile(profile, {
+      uploadKey: upload.uploadKey,
+      tenant: request.tenant,
+      service,
+      labels,
+      fromMs,
+      untilMs,
+      spyName,
+      limits: config,
+      now,
+    })
+    checkTime(result.batch.profiles[0]?.time_start, now, config)
+    checkTime(result.untilMs, now, config)
+    if (result.untilMs < (result.batch.profiles[0]?.time_start ?? result.untilMs)) {
+      throw new KilnError('KILN_ERR_TIME_INVALID', '`until` is before `from`')
+    }
+    const answer = { profiles: result.batch.profiles.length, samples: result.samples }
+    const profileIds = result.batch.profiles.map((p) => p.profile_id)
+    const timeStartMs = result.batch.profiles[0]?.time_start
+    if (timeStartMs !== undefined) {
+      const { client, database } = fastify.store
+      const key = { tenant: request.tenant, service, timeStartMs, profileIds }
+      if ((await countStoredProfiles(client, database, key)) === profileIds.length) {
+        // Stored before (its answer was lost, or the client gave up waiting): once is enough.
+        fastify.metrics.duplicateUploads.inc()
+        return answer
+      }
+    }
+    if (agent.stats) {
+      // Once per upload, whatever the number of profile types it holds.
+      const context = { tenant: request.tenant, service, labels, time: result.untilMs, now }
+      result.batch.agentStats.push(agentStatsRow(agent.stats, context))
+    }
+    await fastify.store.writer.write(result.batch)
+    for (const p of result.batch.profiles) fastify.metrics.ingestedProfiles.inc({ type: p.type })
+    fastify.metrics.ingestedBytes.inc(upload.profile.length)
+    return answer
+  }
+}
+
+const UPLOAD_ID_RE = new RegExp(UPLOAD_ID_PATTERN)
+
+/**
+ * What names an upload across its re-sends: the id Kiln's agent sends (per tenant and service),
+ * else the upload itself: tenant, the `name`, `from` and `until` parameters and the body's
+ * SHA-256. A Pyroscope client re-sending an upload sends the same bytes.
+ */
+function uploadKeyOf(
+  request: FastifyRequest,
+  upload: {
+    service: string
+    name: string
+    from?: string | undefined
+    until?: string | undefined
+    body: Buffer
+  },
+): string {
+  const header = request.headers[UPLOAD_ID_HEADER]
+  if (header !== undefined) {
+    if (typeof header !== 'string' || !UPLOAD_ID_RE.test(header)) {
+      throw new KilnError(
+        'KILN_ERR_BAD_REQUEST',
+        `${UPLOAD_ID_HEADER} must match ${UPLOAD_ID_PATTERN}`,
+      )
+    }
+    return `id\u0000${request.tenant}\u0000${upload.service}\u0000${header}`
+  }
+  const hash = createHash('sha256')
+  for (const part of [request.tenant, upload.name, upload.from ?? '', upload.until ?? '']) {
+    hash.update(part).update('\u0000')
+  }
+  return `content\u0000${hash.update(upload.body).digest('hex')}`
 }
 
 /** Refuse profiles older than the retention (they would be deleted at once) or from the future. */

@@ -4,6 +4,7 @@ import { VERSION_LABELS } from '@kiln/wire'
 import { KilnError } from '../errors.js'
 import { LABEL_NAME_RE } from './app-name.js'
 import { emptyBatch, type RowBatch, type SampleRow } from '../store/rows.js'
+import { profileIdOf } from '../store/stored-profiles.js'
 import { hash64 } from './hash.js'
 import {
   OUTSIDE_JS_FRAME,
@@ -24,6 +25,11 @@ export interface NormalizeLimits {
 }
 
 export interface NormalizeInput {
+  /**
+   * What names this upload, the same on every re-send: its profiles' ids derive from it.
+   * Without one, each call is a new upload (benchmarks, tests).
+   */
+  uploadKey?: string
   tenant: string
   service: string
   labels: Record<string, string>
@@ -61,6 +67,7 @@ export const TRUNCATED_FRAME = '[truncated]'
  */
 export function normalizeProfile(profile: Profile, input: NormalizeInput): NormalizeResult {
   const { limits, tenant, service } = input
+  const uploadKey = input.uploadKey ?? randomUUID()
   const now = input.now ?? Date.now()
   const strings = profile.stringTable.strings
   const str = (index: number | bigint, what: string): string => {
@@ -258,7 +265,7 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
       tenant,
       service,
       type,
-      profile_id: randomUUID(),
+      profile_id: profileIdOf(uploadKey, type),
       series_id: seriesOf(type, input.labels),
       time_start: fromMs,
       time_end: untilMs,

@@ -23,6 +23,8 @@ export interface Upload {
   labels: Record<string, string>
   sampleType: [type: string, unit: string]
   samples: { stack: string[]; value: number; labels?: Record<string, string> }[]
+  /** The same upload again (a client's retry): sent, and stored once. */
+  resent?: boolean
 }
 
 export async function ingestUploads(app: FastifyInstance, uploads: Upload[]): Promise<void> {

@@ -1,0 +1,108 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { UPLOAD_ID_HEADER, type FlamegraphResponse } from '@kiln/wire'
+import { buildApp } from '../src/app.js'
+import { resolveConfig } from '../src/config/resolve-config.js'
+import { encodeProfile } from './helpers/pprof-builder.js'
+
+/** An upload re-sent (a retry after a lost answer, a restart) is stored once. */
+
+const NOW = Date.now()
+const FROM = Math.floor((NOW - 5 * 60_000) / 1000)
+const VALUE = 4200
+
+describe('exactly once', () => {
+  let app: FastifyInstance
+  let dataDir: string
+  const open = () =>
+    buildApp(
+      resolveConfig({
+        dataDir,
+        logLevel: 'silent',
+        insertBatchWaitMs: 5,
+        rateLimitIngestPerMinute: 0,
+      }),
+    )
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'kiln-once-'))
+    app = await open()
+  })
+  afterAll(async () => {
+    await app?.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  const body = (value = VALUE) =>
+    encodeProfile({
+      sampleTypes: [
+        ['cpu', 'nanoseconds'],
+        ['alloc_space', 'bytes'],
+      ],
+      samples: [{ stack: ['main', 'work'], values: [value, 2 * value] }],
+    })
+  const send = (
+    service: string,
+    payload: Buffer,
+    headers: Record<string, string> = {},
+    from = FROM,
+  ) =>
+    app.inject({
+      method: 'POST',
+      url: `/ingest?name=${service}&from=${from}&until=${from + 10}`,
+      headers: { 'content-type': 'application/octet-stream', ...headers },
+      payload,
+    })
+  const total = async (service: string, type = 'cpu') => {
+    const res = await app.inject({
+      url: `/api/v1/flamegraph?service=${service}&type=${type}&from=${NOW - 600_000}&to=${NOW + 60_000}`,
+    })
+    return res.json<FlamegraphResponse>().total
+  }
+
+  it('recognises a Pyroscope-style re-send by its content', async () => {
+    const payload = body()
+    for (let i = 0; i < 3; i++) {
+      const res = await send('resent', payload)
+      expect(res.statusCode, res.body).toBe(200)
+      expect(res.json()).toEqual({ profiles: 2, samples: 1 })
+    }
+    expect(await total('resent')).toBe(VALUE)
+    expect(await total('resent', 'alloc_space')).toBe(2 * VALUE)
+    // The same bytes for another interval are another upload.
+    expect((await send('resent', payload, {}, FROM + 10)).statusCode).toBe(200)
+    expect(await total('resent')).toBe(2 * VALUE)
+  })
+
+  it("recognises the agent's retries by their upload id, even sent at once", async () => {
+    const headers = { [UPLOAD_ID_HEADER]: 'upload-0001-aaaa' }
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => send('retried', body(), headers)),
+    )
+    expect(results.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200])
+    expect((await send('retried', body(), headers)).statusCode).toBe(200)
+    expect(await total('retried')).toBe(VALUE)
+    // Another id is another upload.
+    expect(
+      (await send('retried', body(), { [UPLOAD_ID_HEADER]: 'upload-0002-bbbb' })).statusCode,
+    ).toBe(200)
+    expect(await total('retried')).toBe(2 * VALUE)
+    const bad = await send('retried', body(), { [UPLOAD_ID_HEADER]: 'no good' })
+    expect(bad.statusCode).toBe(400)
+  })
+
+  it('still recognises a re-send after the server restarted', async () => {
+    const headers = { [UPLOAD_ID_HEADER]: 'upload-restart-1' }
+    expect((await send('restarted', body(), headers)).statusCode).toBe(200)
+    await app.close()
+    app = await open()
+    expect((await send('restarted', body(), headers)).statusCode).toBe(200)
+    expect((await send('restarted', body())).statusCode).toBe(200) // content key: new upload
+    expect(await total('restarted')).toBe(2 * VALUE)
+    const metrics = await app.inject({ url: '/metrics' })
+    expect(metrics.body).toMatch(/^kiln_ingest_duplicates_total 1$/m)
+  })
+})
