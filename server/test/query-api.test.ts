@@ -228,6 +228,9 @@ describe('query API on the embedded store, to the sample', () => {
         [{ from: ALL.to, to: ALL.from }, 400, 'KILN_ERR_QUERY_INVALID', /before/],
         [{ ...ALL, type: 'nope' }, 400, 'KILN_ERR_BAD_REQUEST', /type/],
         [{ ...ALL, maxNodes: 1 }, 400, 'KILN_ERR_BAD_REQUEST', /maxNodes/],
+        // Beyond the latest time a Date holds: the client's mistake, not a store error.
+        [{ ...ALL, to: 2 ** 53 }, 400, 'KILN_ERR_BAD_REQUEST', /to/],
+        [{ from: 2 ** 60, to: 2 ** 61 }, 400, 'KILN_ERR_BAD_REQUEST', /from/],
       ]
       for (const [params, status, code, message] of cases) {
         const { status: s, body } = await getError('/flamegraph', {

@@ -1,3 +1,4 @@
+import { unixMs } from '../http/unix-ms.js'
 import { Type } from '@sinclair/typebox'
 import { LinksSchema } from '../hooks/hooks-schemas.js'
 
@@ -37,8 +38,8 @@ export const FindingSchema = Type.Object({
 export const FindingsQuery = Type.Object({
   service: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   kind: Type.Optional(Type.Union([Type.Literal('cpu_regression'), Type.Literal('heap_growth')])),
-  from: Type.Optional(Type.Integer({ minimum: 0, description: 'Unix ms; default `to` - 24 h' })),
-  to: Type.Optional(Type.Integer({ minimum: 0, description: 'Unix ms; default now' })),
+  from: Type.Optional(unixMs('Unix ms; default `to` - 24 h')),
+  to: Type.Optional(unixMs('Unix ms; default now')),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 500 })),
 })
 

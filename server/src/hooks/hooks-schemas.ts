@@ -1,3 +1,4 @@
+import { unixMs } from '../http/unix-ms.js'
 import { Type } from '@sinclair/typebox'
 
 /*
@@ -124,8 +125,8 @@ export const GenericHookSchema = hookRoute(
 export const AlertsQuery = Type.Object({
   service: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   status: Type.Optional(Type.Union([Type.Literal('firing'), Type.Literal('resolved')])),
-  from: Type.Optional(Type.Integer({ minimum: 0, description: 'Unix ms; default `to` - 24 h' })),
-  to: Type.Optional(Type.Integer({ minimum: 0, description: 'Unix ms; default now' })),
+  from: Type.Optional(unixMs('Unix ms; default `to` - 24 h')),
+  to: Type.Optional(unixMs('Unix ms; default now')),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000, default: 500 })),
 })
 

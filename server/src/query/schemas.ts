@@ -1,3 +1,4 @@
+import { unixMs } from '../http/unix-ms.js'
 import { Type, type TSchema } from '@sinclair/typebox'
 import { PROFILE_TYPES, type ProfileTypeName } from '@kiln/wire'
 import { AgentStatsHeaderSchema } from '../ingest/agent-stats.js'
@@ -18,11 +19,8 @@ const ProfileType = Type.Unsafe<ProfileTypeName>({
   enum: Object.keys(PROFILE_TYPES),
   description: 'Profile type',
 })
-const From = Type.Integer({
-  minimum: 0,
-  description: 'Window start, Unix ms (inclusive); default `to` - 15 min',
-})
-const To = Type.Integer({ minimum: 0, description: 'Window end, Unix ms (exclusive); default now' })
+const From = unixMs('Window start, Unix ms (inclusive); default `to` - 15 min')
+const To = unixMs('Window end, Unix ms (exclusive); default now')
 const Selector = Type.String({
   maxLength: 4096,
   description:
@@ -271,14 +269,10 @@ const Ranked = Type.Object({
 export const DiffQuery = Type.Object({
   service: Service,
   type: ProfileType,
-  baseFrom: Type.Optional(Type.Integer({ minimum: 0, description: 'Baseline start, Unix ms' })),
-  baseTo: Type.Optional(
-    Type.Integer({ minimum: 0, description: 'Baseline end, Unix ms; default compFrom' }),
-  ),
-  compFrom: Type.Optional(Type.Integer({ minimum: 0, description: 'Comparison start, Unix ms' })),
-  compTo: Type.Optional(
-    Type.Integer({ minimum: 0, description: 'Comparison end, Unix ms; default now' }),
-  ),
+  baseFrom: Type.Optional(unixMs('Baseline start, Unix ms')),
+  baseTo: Type.Optional(unixMs('Baseline end, Unix ms; default compFrom')),
+  compFrom: Type.Optional(unixMs('Comparison start, Unix ms')),
+  compTo: Type.Optional(unixMs('Comparison end, Unix ms; default now')),
   baseQuery: Type.Optional(Selector),
   compQuery: Type.Optional(Selector),
   maxNodes: Type.Optional(MaxNodes),
