@@ -250,6 +250,28 @@ describe('bad input battery', () => {
       code: 'KILN_ERR_BAD_REQUEST',
     },
     {
+      name: 'multipart without a boundary',
+      payload: Buffer.from('garbage'),
+      headers: { 'content-type': 'multipart/form-data' },
+      status: 400,
+      code: 'KILN_ERR_BAD_REQUEST',
+    },
+    {
+      name: 'multipart cut short',
+      payload: Buffer.from(
+        '--XYZ\r\nContent-Disposition: form-data; name="profile"; filename="p"\r\n\r\nabc',
+      ),
+      headers: { 'content-type': 'multipart/form-data; boundary=XYZ' },
+      status: 400,
+      code: 'KILN_ERR_BAD_REQUEST',
+    },
+    {
+      name: 'a negative sample value',
+      payload: encodeProfile({ ...PROFILE, samples: [{ stack: ['a'], values: [-1000] }] }),
+      status: 400,
+      code: 'KILN_ERR_PPROF_INVALID',
+    },
+    {
       name: 'multipart without profile',
       ...(() => {
         const f = multipart({ other: valid })

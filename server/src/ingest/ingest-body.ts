@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import { KilnError } from '../errors.js'
+import { isKilnError, KilnError } from '../errors.js'
 
 /** Content types a raw pprof body may come with; none at all is accepted too. */
 export const RAW_CONTENT_TYPES = new Set([
@@ -25,21 +25,20 @@ export interface IngestBody {
  */
 export async function readIngestBody(request: FastifyRequest): Promise<IngestBody> {
   if (request.isMultipart()) {
-    let profile: Buffer | undefined
-    let sampleTypeConfig: unknown
-    for await (const part of request.parts()) {
-      if (part.type === 'file') {
-        const bytes = await part.toBuffer()
-        if (part.fieldname === 'profile') profile = bytes
-        else if (part.fieldname === 'sample_type_config')
-          sampleTypeConfig = parseJson(bytes.toString('utf8'))
-      } else if (part.fieldname === 'sample_type_config') {
-        sampleTypeConfig = parseJson(String(part.value))
+    try {
+      return await readMultipart(request)
+    } catch (error) {
+      // Size limits keep their own codes (413); anything else busboy could not read is a body
+      // the client malformed (no boundary, garbage, cut short), not a server error.
+      if (isKilnError(error) || String((error as { code?: unknown }).code).startsWith('FST_')) {
+        throw error
       }
+      const detail = error instanceof Error ? error.message : String(error)
+      throw new KilnError(
+        'KILN_ERR_BAD_REQUEST',
+        `malformed multipart body: ${detail.slice(0, 200)}`,
+      )
     }
-    if (!profile)
-      throw new KilnError('KILN_ERR_BAD_REQUEST', 'multipart form has no `profile` field')
-    return { profile, sampleTypeConfig }
   }
   const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
   if (type !== '' && !RAW_CONTENT_TYPES.has(type)) {
@@ -52,6 +51,24 @@ export async function readIngestBody(request: FastifyRequest): Promise<IngestBod
     throw new KilnError('KILN_ERR_PPROF_INVALID', 'empty body')
   }
   return { profile: request.body }
+}
+
+/** The `profile` (and `sample_type_config`) fields of a multipart form. */
+async function readMultipart(request: FastifyRequest): Promise<IngestBody> {
+  let profile: Buffer | undefined
+  let sampleTypeConfig: unknown
+  for await (const part of request.parts()) {
+    if (part.type === 'file') {
+      const bytes = await part.toBuffer()
+      if (part.fieldname === 'profile') profile = bytes
+      else if (part.fieldname === 'sample_type_config')
+        sampleTypeConfig = parseJson(bytes.toString('utf8'))
+    } else if (part.fieldname === 'sample_type_config') {
+      sampleTypeConfig = parseJson(String(part.value))
+    }
+  }
+  if (!profile) throw new KilnError('KILN_ERR_BAD_REQUEST', 'multipart form has no `profile` field')
+  return { profile, sampleTypeConfig }
 }
 
 function parseJson(text: string): unknown {
