@@ -243,6 +243,8 @@ export interface DiffFunction {
  */
 export interface DiffChanges {
   rankBy: 'share' | 'absolute'
+  /** Per window, value of stacks the rankings could not read (beyond a million); absent: none. */
+  leftOut?: [number, number]
   self: { grew: DiffFunction[]; shrank: DiffFunction[] }
   total: { grew: DiffFunction[]; shrank: DiffFunction[] }
 }
@@ -290,7 +292,13 @@ export interface TopResponse {
   total: number
   stacks: number
   sort: 'self' | 'total'
+  /** Self and total of each function over every stack of the window (exact). */
   functions: TopFunction[]
+  /**
+   * Value of the stacks the function table could not read (beyond a million distinct stacks):
+   * absent when it read them all.
+   */
+  leftOut?: number
 }
 
 /**

@@ -9,7 +9,7 @@ import {
 import { buildDiffTree } from './build-tree.js'
 import { compareFunctions, functionTable, type FunctionValues } from './function-table.js'
 import { formatSelector } from './selector.js'
-import { queryStacks } from './stack-query.js'
+import { queryStacksAndAll } from './stack-query.js'
 import type { QueryWindow } from './window-sql.js'
 
 export interface DiffOptions {
@@ -37,10 +37,12 @@ export async function queryDiff(
   options: DiffOptions,
 ): Promise<DiffResponse> {
   const { baseline, comparison, maxStacks, maxNodes, limit, rankBy } = options
-  const set = await queryStacks(client, db, [baseline, comparison], maxStacks)
+  // The tree from the `maxStacks` heaviest stacks (it folds to `maxNodes` anyway); the ranked
+  // functions from every stack, so their values are exact however many stacks there are.
+  const { tree: set, all } = await queryStacksAndAll(client, db, [baseline, comparison], maxStacks)
   const totals = [set.totals[0]!, set.totals[1]!] as const
   const root = buildDiffTree(set.stacks, totals, [set.remainders[0]!, set.remainders[1]!], maxNodes)
-  const functions = functionTable(set.stacks, 2).map((f) => diffFunction(f, totals))
+  const functions = functionTable(all.stacks, 2).map((f) => diffFunction(f, totals))
   const info = PROFILE_TYPES[baseline.type]
   const side = (w: QueryWindow, i: 0 | 1): DiffWindow => ({
     from: w.from,
@@ -57,7 +59,12 @@ export async function queryDiff(
     baseline: side(baseline, 0),
     comparison: side(comparison, 1),
     root,
-    changes: rankChanges(functions, rankBy, limit),
+    changes: {
+      ...rankChanges(functions, rankBy, limit),
+      ...(all.remainders.some((r) => r !== 0)
+        ? { leftOut: [all.remainders[0]!, all.remainders[1]!] as [number, number] }
+        : {}),
+    },
   }
 }
 

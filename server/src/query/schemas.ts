@@ -305,6 +305,12 @@ export const DiffSchema = {
         rankBy: Type.String({ enum: ['share', 'absolute'] }),
         self: Ranked,
         total: Ranked,
+        leftOut: Type.Optional(
+          Type.Array(Type.Number(), {
+            description:
+              'Per window, value of stacks the rankings could not read (beyond a million); absent: the rankings are exact',
+          }),
+        ),
       }),
     }),
   },
@@ -334,6 +340,13 @@ export const TopSchema = {
           line: Type.Optional(Type.Integer()),
           self: Type.Number(),
           total: Type.Number({ description: 'Counted once per stack, also under recursion' }),
+        }),
+        { description: 'Over every stack of the window, not only the `maxStacks` heaviest' },
+      ),
+      leftOut: Type.Optional(
+        Type.Number({
+          description:
+            'Value of stacks the table could not read (beyond a million); absent: it is exact',
         }),
       ),
     }),

@@ -129,3 +129,27 @@ async function queryFrames(
   }
   return frames
 }
+
+/** The most stacks a function table reads: beyond, it says what it left out. */
+export const FUNCTION_TABLE_MAX_STACKS = 1_000_000
+
+/**
+ * The stacks of {@link queryStacks} for a tree (the `limit` heaviest), and every stack of the
+ * windows for their function tables, so self and total of each function are exact however many
+ * stacks a window holds (up to {@link FUNCTION_TABLE_MAX_STACKS}; `all.remainders` say what is
+ * left out beyond). One statement when the windows hold no more than `limit` stacks.
+ */
+export async function queryStacksAndAll(
+  client: ClickHouseClient,
+  db: string,
+  windows: readonly QueryWindow[],
+  limit: number,
+): Promise<{ tree: StackSet; all: StackSet }> {
+  const tree = await queryStacks(client, db, windows, limit)
+  const distinct = Math.max(...tree.stackCounts)
+  if (tree.stacks.length >= distinct || limit >= FUNCTION_TABLE_MAX_STACKS) {
+    return { tree, all: tree }
+  }
+  const all = await queryStacks(client, db, windows, Math.min(distinct, FUNCTION_TABLE_MAX_STACKS))
+  return { tree, all }
+}

@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { type TopFunction, type TopResponse } from '@kiln/wire'
 import { compareFunctions, functionTable } from './function-table.js'
-import { queryStacks } from './stack-query.js'
+import { queryStacksAndAll } from './stack-query.js'
 import { windowHeader } from './window-header.js'
 import type { QueryWindow } from './window-sql.js'
 
@@ -18,7 +18,8 @@ export async function queryTop(
   options: TopOptions,
 ): Promise<TopResponse> {
   const { sort, limit, maxStacks, ...window } = options
-  const set = await queryStacks(client, db, [window], maxStacks)
+  // Every stack, not only the `maxStacks` heaviest: a function's self and total are exact.
+  const { all: set } = await queryStacksAndAll(client, db, [window], maxStacks)
   const other = sort === 'self' ? 'total' : 'self'
   const functions = functionTable(set.stacks, 1)
     .sort(
@@ -37,5 +38,6 @@ export async function queryTop(
     stacks: set.stackCounts[0]!,
     sort,
     functions,
+    ...(set.remainders[0]! !== 0 ? { leftOut: set.remainders[0]! } : {}),
   }
 }
