@@ -7,18 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Agent } from '../src/agent.js'
 import { resolveAgentConfig, type AgentOptions } from '../src/config.js'
 import { silentLogger } from '../src/logger.js'
-import type { Profile, ProfilerBindings } from '../src/profiler-bindings.js'
+import { standInProfiler } from './helpers/stand-in-profiler.js'
 
-const bindings: ProfilerBindings = {
-  startTime: () => {},
-  setLabels: () => {},
-  stopTime: () => ({}) as Profile,
-  startHeap: () => {},
-  heapProfile: () => ({}) as Profile,
-  loadSourceMaps: () => Promise.reject(new Error('none here')),
-  stopHeap: () => {},
-  serialize: () => new Uint8Array(8),
-}
+const bindings = standInProfiler()
 
 const servers: Server[] = []
 afterEach(async () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { Agent } from '../src/agent.js'
 import { resolveAgentConfig } from '../src/config.js'
 import { silentLogger } from '../src/logger.js'
-import type { Profile, ProfilerBindings } from '../src/profiler-bindings.js'
+import { standInProfiler } from './helpers/stand-in-profiler.js'
 
 /** Burn `ms` of CPU on this thread. */
 function burn(ms: number): void {
@@ -18,19 +18,13 @@ function burn(ms: number): void {
 
 function fakeProfiler(costMs: () => number) {
   const starts: number[] = []
-  const bindings: ProfilerBindings = {
+  const bindings = standInProfiler({
     startTime: ({ intervalMicros }) => void starts.push(intervalMicros),
-    setLabels: () => {},
-    stopTime: () => ({}) as Profile,
-    startHeap: () => {},
-    heapProfile: () => ({}) as Profile,
-    loadSourceMaps: () => Promise.reject(new Error('none here')),
-    stopHeap: () => {},
     serialize: () => {
       burn(costMs())
       return new Uint8Array(8)
     },
-  }
+  })
   return { bindings, starts }
 }
 

@@ -27,7 +27,13 @@ import {
   cpuUploads,
   heapUploads,
 } from './helpers/ui-fixtures.js'
-import { openPage, rowFunctions, screenshot, waitForFlameGraph } from './helpers/ui-page.js'
+import {
+  expectPngExport,
+  openPage,
+  rowFunctions,
+  screenshot,
+  waitForFlameGraph,
+} from './helpers/ui-page.js'
 
 const MINUTE = 60_000
 
@@ -361,12 +367,6 @@ describe('UI: explore, compare and heap views against a real server', () => {
     expect(svg).not.toContain('foreignObject')
     expect(svg).toContain(SLOWER_FUNCTION)
 
-    const [pngDownload] = await Promise.all([
-      page.waitForEvent('download'),
-      page.getByRole('button', { name: 'PNG', exact: true }).click(),
-    ])
-    expect(pngDownload.suggestedFilename()).toMatch(/\.png$/)
-    const png = readFileSync((await pngDownload.path())!)
-    expect([...png.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47])
+    await expectPngExport(page)
   })
 })

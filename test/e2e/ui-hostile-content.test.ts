@@ -31,7 +31,7 @@ import {
 import { startTestServer, type TestServer } from './helpers/kiln-server.js'
 import { ingestAll, selfByFunction } from './helpers/synthetic-ingest.js'
 import { UPLOAD_MS } from './helpers/ui-fixtures.js'
-import { rowFunctions, waitForFlameGraph } from './helpers/ui-page.js'
+import { expectPngExport, rowFunctions, waitForFlameGraph } from './helpers/ui-page.js'
 
 /*
  * Function names, file names, label values, versions and alerts full of markup and script
@@ -459,13 +459,7 @@ describe('UI: hostile names, labels and alerts are shown as text and never run',
     expect(viewerErrors).toEqual([])
     await viewer.close()
 
-    const [pngDownload] = await Promise.all([
-      page.waitForEvent('download'),
-      page.getByRole('button', { name: 'PNG', exact: true }).click(),
-    ])
-    expect(pngDownload.suggestedFilename()).toMatch(/\.png$/)
-    const png = readFileSync((await pngDownload.path())!)
-    expect([...png.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47])
+    await expectPngExport(page)
     expect(await page.locator('.export-failure').count()).toBe(0)
 
     const [pprofDownload] = await Promise.all([

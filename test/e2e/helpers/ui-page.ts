@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import { expect } from 'vitest'
@@ -54,4 +54,15 @@ export async function screenshot(page: Page, name: string, { docs = false } = {}
     mkdirSync(SCREENSHOTS, { recursive: true })
     copyFileSync(artifact, `${SCREENSHOTS}${name}.png`)
   }
+}
+
+/** Click the PNG export and check that a PNG file (by its signature) is downloaded. */
+export async function expectPngExport(page: Page): Promise<void> {
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'PNG', exact: true }).click(),
+  ])
+  expect(download.suggestedFilename()).toMatch(/\.png$/)
+  const png = readFileSync((await download.path())!)
+  expect([...png.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47])
 }
