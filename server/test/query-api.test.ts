@@ -231,6 +231,9 @@ describe('query API on the embedded store, to the sample', () => {
         // Beyond the latest time a Date holds: the client's mistake, not a store error.
         [{ ...ALL, to: 2 ** 53 }, 400, 'KILN_ERR_BAD_REQUEST', /to/],
         [{ from: 2 ** 60, to: 2 ** 61 }, 400, 'KILN_ERR_BAD_REQUEST', /from/],
+        // Decimal digits only: the schema would read these as numbers.
+        [{ ...ALL, from: '0x10' }, 400, 'KILN_ERR_BAD_REQUEST', /from/],
+        [{ ...ALL, to: '1e13' }, 400, 'KILN_ERR_BAD_REQUEST', /to/],
       ]
       for (const [params, status, code, message] of cases) {
         const { status: s, body } = await getError('/flamegraph', {

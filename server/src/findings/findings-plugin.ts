@@ -7,6 +7,7 @@ import { listFindings } from './finding-store.js'
 import { toFinding } from './finding-model.js'
 import { FindingsRunSchema, FindingsSchema, type FindingsQuery } from './findings-schemas.js'
 import { resolveListWindow } from '../http/list-window.js'
+import { strictTimes } from '../http/unix-ms.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -64,7 +65,7 @@ export const findingsPlugin = fp<FindingsPluginOptions>(
 
     fastify.get<{ Querystring: Static<typeof FindingsQuery>; Reply: FindingsResponse }>(
       '/api/v1/findings',
-      { schema: FindingsSchema, config: { access: 'read' } },
+      { schema: FindingsSchema, config: { access: 'read' }, preValidation: strictTimes },
       async (request) => {
         const q = request.query
         const { from, to } = resolveListWindow(q)

@@ -23,6 +23,7 @@ import {
   type GrafanaBody,
 } from './hooks-schemas.js'
 import { resolveListWindow } from '../http/list-window.js'
+import { strictTimes } from '../http/unix-ms.js'
 
 export interface HooksPluginOptions {
   config: Pick<FindingsConfig, 'publicUrl' | 'alertServiceLabels'>
@@ -92,7 +93,7 @@ export const hooksPlugin = fp<HooksPluginOptions>(
 
     fastify.get<{ Querystring: Static<typeof AlertsQuery> }>(
       '/api/v1/alerts',
-      { schema: AlertsSchema, config: { access: 'read' } },
+      { schema: AlertsSchema, config: { access: 'read' }, preValidation: strictTimes },
       async (request) => {
         const q = request.query
         const { from, to } = resolveListWindow(q)

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { KilnError } from '../errors.js'
+import { strictTimes } from '../http/unix-ms.js'
 import { queryAgents } from './agents.js'
 import {
   queryLabelNames,
@@ -97,6 +98,8 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
     },
     SHARED_SCHEMAS,
   )
+  // Before the schema coerces them: `from=0x10` is a mistake, not 16.
+  fastify.addHook('preValidation', strictTimes)
   const { client, database: db } = fastify.store
   const coverage = new RollupCoverage(client, db)
 
