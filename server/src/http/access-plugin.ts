@@ -188,8 +188,7 @@ export const accessPlugin = fp<{ config: KilnConfig }>(
         credential: null,
       }
       if (!credentials.sent) return response
-      const principal =
-        credentials.token === undefined ? undefined : policy.tokens.find(credentials.token)
+      const principal = policy.tokens.find(credentials.token)
       if (principal === undefined) {
         if (policy.tokens.size > 0) await noteFailure(request)
         return { ...response, credential: { valid: false, scopes: [], tenants: null } }

@@ -90,7 +90,7 @@ export function decideAccess(
   if (access === 'public') return { tenant: DEFAULT_TENANT, principal: undefined }
   let principal: Principal | undefined
   if (policy.tokens.size > 0 && credentials.sent) {
-    principal = credentials.token === undefined ? undefined : policy.tokens.find(credentials.token)
+    principal = policy.tokens.find(credentials.token)
     if (principal === undefined) {
       throw new KilnError('KILN_ERR_UNAUTHORIZED', 'unknown token')
     }

@@ -127,8 +127,9 @@ export class TokenRegistry {
    * comparison the same length, and the loop visits every entry: the time taken says nothing
    * of which token (or how much of one) matched.
    */
-  find(token: string): Principal | undefined {
-    if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return undefined
+  find(token: string | undefined): Principal | undefined {
+    if (token === undefined || token.length === 0 || token.length > MAX_TOKEN_LENGTH)
+      return undefined
     const digest = digestOf(token)
     let match: TokenEntry | undefined
     for (const entry of this.#entries) {

@@ -162,10 +162,14 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
   const sampleRows = new Map<string, SampleRow>()
   const totals = new Map<string, number>()
 
-  /** The hash of a stack (root first), adding its row the first time it is seen. */
-  const stackOf = (key: string, rootFirst: Frame[]): string => {
+  /**
+   * The hash of the stack `key` names, adding its row the first time it is seen (only then are
+   * its frames, root first, built).
+   */
+  const stackOf = (key: string, framesOf: () => Frame[]): string => {
     let stackHash = stackIds.get(key)
     if (stackHash !== undefined) return stackHash
+    let rootFirst = framesOf()
     if (rootFirst.length > limits.maxStackDepth) {
       rootFirst = [
         { name: TRUNCATED_FRAME, file: '', line: 0 },
@@ -213,21 +217,22 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
     totals.set(type, (totals.get(type) ?? 0) + value)
   }
 
-  const stacks = profile.sample.map((sample) => {
-    const leafFirst: Frame[] = []
-    for (const locationId of sample.locationId) {
-      const frames = locations.get(String(locationId))
-      if (!frames) throw malformed(`sample refers to missing location ${locationId}`)
-      leafFirst.push(...frames)
-    }
-    return leafFirst
-  })
   const values = sampleValues(profile, mappings)
-  const cpu = nodeCpuEstimate(profile, sampleTypes, stacks, values)
+  // Locations list the leaf first, and a location's frames too: the first frame is the leaf.
+  const leafOf = (sample: Profile['sample'][number]): string =>
+    locations.get(String(sample.locationId[0]))?.[0]?.name ?? ''
+  const cpu = nodeCpuEstimate(profile, sampleTypes, leafOf, values)
 
   profile.sample.forEach((sample, sampleIndex) => {
-    const leafFirst = stacks[sampleIndex]!
-    const stackHash = stackOf(sample.locationId.join(','), [...leafFirst].reverse())
+    const stackHash = stackOf(sample.locationId.join(','), () => {
+      const leafFirst: Frame[] = []
+      for (const locationId of sample.locationId) {
+        const frames = locations.get(String(locationId))
+        if (!frames) throw malformed(`sample refers to missing location ${locationId}`)
+        leafFirst.push(...frames)
+      }
+      return leafFirst.reverse()
+    })
 
     let labels = input.labels
     if (sample.label.length > 0) {
@@ -256,7 +261,12 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
   })
   if (cpu && cpu.estimate.outsideJsNanos > 0) {
     const frames = [RUNTIME_FRAME, OUTSIDE_JS_FRAME].map((name) => ({ name, file: '', line: 0 }))
-    addValue('cpu', input.labels, stackOf('\u0000outside-js', frames), cpu.estimate.outsideJsNanos)
+    addValue(
+      'cpu',
+      input.labels,
+      stackOf('\u0000outside-js', () => frames),
+      cpu.estimate.outsideJsNanos,
+    )
   }
 
   batch.samples = [...sampleRows.values()]
@@ -290,7 +300,7 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
 function nodeCpuEstimate(
   profile: Profile,
   sampleTypes: readonly string[],
-  stacks: readonly Frame[][],
+  leafOf: (sample: Profile['sample'][number]) => string,
   values: readonly number[][],
 ): { index: number; estimate: CpuEstimate } | undefined {
   if (!isNodeTimeProfile(sampleTypes)) return undefined
@@ -299,7 +309,7 @@ function nodeCpuEstimate(
   const [wall, index] = [at('wall/nanoseconds'), at('cpu/nanoseconds')]
   const estimate = estimateNodeCpu(
     profile.sample.map((sample, i) => ({
-      leaf: stacks[i]![0]?.name ?? '',
+      leaf: leafOf(sample),
       count: values[i]![count]!,
       wallNanos: values[i]![wall]!,
       cpuNanos: values[i]![index]!,
