@@ -222,3 +222,11 @@ TTL toDateTime(time) + INTERVAL 30 DAY;
 
 CREATE TABLE IF NOT EXISTS kiln.agent_stats ON CLUSTER 'kiln' AS kiln.agent_stats_local
 ENGINE = Distributed('kiln', 'kiln', 'agent_stats_local', cityHash64(tenant, service));
+
+ALTER TABLE kiln.samples_local ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS upload UInt64;
+
+ALTER TABLE kiln.samples ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS upload UInt64;
+
+ALTER TABLE kiln.series_local ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS instance_id UInt64;
+
+ALTER TABLE kiln.series ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS instance_id UInt64;

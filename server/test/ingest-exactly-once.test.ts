@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { UPLOAD_ID_HEADER, type FlamegraphResponse } from '@kiln/wire'
+import { UPLOAD_ID_HEADER, type FlamegraphResponse, type TimelineResponse } from '@kiln/wire'
 import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
 import { encodeProfile } from './helpers/pprof-builder.js'
@@ -92,6 +92,40 @@ describe('exactly once', () => {
     expect(await total('retried')).toBe(2 * VALUE)
     const bad = await send('retried', body(), { [UPLOAD_ID_HEADER]: 'no good' })
     expect(bad.statusCode).toBe(400)
+  })
+
+  it('completes a half-stored upload without storing its samples twice', async () => {
+    // A real refusal by the store between the two inserts: a constraint on `profiles` alone, so
+    // the samples insert of the batch succeeds and the profiles insert fails, as when the store
+    // goes away between them.
+    const { client, database } = app.store
+    const guard = `ALTER TABLE ${database}.profiles ADD CONSTRAINT half_stored CHECK service != 'halved'`
+    await client.command({ query: guard })
+    const headers = { [UPLOAD_ID_HEADER]: 'upload-half-0001' }
+    try {
+      const first = await send('halved', body(), headers)
+      expect(first.statusCode, first.body).toBe(503)
+    } finally {
+      await client.command({
+        query: `ALTER TABLE ${database}.profiles DROP CONSTRAINT half_stored`,
+      })
+    }
+    // The samples are in (the flame graph reads them), the profiles rows are not.
+    expect(await total('halved')).toBe(VALUE)
+    const retry = await send('halved', body(), headers)
+    expect(retry.statusCode, retry.body).toBe(200)
+    expect(await total('halved')).toBe(VALUE)
+    expect(await total('halved', 'alloc_space')).toBe(2 * VALUE)
+    // Now whole: its profiles rows are in (the timeline of a whole service reads them).
+    const timeline = await app.inject({
+      url: `/api/v1/timeline?service=halved&type=cpu&from=${NOW - 600_000}&to=${NOW + 60_000}`,
+    })
+    const values = timeline.json<TimelineResponse>().values.filter((v) => v !== null)
+    expect(values).toEqual([VALUE])
+    expect((await send('halved', body(), headers)).statusCode).toBe(200)
+    expect(await total('halved')).toBe(VALUE)
+    const metrics = await app.inject({ url: '/metrics' })
+    expect(metrics.body).toMatch(/^kiln_ingest_resumed_total 1$/m)
   })
 
   it('still recognises a re-send after the server restarted', async () => {

@@ -141,17 +141,19 @@ function heap(at: number, instance: string, samples: Upload['samples']): Upload 
   }
 }
 
-/** A gauge's window total computed from the input: per series, sum over distinct snapshots. */
-function gaugeTotal(samples: KnownSample[]): number {
-  const series = new Map<string, { sum: number; times: Set<number> }>()
-  for (const s of samples) {
-    const key = JSON.stringify(Object.entries(s.labels).sort())
-    const entry = series.get(key) ?? { sum: 0, times: new Set<number>() }
-    entry.sum += s.value
-    entry.times.add(s.at)
-    series.set(key, entry)
+/**
+ * A gauge's window total computed from the input: per instance (the upload's labels), the sum of
+ * its `selected` samples over its number of snapshots among `all` the window's samples.
+ */
+function gaugeTotal(selected: KnownSample[], all: KnownSample[]): number {
+  const instanceOf = (s: KnownSample) => JSON.stringify(Object.entries(s.uploadLabels).sort())
+  const snapshots = new Map<string, Set<number>>()
+  for (const s of all) {
+    const times = snapshots.get(instanceOf(s)) ?? new Set<number>()
+    times.add(s.at)
+    snapshots.set(instanceOf(s), times)
   }
-  return [...series.values()].reduce((total, s) => total + s.sum / s.times.size, 0)
+  return selected.reduce((total, s) => total + s.value / snapshots.get(instanceOf(s))!.size, 0)
 }
 
 /** A response as it travels in JSON, to compare with one computed directly. */
@@ -230,7 +232,8 @@ describe('hourly rollup: the same answers as the raw samples', () => {
       const keep = (s: KnownSample) =>
         parseSelector(query).every((m) => (s.labels[m.name] ?? '') === m.value)
       const input = inWindow(type === 'cpu' ? cpu : heapSamples, WINDOWS[w].from, WINDOWS[w].to)
-      const expected = type === 'cpu' ? sum(input.filter(keep)) : gaugeTotal(input.filter(keep))
+      const expected =
+        type === 'cpu' ? sum(input.filter(keep)) : gaugeTotal(input.filter(keep), input)
       expect(body.total).toBeCloseTo(expected, 6)
       if (type === 'cpu') expect(body.total).toBe(expected)
     })

@@ -100,6 +100,21 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
       expect(statement).toContain(` ON CLUSTER 'profiling'`)
   })
 
+  it('adds a column to the Replicated local table, then to the Distributed one over it', async () => {
+    const alters = (commands: string[]) => commands.filter((s) => s.startsWith('ALTER TABLE'))
+    const plain = alters((await ddl(single)).commands)
+    const clustered = alters((await ddl(cluster)).commands)
+    expect(plain.length).toBeGreaterThan(0)
+    expect(clustered).toEqual(
+      plain.flatMap((s) => {
+        const [, table, rest] = /^ALTER TABLE (\S+) (.*)$/s.exec(s)!
+        const on = ` ON CLUSTER 'profiling' `
+        return [`ALTER TABLE ${table}_local${on}${rest}`, `ALTER TABLE ${table}${on}${rest}`]
+      }),
+    )
+    for (const statement of plain) expect(statement).toContain('ADD COLUMN IF NOT EXISTS')
+  })
+
   it('writes the records of a migration through Distributed tables, once on their shard', async () => {
     const { commands, tables } = await ddl(cluster)
     const inserts = commands.filter((s) => s.startsWith('INSERT'))

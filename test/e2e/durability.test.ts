@@ -4,7 +4,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { ServicesResponse } from '@kiln/wire'
+import { UPLOAD_ID_HEADER, type FlamegraphResponse, type ServicesResponse } from '@kiln/wire'
 // The same builder the server's tests use: real pprof through pprof-format's encoder.
 import { encodeProfile } from '../../server/test/helpers/pprof-builder.js'
 
@@ -43,22 +43,29 @@ describe('durability', () => {
     rmSync(dataDir, { recursive: true, force: true })
   })
 
-  it('keeps every acknowledged profile when the server is killed mid-load', async () => {
+  it('keeps every acknowledged profile when the server is killed mid-load, and stores each once after retries', async () => {
     const first = await startServerProcess(dataDir)
     current = first.child
     const acked: number[] = []
     let sent = 0
     const from = Math.floor(Date.now() / 1000) - 60
+    // Half the profiles carry an upload id (Kiln's agent), half are known by their content
+    // (a Pyroscope client): both must be recognised when re-sent.
+    const upload = (url: string, i: number) =>
+      fetch(`${url}/ingest?name=kill-${i}&from=${from}&format=pprof`, {
+        method: 'POST',
+        body: new Uint8Array(profileBody(i + 1)),
+        headers: {
+          'content-type': 'application/octet-stream',
+          ...(i % 2 === 0 ? { [UPLOAD_ID_HEADER]: `kill-upload-${i}` } : {}),
+        },
+      })
     // Four concurrent senders, each profile its own service so it can be found again.
     const sender = async () => {
       for (;;) {
         const i = sent++
         try {
-          const res = await fetch(`${first.url}/ingest?name=kill-${i}&from=${from}&format=pprof`, {
-            method: 'POST',
-            body: new Uint8Array(profileBody(i + 1)),
-            headers: { 'content-type': 'application/octet-stream' },
-          })
+          const res = await upload(first.url, i)
           if (res.status === 200) acked.push(i)
         } catch {
           return // the server is gone
@@ -77,6 +84,23 @@ describe('durability', () => {
     const stored = new Set(((await res.json()) as ServicesResponse).services.map((s) => s.name))
     const missing = acked.filter((i) => !stored.has(`kill-${i}`))
     expect(missing).toEqual([])
+
+    // Every client retries what it sent, acknowledged or not (those in flight at the kill may
+    // be stored without their answer), some twice: each profile is then stored exactly once.
+    for (let i = 0; i < sent; i++) {
+      for (let attempt = 0; attempt < (i % 3 === 0 ? 2 : 1); attempt++) {
+        const retry = await upload(second.url, i)
+        expect(retry.status, await retry.text()).toBe(200)
+      }
+    }
+    const window = `type=cpu&from=${(from - 60) * 1000}&to=${Date.now() + 60_000}`
+    const wrong: string[] = []
+    for (let i = 0; i < sent; i++) {
+      const graph = await fetch(`${second.url}/api/v1/flamegraph?service=kill-${i}&${window}`)
+      const { total } = (await graph.json()) as FlamegraphResponse
+      if (total !== i + 1) wrong.push(`kill-${i}: ${total}, sent ${i + 1}`)
+    }
+    expect(wrong).toEqual([])
     second.child.kill('SIGTERM')
   })
 })

@@ -8,6 +8,7 @@ export interface KilnMetrics {
   readonly rejected: Counter<'code'>
   readonly shed: Counter<'reason'>
   readonly duplicateUploads: Counter
+  readonly resumedUploads: Counter
   readonly insertSeconds: Histogram
   readonly insertedRows: Counter<'table'>
   readonly agentStatsMalformed: Counter<'reason'>
@@ -52,6 +53,11 @@ export const metricsPlugin = fp(
       duplicateUploads: new Counter({
         name: 'kiln_ingest_duplicates_total',
         help: 'Uploads recognised as already stored (re-sent after a lost answer) and not stored again',
+        registers: [registry],
+      }),
+      resumedUploads: new Counter({
+        name: 'kiln_ingest_resumed_total',
+        help: 'Re-sent uploads found half stored (samples in, profiles not) and completed without storing their samples again',
         registers: [registry],
       }),
       insertSeconds: new Histogram({

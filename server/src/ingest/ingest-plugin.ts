@@ -16,7 +16,8 @@ import { readIngestBody } from './ingest-body.js'
 import { decodePprof, decompress } from './pprof-decode.js'
 import { normalizeProfile } from './pprof-normalize.js'
 import { parseTimeParam } from './time-param.js'
-import { countStoredProfiles } from '../store/stored-profiles.js'
+import { storedParts, uploadHashOf, type StoredParts } from '../store/stored-profiles.js'
+import type { RowBatch } from '../store/rows.js'
 
 const IngestQuerySchema = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 65536, description: 'service{label=value,...}' }),
@@ -193,16 +194,32 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
     const answer = { profiles: result.batch.profiles.length, samples: result.samples }
     const profileIds = result.batch.profiles.map((p) => p.profile_id)
     const timeStartMs = result.batch.profiles[0]?.time_start
+    let resumed = false
     if (timeStartMs !== undefined) {
       const { client, database } = fastify.store
-      const key = { tenant: request.tenant, service, timeStartMs, profileIds }
-      if ((await countStoredProfiles(client, database, key)) === profileIds.length) {
+      const key = {
+        tenant: request.tenant,
+        service,
+        timeStartMs,
+        profileIds,
+        upload: uploadHashOf(upload.uploadKey),
+      }
+      const stored = await storedParts(client, database, key)
+      if (stored.profiles.size === profileIds.length) {
         // Stored before (its answer was lost, or the client gave up waiting): once is enough.
         fastify.metrics.duplicateUploads.inc()
         return answer
       }
+      if (stored.profiles.size > 0 || stored.samples.size > 0) {
+        // Half stored: the store went away between the inserts of an earlier attempt, after its
+        // agent stats and some samples were in. Write only what is missing.
+        request.log.info({ samplesStored: [...stored.samples] }, 'completing a half-stored upload')
+        fastify.metrics.resumedUploads.inc()
+        withoutStored(result.batch, stored)
+        resumed = true
+      }
     }
-    if (agent.stats) {
+    if (agent.stats && !resumed) {
       // Once per upload, whatever the number of profile types it holds.
       const context = { tenant: request.tenant, service, labels, time: result.untilMs, now }
       result.batch.agentStats.push(agentStatsRow(agent.stats, context))
@@ -212,6 +229,17 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
     fastify.metrics.ingestedBytes.inc(upload.profile.length)
     return answer
   }
+}
+
+/**
+ * Take out of `batch` the rows of an upload already stored: the samples of types whose samples
+ * are in, and both the samples and the `profiles` row of types whose `profiles` row is in.
+ */
+function withoutStored(batch: RowBatch, stored: StoredParts): void {
+  batch.samples = batch.samples.filter(
+    (s) => !stored.samples.has(s.type) && !stored.profiles.has(s.type),
+  )
+  batch.profiles = batch.profiles.filter((p) => !stored.profiles.has(p.type))
 }
 
 const UPLOAD_ID_RE = new RegExp(UPLOAD_ID_PATTERN)

@@ -4,7 +4,7 @@ import { VERSION_LABELS } from '@kiln/wire'
 import { KilnError } from '../errors.js'
 import { LABEL_NAME_RE } from './app-name.js'
 import { emptyBatch, type RowBatch, type SampleRow } from '../store/rows.js'
-import { profileIdOf } from '../store/stored-profiles.js'
+import { profileIdOf, uploadHashOf } from '../store/stored-profiles.js'
 import { hash64 } from './hash.js'
 import {
   OUTSIDE_JS_FRAME,
@@ -137,7 +137,9 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
   const lastSeen = Math.floor(now / 1000)
 
   const batch = emptyBatch()
+  const upload = uploadHashOf(uploadKey)
   const seriesIds = new Map<string, string>()
+  /** The id of the series of (type, labels), adding its row the first time. */
   const seriesOf = (type: string, labels: Record<string, string>): string => {
     const sorted = Object.keys(labels).sort()
     const key = `${type}\u0001${sorted.map((k) => `${k}\u0000${labels[k]}`).join('\u0001')}`
@@ -152,6 +154,7 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
         type,
         series_id: id,
         labels: sortedLabels,
+        instance_id: labels === input.labels ? id : seriesOf(type, input.labels),
         last_seen: lastSeen,
       })
     }
@@ -212,6 +215,7 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
         series_id: seriesId,
         stack_hash: stackHash,
         value,
+        upload,
       })
     }
     totals.set(type, (totals.get(type) ?? 0) + value)
@@ -234,13 +238,20 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
       return leafFirst.reverse()
     })
 
+    // A sample's own labels are added to the upload's, and win over an upload label of the same
+    // name. A key twice in one sample (which pprof discourages and no profiler sends) is refused:
+    // no one value of it would be right.
     let labels = input.labels
     if (sample.label.length > 0) {
       // No prototype, as in parseAppName: `__proto__` stays a label.
       labels = Object.assign(Object.create(null) as Record<string, string>, input.labels)
+      const own = new Set<string>()
       for (const label of sample.label) {
         if (Number(label.str) === 0) continue // numeric labels (e.g. thread ids) are not series keys
-        labels[str(label.key, 'label key')] = str(label.str, 'label value')
+        const key = str(label.key, 'label key')
+        if (own.has(key)) throw malformed(`a sample has the label ${JSON.stringify(key.slice(0, 64))} twice`)
+        own.add(key)
+        labels[key] = str(label.str, 'label value')
       }
       checkLabels(labels, limits)
     }

@@ -4,7 +4,14 @@ import { KilnError } from '../errors.js'
 import { selectRows } from './store-query.js'
 import { windowHeader } from './window-header.js'
 import { ROLLUP } from '../store/schema.js'
-import { combineParts, rollupTable, windowSources, type QueryWindow } from './window-sql.js'
+import {
+  combineParts,
+  instanceSnapshotsSql,
+  instancesSql,
+  rollupTable,
+  windowSources,
+  type QueryWindow,
+} from './window-sql.js'
 
 export interface TimelineOptions extends QueryWindow {
   /** Bucket size in ms; chosen from the window when absent. */
@@ -50,8 +57,8 @@ export function chooseStep(from: number, to: number): number {
 
 /**
  * Totals per bucket of a window. Buckets are aligned on multiples of `step` since the epoch.
- * Cumulative types sum; gauge types average each series over its snapshots in the bucket, then
- * sum across series (the rule of the flame graph, so a one-bucket window gives its total).
+ * Cumulative types sum; gauge types average each instance over its snapshots in the bucket, then
+ * sum across instances (the rule of the flame graph, so a one-bucket window gives its total).
  * Without a selector, cumulative totals come from the `profiles` table (one row per upload, its
  * total precomputed at ingest) instead of `samples`: the same numbers, orders of magnitude fewer
  * rows. Otherwise, when the step is a whole number of hours, the whole hours of the window come
@@ -95,6 +102,7 @@ export async function queryTimeline(
     const { raw, rolled } = windowSources(db, { ...window, rollupFrom }, 'w_')
     const rollup = rollupTable(db)
     const hour = bucketOf('toInt64(toUnixTimestamp(bucket)) * 1000')
+    let extra: Record<string, unknown> = {}
     if (info.aggregation === 'cumulative') {
       const totals = combineParts(
         [
@@ -111,24 +119,32 @@ export async function queryTimeline(
       )
       query = `${totals} ORDER BY t`
     } else {
-      // Per bucket and series: the sum of its values over its number of distinct snapshots,
+      // Per bucket and instance: the sum of its values over its number of distinct snapshots,
       // both of which add up over the raw edges and the hours (disjoint times).
-      const series = combineParts(
+      const values = combineParts(
         [
           raw &&
-            `SELECT ${bucket('time')} AS t, series_id, sum(value) AS v, uniqExact(time) AS n
+            `SELECT ${bucket('time')} AS t, series_id, sum(value) AS v
             FROM ${db}.samples WHERE ${raw.text} GROUP BY t, series_id`,
           rolled &&
-            `SELECT ${hour} AS t, series_id, sum(value) AS v,
-              uniqExactMerge(snapshots) AS n
+            `SELECT ${hour} AS t, series_id, sum(value) AS v
             FROM ${rollup} WHERE ${rolled.text} GROUP BY t, series_id`,
         ],
         't, series_id',
-        'sum(v) AS v, sum(n) AS n',
+        'sum(v) AS v',
       )
-      query = `SELECT t, sum(v / n) AS v FROM (${series}) GROUP BY t ORDER BY t`
+      const counts = instanceSnapshotsSql(db, { ...window, rollupFrom }, 'w_i_', {
+        raw: bucket('time'),
+        rolled: hour,
+      })
+      query = `SELECT t, sum(x.v / y.n) AS v
+        FROM (${values}) AS x
+        INNER JOIN (${instancesSql(db, 'w_')}) AS m USING (series_id)
+        INNER JOIN (${counts.text}) AS y USING (t, instance)
+        GROUP BY t ORDER BY t`
+      extra = counts.params
     }
-    params = { ...raw?.params, ...rolled?.params, step }
+    params = { ...raw?.params, ...rolled?.params, ...extra, step }
   }
   const rows = await selectRows<{ t: string | number; v: string | number }>(client, query, params)
 

@@ -153,10 +153,65 @@ const mergeParams = (sources: WindowSources): Record<string, unknown> => ({
   ...sources.rolled?.params,
 })
 
+/** Group-by expressions putting a window's rows in buckets, on `samples` and on the rollup. */
+export interface Buckets {
+  raw: string
+  rolled: string
+}
+
+/**
+ * `SELECT [t,] instance, n`: per instance of the window's service and type (per bucket with
+ * `buckets`), how many snapshots it uploaded: the distinct times of its samples, whatever labels
+ * they carry and whatever the selector (a snapshot with nothing selected counts as a 0). A gauge
+ * is the sum over its instances of their values divided by their number of snapshots, so an
+ * instance whose samples carry labels that change from one snapshot to the next is averaged, not
+ * summed. `series.instance_id` is 0 in rows from before it existed: such a series is its own
+ * instance.
+ */
+export function instanceSnapshotsSql(
+  db: string,
+  w: QueryWindow,
+  p: string,
+  buckets?: Buckets,
+): Sql {
+  const { raw, rolled } = windowSources(db, { ...w, selector: [] }, p)
+  const t = (expression: string | undefined) => (expression ? `${expression} AS t, ` : '')
+  const key = buckets ? 't, instance' : 'instance'
+  const text = combineParts(
+    [
+      raw &&
+        `SELECT ${buckets ? 't, ' : ''}m.instance AS instance, uniqExact(s.time) AS n
+        FROM (SELECT DISTINCT ${t(buckets?.raw)}series_id, time FROM ${db}.samples
+          WHERE ${raw.text}) AS s
+        INNER JOIN (${instancesSql(db, p)}) AS m USING (series_id)
+        GROUP BY ${key}`,
+      rolled &&
+        `SELECT ${buckets ? 't, ' : ''}m.instance AS instance, uniqExactMerge(s.snapshots) AS n
+        FROM (SELECT ${t(buckets?.rolled)}series_id, snapshots FROM ${rollupTable(db)}
+          WHERE ${rolled.text} AND stack_hash = 0) AS s
+        INNER JOIN (${instancesSql(db, p)}) AS m USING (series_id)
+        GROUP BY ${key}`,
+    ],
+    key,
+    'sum(n) AS n',
+  )
+  return { text, params: mergeParams({ raw, rolled }) }
+}
+
+/** `SELECT series_id, instance` of every series of the window's service and type. */
+export function instancesSql(db: string, p: string): string {
+  return `SELECT series_id, any(if(instance_id = 0, series_id, instance_id)) AS instance
+        FROM ${db}.series
+        WHERE tenant = {${p}tenant:String} AND service = {${p}service:String}
+          AND type = {${p}type:String}
+        GROUP BY series_id`
+}
+
 /**
  * `SELECT stack_hash, v` over a window, aggregated as the type demands: cumulative types sum;
- * gauge types (heap in use) average each series over its snapshots in the window, then sum
- * across series, so ten snapshots of a 100 MB heap read as 100 MB, not 1 GB. Stacks whose value
+ * gauge types (heap in use) average each instance over its snapshots in the window, then sum
+ * across instances (`instanceSnapshotsSql`), so ten snapshots of a 100 MB heap read as 100 MB,
+ * not 1 GB. Stacks whose value
  * is 0 are left out (the rollup's snapshot rows are such; see `ROLLUP` in store/schema.ts).
  */
 export function stackValuesSql(db: string, w: QueryWindow, p = 'w_'): Sql {
@@ -178,7 +233,6 @@ export function stackValuesSql(db: string, w: QueryWindow, p = 'w_'): Sql {
     )
     return { text: `SELECT stack_hash, v FROM (${values}) WHERE v != 0`, params }
   }
-  // Snapshots of disjoint times are distinct, so counts of the raw edges and the hours add up.
   const values = combineParts(
     [
       raw &&
@@ -191,25 +245,15 @@ export function stackValuesSql(db: string, w: QueryWindow, p = 'w_'): Sql {
     'series_id, stack_hash',
     'sum(v) AS v',
   )
-  const counts = combineParts(
-    [
-      raw &&
-        `SELECT series_id, uniqExact(time) AS n FROM ${db}.samples
-        WHERE ${raw.text} GROUP BY series_id`,
-      rolled &&
-        `SELECT series_id, uniqExactMerge(snapshots) AS n FROM ${rollup}
-        WHERE ${rolled.text} AND stack_hash = 0 GROUP BY series_id`,
-    ],
-    'series_id',
-    'sum(n) AS n',
-  )
+  const counts = instanceSnapshotsSql(db, w, `${p}i_`)
   return {
     text: `SELECT stack_hash, v FROM (
         SELECT stack_hash, sum(x.v / y.n) AS v
         FROM (${values}) AS x
-        INNER JOIN (${counts}) AS y USING (series_id)
+        INNER JOIN (${instancesSql(db, p)}) AS m USING (series_id)
+        INNER JOIN (${counts.text}) AS y USING (instance)
         GROUP BY stack_hash
       ) WHERE v != 0`,
-    params,
+    params: { ...params, ...counts.params },
   }
 }

@@ -96,9 +96,10 @@ export class BatchWriter {
     }
     if (pending.length === 1 || !isDataError(failed.error)) {
       // The store is away (or this was one request's own batch): a 503, and the client's retry
-      // is the right answer. Tables before the failed one hold rows of this batch; those are
-      // series and stacks (stored once per key however often) or, when `profiles` failed, the
-      // samples of profiles no query counts without their `profiles` row.
+      // is the right answer. Tables before the failed one hold rows of this batch: series and
+      // stacks (stored once per key however often), agent stats, and, when `profiles` failed,
+      // samples, which the retry finds by their `upload` and does not write again
+      // (`storedParts`).
       const wrapped = storeUnavailable(failed.error)
       for (const p of pending) p.reject(wrapped)
       return

@@ -9,6 +9,11 @@ export interface SeriesRow {
   type: string
   series_id: UInt64String
   labels: Record<string, string>
+  /**
+   * The series of the upload's own labels (the instance), without those set per sample: the
+   * same as `series_id` for a series without sample labels.
+   */
+  instance_id: UInt64String
   /** Unix seconds. */
   last_seen: number
 }
@@ -33,6 +38,8 @@ export interface SampleRow {
   series_id: UInt64String
   stack_hash: UInt64String
   value: number
+  /** The upload the row came from (`uploadHashOf`). */
+  upload: UInt64String
 }
 
 export interface ProfileRow {

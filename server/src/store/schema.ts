@@ -347,6 +347,32 @@ function agentStatsTable(days: number): TableSpec {
   }
 }
 
+/**
+ * The statements that add `columns` to an existing table when it lacks them. On a cluster, to the
+ * Replicated `<name>_local` on every node and then to the Distributed `<name>` over it.
+ */
+export function addColumns(table: string, columns: string[], o: SchemaOptions): string[] {
+  const add = columns.map((c) => `ADD COLUMN IF NOT EXISTS ${c}`).join(', ')
+  const names = o.cluster === undefined ? [table] : [`${table}_local`, table]
+  return names.map((name) => `ALTER TABLE ${o.database}.${name}${onCluster(o)} ${add}`)
+}
+
+/**
+ * Migration 5, two columns:
+ * - `samples.upload`: the upload a sample row came from (`uploadHashOf` in stored-profiles.ts).
+ *   A re-sent upload whose samples are stored but whose `profiles` rows are not (the store went
+ *   away between the two inserts) is completed without storing its samples again.
+ * - `series.instance_id`: the series of the upload's own labels, without the labels set per
+ *   sample. Gauges (heap in use) average each instance over its snapshots, whatever labels its
+ *   samples carry (window-sql.ts). 0 in rows written before this migration: the series itself.
+ */
+function exactlyOnceColumns(o: SchemaOptions): string[] {
+  return [
+    ...addColumns('samples', ['upload UInt64'], o),
+    ...addColumns('series', ['instance_id UInt64'], o),
+  ]
+}
+
 /** Which migrations a store has, read by every Kiln server at start. */
 const MIGRATIONS_TABLE: TableSpec = {
   name: 'schema_migrations',
@@ -381,6 +407,11 @@ export const MIGRATIONS: Migration[] = [
     version: 4,
     name: 'agent stats',
     statements: (o) => createTable(agentStatsTable(o.retentionDays), o),
+  },
+  {
+    version: 5,
+    name: 'upload of each sample, instance of each series',
+    statements: exactlyOnceColumns,
   },
 ]
 

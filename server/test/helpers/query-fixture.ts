@@ -11,7 +11,10 @@ import { encodeProfile } from './pprof-builder.js'
 /** One sample as stored: its upload time, every label (upload and sample labels), stack, value. */
 export interface KnownSample {
   at: number
+  /** The upload's labels and the sample's own. */
   labels: Record<string, string>
+  /** The upload's labels alone: what names the instance. */
+  uploadLabels: Record<string, string>
   /** Root first, `name@file`. */
   stack: string[]
   value: number
@@ -55,6 +58,7 @@ export function knownSamples(uploads: Upload[]): KnownSample[] {
     u.samples.map((s) => ({
       at: u.at,
       labels: { ...u.labels, ...s.labels },
+      uploadLabels: u.labels,
       stack: s.stack,
       value: s.value,
     })),
