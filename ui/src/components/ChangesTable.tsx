@@ -1,7 +1,9 @@
 import type { DiffChanges, DiffFunction } from '@kiln/wire'
 import { formatNumber, formatValue, type ValueUnit } from '../format'
+import { changesLeftOutNote } from '../left-out'
 import { functionLocation, functionRef, sameFunction } from '../top-functions'
 import type { DiffMode, FunctionRef, RankBy } from '../url-state'
+import { LeftOutNote } from './LeftOutNote'
 
 interface ChangesTableProps {
   changes: DiffChanges
@@ -9,6 +11,8 @@ interface ChangesTableProps {
   mode: DiffMode
   unit: ValueUnit
   totals: { base: number; comp: number }
+  /** Distinct stacks of each window. */
+  stacks: { base: number; comp: number }
   focus: FunctionRef | null
   onRankChange(rank: RankBy): void
   onFocus(fn: FunctionRef | null): void
@@ -99,6 +103,15 @@ export function ChangesTable(props: ChangesTableProps) {
           </button>
         ))}
       </div>
+      <LeftOutNote
+        note={changesLeftOutNote({
+          changes,
+          baseline: { total: props.totals.base, stacks: props.stacks.base },
+          comparison: { total: props.totals.comp, stacks: props.stacks.comp },
+          unit: props.unit,
+        })}
+        testId="changes-left-out"
+      />
       {(['grew', 'shrank'] as const).map((kind) => (
         <table key={kind} className="changes-table" data-testid={`changes-${kind}`}>
           <caption>

@@ -1,7 +1,9 @@
 import type { TopFunction } from '@kiln/wire'
 import { formatPercent, formatValue, type ValueUnit } from '../format'
+import { topLeftOutNote } from '../left-out'
 import { filterFunctions, functionLocation, functionRef, sameFunction } from '../top-functions'
 import type { FunctionRef, TopSort } from '../url-state'
+import { LeftOutNote } from './LeftOutNote'
 
 /** Rows drawn at most; the search narrows the rest. */
 const MAX_ROWS = 200
@@ -10,6 +12,10 @@ interface TopTableProps {
   functions: readonly TopFunction[]
   unit: ValueUnit
   total: number
+  /** Distinct stacks of the window. */
+  stacks: number
+  /** The response's `leftOut`: value of the stacks the table could not read; absent when exact. */
+  leftOut?: number | undefined
   search: string
   sort: TopSort
   focus: FunctionRef | null
@@ -29,6 +35,10 @@ export function TopTable(props: TopTableProps) {
   const rows = filterFunctions(props.functions, props.search, sort)
   return (
     <section className="top-panel" aria-label="Top functions">
+      <LeftOutNote
+        note={topLeftOutNote({ leftOut: props.leftOut, total, stacks: props.stacks, unit })}
+        testId="top-left-out"
+      />
       <table className="top-table" data-testid="top-table">
         <caption>
           Top functions{props.search.trim() !== '' ? ` matching “${props.search.trim()}”` : ''}

@@ -161,6 +161,7 @@ export function DiffView(props: DiffViewProps) {
       mode={mode}
       unit={diff.data.unit}
       totals={{ base: diff.data.baseline.total, comp: diff.data.comparison.total }}
+      stacks={{ base: diff.data.baseline.stacks, comp: diff.data.comparison.stacks }}
       focus={state.focus}
       onRankChange={(rank) => update({ rank }, 'replace')}
       onFocus={(focus) => update({ focus })}

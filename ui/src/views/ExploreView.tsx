@@ -229,6 +229,8 @@ export function ExploreView(props: ExploreViewProps) {
                 functions={top.data.functions}
                 unit={top.data.unit}
                 total={top.data.total}
+                stacks={top.data.stacks}
+                leftOut={top.data.leftOut}
                 search={state.search}
                 sort={sort}
                 focus={state.focus}
