@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { FindingFunction } from '@kiln/wire'
 import { hashId } from '../hooks/alert-mapping.js'
-import { selectRows } from '../query/store-query.js'
+import { selectRows } from '../store/select-rows.js'
 import type { DetectedFinding } from './finding-model.js'
 
 /** A version with too few CPU profiles in the window is not compared yet: its shares are noise. */

@@ -3,12 +3,18 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Finding, FindingNotification } from '@kiln/wire'
 import { detectCpuRegressions } from './cpu-regression.js'
 import { splitList, type FindingsConfig } from './findings-config.js'
-import { toFinding, toRow, type DetectedFinding, type FindingRow } from './finding-model.js'
-import { latestFinding, storedIds, undeliveredFindings, writeFindings } from './finding-store.js'
+import { toFinding, toRow, type DetectedFinding } from './finding-model.js'
 import { findingText } from './finding-text.js'
 import { detectHeapGrowth, HEAP_TYPE } from './heap-growth.js'
 import { profiledServices } from './profiled-services.js'
 import { postJson, redactUrl } from './webhook-sender.js'
+import {
+  latestFinding,
+  storedIds,
+  undeliveredFindings,
+  writeFindings,
+} from '../store/finding-store.js'
+import type { FindingRow } from '../store/rows.js'
 
 export interface DetectorRunnerOptions {
   client: ClickHouseClient

@@ -6,6 +6,7 @@ import {
   type FindingKind,
   type TimeWindow,
 } from '@kiln/wire'
+import type { FindingRow } from '../store/rows.js'
 
 /** What a detector reports, before it is stored or compared with what was stored. */
 export interface DetectedFinding {
@@ -27,34 +28,6 @@ export interface DetectedFinding {
   compQuery: string
   functions: FindingFunction[]
   stats: Record<string, number>
-}
-
-/** A row of the `findings` table (times in Unix ms). */
-export interface FindingRow {
-  tenant: string
-  service: string
-  time: number
-  finding_id: string
-  kind: FindingKind
-  type: string
-  title: string
-  version: string
-  previous_version: string
-  versions_compared: string[]
-  window_from: number
-  window_to: number
-  baseline_from: number
-  baseline_to: number
-  base_query: string
-  comp_query: string
-  /** JSON of `FindingFunction[]`. */
-  functions: string
-  stats: Record<string, number>
-  detected_at: number
-  updated_at: number
-  delivery: DeliveryState
-  pending_urls: string[]
-  delivery_attempts: number
 }
 
 export function toRow(

@@ -3,11 +3,11 @@ import fp from 'fastify-plugin'
 import type { FindingsResponse, FindingsRunResponse } from '@kiln/wire'
 import { DetectorRunner } from './detector-runner.js'
 import type { FindingsConfig } from './findings-config.js'
-import { listFindings } from './finding-store.js'
 import { toFinding } from './finding-model.js'
 import { FindingsRunSchema, FindingsSchema, type FindingsQuery } from './findings-schemas.js'
 import { resolveListWindow } from '../http/list-window.js'
 import { strictTimes } from '../http/unix-ms.js'
+import { listFindings } from '../store/finding-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { FindingFunction } from '@kiln/wire'
 import { hashId } from '../hooks/alert-mapping.js'
-import { selectRows } from '../query/store-query.js'
+import { selectRows } from '../store/select-rows.js'
 import type { DetectedFinding } from './finding-model.js'
 import { linearFit } from './linear-fit.js'
 

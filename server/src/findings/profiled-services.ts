@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { selectRows } from '../query/store-query.js'
+import { selectRows } from '../store/select-rows.js'
 
 /**
  * Tenants and services with profiles of `type` in a window (of one tenant when given): what a

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { MIN_WINDOW_MS, mapAlert, type AlertRow } from './alert-mapping.js'
+import type { AlertRow } from '../store/rows.js'
+import { MIN_WINDOW_MS, mapAlert } from './alert-mapping.js'
 import type { IncomingAlert } from './alert-payloads.js'
 
 const NOW = Date.UTC(2026, 10, 23, 12)

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto'
-import { isProfileTypeName } from '@kiln/wire'
+import {
+  baselineWindow,
+  comparisonLinks,
+  isProfileTypeName,
+  type AlertSource,
+  type AlertView,
+} from '@kiln/wire'
+import type { AlertRow } from '../store/rows.js'
 import type { IncomingAlert } from './alert-payloads.js'
 import { parseAlertTime } from './alert-time.js'
 
@@ -8,26 +15,6 @@ export const MIN_WINDOW_MS = 60_000
 
 /** Label or annotation choosing the profile type of an alert's links, e.g. `heap_inuse_space`. */
 export const PROFILE_TYPE_LABEL = 'profile_type'
-
-/** A row of the `alerts` table (times in Unix ms). */
-export interface AlertRow {
-  tenant: string
-  service: string
-  starts_at: number
-  alert_id: string
-  source: string
-  status: 'firing' | 'resolved'
-  name: string
-  type: string
-  ends_at: number | null
-  window_from: number
-  window_to: number
-  fingerprint: string
-  labels: Record<string, string>
-  annotations: Record<string, string>
-  generator_url: string
-  received_at: number
-}
 
 export interface MapContext {
   tenant: string
@@ -78,6 +65,30 @@ export function mapAlert(alert: IncomingAlert, ctx: MapContext): AlertRow | { re
     annotations: alert.annotations,
     generator_url: alert.generatorUrl,
     received_at: ctx.now,
+  }
+}
+
+/** The API form of a stored alert; links only when it names a service. */
+export function alertView(row: AlertRow, publicUrl: string): AlertView {
+  const window = { from: row.window_from, to: row.window_to }
+  return {
+    id: row.alert_id,
+    source: row.source as AlertSource,
+    name: row.name,
+    status: row.status,
+    service: row.service,
+    type: row.type,
+    startsAt: row.starts_at,
+    endsAt: row.ends_at,
+    window,
+    baseline: baselineWindow(window),
+    labels: row.labels,
+    annotations: row.annotations,
+    generatorUrl: row.generator_url,
+    receivedAt: row.received_at,
+    links: row.service
+      ? comparisonLinks(publicUrl, { service: row.service, type: row.type, comparison: window })
+      : null,
   }
 }
 

@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import type { HookResponse } from '@kiln/wire'
 import { KilnError } from '../errors.js'
 import { splitList, type FindingsConfig } from '../findings/findings-config.js'
-import { mapAlert, type AlertRow } from './alert-mapping.js'
+import { alertView, mapAlert } from './alert-mapping.js'
 import {
   fromAlertmanager,
   fromGeneric,
@@ -12,7 +12,6 @@ import {
   type GenericAlertBody,
   type IncomingAlert,
 } from './alert-payloads.js'
-import { alertView, insertAlerts, listAlerts } from './alert-store.js'
 import {
   AlertmanagerHookSchema,
   AlertsSchema,
@@ -24,6 +23,8 @@ import {
 } from './hooks-schemas.js'
 import { resolveListWindow } from '../http/list-window.js'
 import { strictTimes } from '../http/unix-ms.js'
+import { insertAlerts, listAlerts } from '../store/alert-store.js'
+import type { AlertRow } from '../store/rows.js'
 
 export interface HooksPluginOptions {
   config: Pick<FindingsConfig, 'publicUrl' | 'alertServiceLabels'>

@@ -249,7 +249,8 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
       for (const label of sample.label) {
         if (Number(label.str) === 0) continue // numeric labels (e.g. thread ids) are not series keys
         const key = str(label.key, 'label key')
-        if (own.has(key)) throw malformed(`a sample has the label ${JSON.stringify(key.slice(0, 64))} twice`)
+        if (own.has(key))
+          throw malformed(`a sample has the label ${JSON.stringify(key.slice(0, 64))} twice`)
         own.add(key)
         labels[key] = str(label.str, 'label value')
       }

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { AgentInstance, AgentStatsHeader, AgentsResponse } from '@kiln/wire'
-import { selectRows } from './store-query.js'
+import { selectRows } from '../store/select-rows.js'
 
 export interface AgentsScope {
   tenant: string

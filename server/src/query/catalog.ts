@@ -10,7 +10,7 @@ import {
   type VersionsResponse,
 } from '@kiln/wire'
 import type { LabelMatcher } from './selector.js'
-import { selectRows } from './store-query.js'
+import { selectRows } from '../store/select-rows.js'
 import { splitWindow } from './rollup.js'
 import { labelConditions, rollupTable, type Sql } from './window-sql.js'
 

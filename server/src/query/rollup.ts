@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { ROLLUP } from '../store/schema.js'
-import { selectRows } from './store-query.js'
+import { selectRows } from '../store/select-rows.js'
 
 /** `[from, to)` in Unix ms. */
 export interface TimeRange {

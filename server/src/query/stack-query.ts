@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { FrameCache, type Frames } from './frame-cache.js'
-import { selectRows } from './store-query.js'
+import { selectRows } from '../store/select-rows.js'
 import { stackValuesSql, type QueryWindow } from './window-sql.js'
 
 /** A stack with its frames (root first; shared with the frame cache: read only) and one value per window. */

@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { PROFILE_TYPES, type TimelineResponse } from '@kiln/wire'
 import { KilnError } from '../errors.js'
-import { selectRows } from './store-query.js'
+import { selectRows } from '../store/select-rows.js'
 import { windowHeader } from './window-header.js'
 import { ROLLUP } from '../store/schema.js'
 import {

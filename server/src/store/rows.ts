@@ -1,3 +1,5 @@
+import type { DeliveryState, FindingKind } from '@kiln/wire'
+
 /** Row shapes of the storage tables, as sent to ClickHouse in JSONEachRow. */
 
 /** 64-bit ids travel as decimal strings: JSON numbers lose precision above 2^53. */
@@ -85,6 +87,54 @@ export interface AgentStatsRow {
   sampling_interval_micros: number | null
   last_error: string
   received_at: number
+}
+
+/** A row of the `alerts` table (times in Unix ms). */
+export interface AlertRow {
+  tenant: string
+  service: string
+  starts_at: number
+  alert_id: string
+  source: string
+  status: 'firing' | 'resolved'
+  name: string
+  type: string
+  ends_at: number | null
+  window_from: number
+  window_to: number
+  fingerprint: string
+  labels: Record<string, string>
+  annotations: Record<string, string>
+  generator_url: string
+  received_at: number
+}
+
+/** A row of the `findings` table (times in Unix ms). */
+export interface FindingRow {
+  tenant: string
+  service: string
+  time: number
+  finding_id: string
+  kind: FindingKind
+  type: string
+  title: string
+  version: string
+  previous_version: string
+  versions_compared: string[]
+  window_from: number
+  window_to: number
+  baseline_from: number
+  baseline_to: number
+  base_query: string
+  comp_query: string
+  /** JSON of `FindingFunction[]`. */
+  functions: string
+  stats: Record<string, number>
+  detected_at: number
+  updated_at: number
+  delivery: DeliveryState
+  pending_urls: string[]
+  delivery_attempts: number
 }
 
 export interface RowBatch {

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { KilnError } from '../errors.js'
-import { wrapStoreError } from '../store/store-errors.js'
+import { wrapStoreError } from './store-errors.js'
 
 /** Run a parameterized SELECT and return its rows; store errors become a {@link KilnError}. */
 export async function selectRows<T>(

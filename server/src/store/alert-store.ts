@@ -1,8 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
-import { baselineWindow, comparisonLinks, type AlertSource, type AlertView } from '@kiln/wire'
-import { selectRows } from '../query/store-query.js'
-import { wrapStoreError } from '../store/store-errors.js'
-import type { AlertRow } from './alert-mapping.js'
+import type { AlertRow } from './rows.js'
+import { selectRows } from './select-rows.js'
+import { wrapStoreError } from './store-errors.js'
 
 /** Store alerts; resolves once they are written (the hook answers only then). */
 export async function insertAlerts(
@@ -81,28 +80,4 @@ export async function listAlerts(
       received_at: Number(received_at_ms),
     }),
   )
-}
-
-/** The API form of a stored alert; links only when it names a service. */
-export function alertView(row: AlertRow, publicUrl: string): AlertView {
-  const window = { from: row.window_from, to: row.window_to }
-  return {
-    id: row.alert_id,
-    source: row.source as AlertSource,
-    name: row.name,
-    status: row.status,
-    service: row.service,
-    type: row.type,
-    startsAt: row.starts_at,
-    endsAt: row.ends_at,
-    window,
-    baseline: baselineWindow(window),
-    labels: row.labels,
-    annotations: row.annotations,
-    generatorUrl: row.generator_url,
-    receivedAt: row.received_at,
-    links: row.service
-      ? comparisonLinks(publicUrl, { service: row.service, type: row.type, comparison: window })
-      : null,
-  }
 }

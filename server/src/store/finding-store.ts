@@ -1,8 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { FindingKind } from '@kiln/wire'
-import { selectRows } from '../query/store-query.js'
-import { wrapStoreError } from '../store/store-errors.js'
-import type { FindingRow } from './finding-model.js'
+import type { FindingRow } from './rows.js'
+import { selectRows } from './select-rows.js'
+import { wrapStoreError } from './store-errors.js'
 
 /** Findings that were not delivered are retried by this many later runs, then given up. */
 export const MAX_DELIVERY_ATTEMPTS = 10

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { KilnError } from '../errors.js'
-import { wrapQueryError } from './store-query.js'
+import { wrapQueryError } from './select-rows.js'
 
 /** The shape of `ClickHouseError` (chDB bundles its own copy of the class). */
 const clickhouseError = (code: string, type: string, message: string) =>
