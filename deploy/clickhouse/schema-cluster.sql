@@ -230,3 +230,21 @@ ALTER TABLE kiln.samples ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS upload UInt6
 ALTER TABLE kiln.series_local ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS instance_id UInt64;
 
 ALTER TABLE kiln.series ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS instance_id UInt64;
+
+CREATE TABLE IF NOT EXISTS kiln.agent_checkins_local ON CLUSTER 'kiln' (
+  tenant LowCardinality(String),
+  service LowCardinality(String),
+  time DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+  instance String
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(time)
+ORDER BY (tenant, service, time, instance)
+TTL toDateTime(time) + INTERVAL 1 DAY;
+
+CREATE TABLE IF NOT EXISTS kiln.agent_checkins ON CLUSTER 'kiln' AS kiln.agent_checkins_local
+ENGINE = Distributed('kiln', 'kiln', 'agent_checkins_local', cityHash64(tenant, service));
+
+ALTER TABLE kiln.agent_stats_local ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS schedule LowCardinality(String), ADD COLUMN IF NOT EXISTS duty_cycle Nullable(Float64);
+
+ALTER TABLE kiln.agent_stats ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS schedule LowCardinality(String), ADD COLUMN IF NOT EXISTS duty_cycle Nullable(Float64);

@@ -8,6 +8,7 @@ import { healthPlugin } from './http/health-plugin.js'
 import { metricsPlugin } from './http/metrics-plugin.js'
 import { securityHeadersPlugin } from './http/security-headers-plugin.js'
 import { uiPlugin } from './http/ui-plugin.js'
+import { schedulePlugin } from './schedule/schedule-plugin.js'
 import { ingestPlugin } from './ingest/ingest-plugin.js'
 import { queryPlugin } from './query/query-plugin.js'
 import { storePlugin } from './store/store-plugin.js'
@@ -32,6 +33,7 @@ export async function buildApp(config: KilnConfig): Promise<FastifyInstance> {
   await app.register(storePlugin, { config })
   await app.register(healthPlugin)
   await app.register(ingestPlugin, { config })
+  await app.register(schedulePlugin, { config })
   await app.register(queryPlugin, { prefix: '/api/v1' })
   await app.register(hooksPlugin, { config })
   await app.register(findingsPlugin, { config })

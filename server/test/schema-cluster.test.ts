@@ -82,6 +82,7 @@ const DATA_TABLES = [
   'findings',
   'samples_1h',
   'agent_stats',
+  'agent_checkins',
 ]
 /** Tables of Kiln's own bookkeeping, with no tenant or service: sharded by their key. */
 const META_TABLES: Record<string, string> = {
@@ -151,7 +152,7 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
     // Every table of the single-server schema, and nothing else, in the same order.
     expect(tables.map((t) => t.table)).toEqual(plain.flatMap((t) => [`${t.table}_local`, t.table]))
     expect(plain.map((t) => t.table)).toEqual(
-      ['schema_migrations', ...DATA_TABLES.slice(0, -1), 'rollups', 'agent_stats'].map(
+      ['schema_migrations', ...DATA_TABLES.slice(0, -2), 'rollups', ...DATA_TABLES.slice(-2)].map(
         (t) => `kiln.${t}`,
       ),
     )
@@ -225,6 +226,7 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
       'kiln.samples_1h': 'AggregatingMergeTree',
       'kiln.rollups': 'MergeTree',
       'kiln.agent_stats': 'MergeTree',
+      'kiln.agent_checkins': 'MergeTree',
     })
   })
 

@@ -47,6 +47,7 @@ describe('migrations on a fresh chDB store', () => {
     )
     const byName = Object.fromEntries(tables.map((t) => [t.name, t]))
     expect(Object.keys(byName)).toEqual([
+      'agent_checkins',
       'agent_stats',
       'alerts',
       'findings',
@@ -87,6 +88,10 @@ describe('migrations on a fresh chDB store', () => {
       engine: 'MergeTree',
       partition_key: 'toDate(time)',
       sorting_key: 'tenant, service, time, host, pid',
+    })
+    expect(byName.agent_checkins).toMatchObject({
+      engine: 'MergeTree',
+      sorting_key: 'tenant, service, time, instance',
     })
     // Retention is the table TTL: samples and profiles after `retentionDays`, the series and
     // stacks they point at one day later.

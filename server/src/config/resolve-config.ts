@@ -47,6 +47,13 @@ export function resolveConfig(options: KilnOptions = {}, env: NodeJS.ProcessEnv 
     const envName = configEnvVars()[key]
     return `${key}${envName ? ` (${envName})` : ''}: ${e.message}, got ${JSON.stringify(e.value)}`
   })
+  const config = merged as KilnConfig
+  if (problems.length === 0 && config.scheduleMinShare > config.scheduleMaxShare) {
+    problems.push(
+      `scheduleMinShare (KILN_SCHEDULE_MIN_SHARE) ${config.scheduleMinShare} is above ` +
+        `scheduleMaxShare (KILN_SCHEDULE_MAX_SHARE) ${config.scheduleMaxShare}`,
+    )
+  }
   if (problems.length > 0) throw new ConfigError(problems)
-  return Object.freeze(merged as KilnConfig)
+  return Object.freeze(config)
 }

@@ -27,8 +27,9 @@ const KNOWN_TTL_MS = 60 * 60 * 1000
  * the rows of that request are stored, so a request is never acknowledged before it is durable.
  * Flushes run one at a time; rows of a failed flush are rejected, never silently dropped.
  *
- * Insert order is agent stats, series, stacks, samples, profiles: a `profiles` row means its
- * samples are in. Agent stats go first because a snapshot stored without its profile is harmless
+ * Insert order is agent check-ins, agent stats, series, stacks, samples, profiles: a `profiles`
+ * row means its samples are in. Check-ins come alone (`POST /api/v1/schedule`) and share the
+ * batches. Agent stats go first because a snapshot stored without its profile is harmless
  * (the client's retry sends a newer one), while one failing after the profiles would make that
  * retry store the profiles twice.
  */
@@ -156,6 +157,7 @@ export class BatchWriter {
       for (const row of b.samples) out.samples.push(row)
       for (const row of b.profiles) out.profiles.push(row)
       for (const row of b.agentStats) out.agentStats.push(row)
+      for (const row of b.checkins) out.checkins.push(row)
     }
     return out
   }
@@ -194,10 +196,12 @@ export class BatchWriter {
 }
 
 /** The insert order (see the class comment). */
-const TABLES = ['agent_stats', 'series', 'stacks', 'samples', 'profiles'] as const
+const TABLES = ['agent_checkins', 'agent_stats', 'series', 'stacks', 'samples', 'profiles'] as const
 
 function rowsOf(batch: RowBatch, table: (typeof TABLES)[number]): readonly object[] {
   switch (table) {
+    case 'agent_checkins':
+      return batch.checkins
     case 'agent_stats':
       return batch.agentStats
     case 'series':

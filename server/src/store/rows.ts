@@ -137,16 +137,26 @@ export interface FindingRow {
   delivery_attempts: number
 }
 
+/** One check-in of an agent for its schedule (`POST /api/v1/schedule`). */
+export interface CheckinRow {
+  tenant: string
+  service: string
+  /** Unix ms. */
+  time: number
+  instance: string
+}
+
 export interface RowBatch {
   series: SeriesRow[]
   stacks: StackRow[]
   samples: SampleRow[]
   profiles: ProfileRow[]
   agentStats: AgentStatsRow[]
+  checkins: CheckinRow[]
 }
 
 export function emptyBatch(): RowBatch {
-  return { series: [], stacks: [], samples: [], profiles: [], agentStats: [] }
+  return { series: [], stacks: [], samples: [], profiles: [], agentStats: [], checkins: [] }
 }
 
 export function batchSize(batch: RowBatch): number {
@@ -155,6 +165,7 @@ export function batchSize(batch: RowBatch): number {
     batch.stacks.length +
     batch.samples.length +
     batch.profiles.length +
-    batch.agentStats.length
+    batch.agentStats.length +
+    batch.checkins.length
   )
 }

@@ -463,6 +463,40 @@ function exactlyOnceColumns(o: SchemaOptions): string[] {
   ]
 }
 
+/**
+ * Migration 6, fleet scheduling:
+ * - `agent_checkins`: one row per check-in of an agent (`POST /api/v1/schedule`). The live
+ *   instances of a service are those that checked in lately; every server reads them from here,
+ *   so any server gives an instance the same plan. Kept a day.
+ * - `agent_stats.schedule` and `agent_stats.duty_cycle`: how the agent collected (`always`,
+ *   `local`, `server`) and its share of windows; empty and NULL from agents that do not say.
+ */
+function scheduleTables(o: SchemaOptions): string[] {
+  const checkins: TableSpec = {
+    name: 'agent_checkins',
+    columns: [
+      'tenant LowCardinality(String)',
+      'service LowCardinality(String)',
+      "time DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1))",
+      'instance String',
+    ],
+    engine: 'MergeTree',
+    clauses: [
+      'PARTITION BY toDate(time)',
+      'ORDER BY (tenant, service, time, instance)',
+      'TTL toDateTime(time) + INTERVAL 1 DAY',
+    ],
+  }
+  return [
+    ...createTable(checkins, o),
+    ...addColumns(
+      'agent_stats',
+      ['schedule LowCardinality(String)', 'duty_cycle Nullable(Float64)'],
+      o,
+    ),
+  ]
+}
+
 /** Which migrations a store has, read by every Kiln server at start. */
 const MIGRATIONS_TABLE: TableSpec = {
   name: 'schema_migrations',
@@ -502,6 +536,11 @@ export const MIGRATIONS: Migration[] = [
     version: 5,
     name: 'upload of each sample, instance of each series',
     statements: exactlyOnceColumns,
+  },
+  {
+    version: 6,
+    name: 'agent check-ins and duty cycles',
+    statements: scheduleTables,
   },
 ]
 
