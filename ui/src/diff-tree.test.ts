@@ -32,7 +32,7 @@ const gc = node('gc', 0, 40)
 const root = node('total', 0, 0, [node('main', 0, 0, [parse, render, hash]), gc])
 
 function response(tree: DiffNode): DiffResponse {
-  const window = (total: number) => ({ from: 0, to: 1, query: '{}', total, stacks: 1 })
+  const window = (total: number) => ({ from: 0, to: 1, query: '{}', total, stacks: 1, coverageMs: 0 })
   const empty = { grew: [], shrank: [] }
   return {
     service: 's',
@@ -41,6 +41,7 @@ function response(tree: DiffNode): DiffResponse {
     aggregation: 'cumulative',
     baseline: window(tree.baseTotal),
     comparison: window(tree.compTotal),
+    comparisonScale: 1,
     root: tree,
     changes: { rankBy: 'share', self: empty, total: empty },
   }

@@ -40,6 +40,19 @@ export interface AgentStatsHeader {
   lastPauseMs?: number
   /** The longest such pause since the agent started, in ms (not stored by the server). */
   maxPauseMs?: number
+  /**
+   * What decides when the agent collects now: `server` (the server's plan, wire/src/schedule.ts),
+   * `local` (its own duty cycle: configured so, or the server gave no plan), `always` (never
+   * stops). Agents before schedules send none: they collect always.
+   */
+  schedule?: string
+  /**
+   * The share of time windows the agent collects in now: 1 / period of its plan (1 with
+   * `always`; 0 while it waits for the server's first answer).
+   */
+  dutyCycle?: number
+  /** Collection windows closed since the agent started (each one profile per type). */
+  windowsCollected?: number
   lastError?: string
 }
 

@@ -158,6 +158,13 @@ export interface TimelineResponse {
   step: number
   timestamps: number[]
   values: (number | null)[]
+  /**
+   * Collected instance-milliseconds per bucket, for cumulative types (the summed length of the
+   * bucket's profiles; null: none, or a gauge). Scheduled agents collect in some windows only:
+   * `values[i] / coverage[i]` is the load per collected instance-millisecond, which compares
+   * buckets whatever their coverage.
+   */
+  coverage: (number | null)[]
 }
 
 /**
@@ -215,13 +222,19 @@ export interface DiffWindow {
   total: number
   /** Number of distinct stacks in the window. */
   stacks: number
+  /**
+   * Collected instance-milliseconds: the summed length of the window's profiles (0 for gauges,
+   * and when profiles do not say how long they lasted).
+   */
+  coverageMs: number
 }
 
 /**
  * A function's values in both windows. `self` counts samples where the function is the leaf;
  * `total` counts every stack the function appears in, once per stack even when it recurses.
  * `*Share` fields are `comp / comparison.total - base / baseline.total` (0 when a total is 0);
- * `*Delta` fields are `comp - base`, absolute.
+ * `*Delta` fields are `comp × comparisonScale - base`: absolute, with the comparison put at the
+ * baseline's coverage, so the same load per collected instance-second is no change.
  */
 export interface DiffFunction {
   name: string
@@ -256,6 +269,11 @@ export interface DiffResponse {
   aggregation: Aggregation
   baseline: DiffWindow
   comparison: DiffWindow
+  /**
+   * `baseline.coverageMs / comparison.coverageMs` (1 when either is 0): what the comparison's
+   * values are multiplied by in absolute deltas.
+   */
+  comparisonScale: number
   root: DiffNode
   changes: DiffChanges
 }

@@ -149,7 +149,7 @@ function latestStats(values: Scalar[]): AgentStatsHeader {
   LATEST.forEach(([, field], i) => {
     const value = values[i]
     if (value === null || value === undefined || value === '') return
-    if (field === 'lastError') stats.lastError = String(value)
+    if (field === 'lastError' || field === 'schedule') stats[field] = String(value)
     else stats[field] = Number(value)
   })
   return stats

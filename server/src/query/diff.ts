@@ -7,6 +7,7 @@ import {
   type DiffWindow,
 } from '@kiln/wire'
 import { buildDiffTree } from './build-tree.js'
+import { coverageScale, queryCoverage } from './coverage.js'
 import { compareFunctions, functionTable, type FunctionValues } from './function-table.js'
 import { formatSelector } from './selector.js'
 import { queryStacksAndAll } from './stack-query.js'
@@ -39,10 +40,14 @@ export async function queryDiff(
   const { baseline, comparison, maxStacks, maxNodes, limit, rankBy } = options
   // The tree from the `maxStacks` heaviest stacks (it folds to `maxNodes` anyway); the ranked
   // functions from every stack, so their values are exact however many stacks there are.
-  const { tree: set, all } = await queryStacksAndAll(client, db, [baseline, comparison], maxStacks)
+  const [{ tree: set, all }, coverage] = await Promise.all([
+    queryStacksAndAll(client, db, [baseline, comparison], maxStacks),
+    queryCoverage(client, db, [baseline, comparison]),
+  ])
   const totals = [set.totals[0]!, set.totals[1]!] as const
   const root = buildDiffTree(set.stacks, totals, [set.remainders[0]!, set.remainders[1]!], maxNodes)
-  const functions = functionTable(all.stacks, 2).map((f) => diffFunction(f, totals))
+  const scale = coverageScale(coverage[0]!, coverage[1]!)
+  const functions = functionTable(all.stacks, 2).map((f) => diffFunction(f, totals, scale))
   const info = PROFILE_TYPES[baseline.type]
   const side = (w: QueryWindow, i: 0 | 1): DiffWindow => ({
     from: w.from,
@@ -50,6 +55,7 @@ export async function queryDiff(
     query: formatSelector(w.selector),
     total: set.totals[i]!,
     stacks: set.stackCounts[i]!,
+    coverageMs: coverage[i]!,
   })
   return {
     service: baseline.service,
@@ -58,6 +64,7 @@ export async function queryDiff(
     aggregation: info.aggregation,
     baseline: side(baseline, 0),
     comparison: side(comparison, 1),
+    comparisonScale: scale,
     root,
     changes: {
       ...rankChanges(functions, rankBy, limit),
@@ -68,7 +75,16 @@ export async function queryDiff(
   }
 }
 
-function diffFunction(f: FunctionValues, totals: readonly [number, number]): DiffFunction {
+/**
+ * A function's values in both windows. Deltas compare the comparison at the baseline's coverage
+ * (`scale`, coverage.ts): the same load per instance-second is no change, however many
+ * instance-seconds each window collected.
+ */
+function diffFunction(
+  f: FunctionValues,
+  totals: readonly [number, number],
+  scale: number,
+): DiffFunction {
   const share = (v: number, t: number): number => (t > 0 ? v / t : 0)
   const [baseSelf, compSelf] = [f.self[0]!, f.self[1]!]
   const [baseTotal, compTotal] = [f.total[0]!, f.total[1]!]
@@ -81,8 +97,8 @@ function diffFunction(f: FunctionValues, totals: readonly [number, number]): Dif
     compTotal,
     selfShare: share(compSelf, totals[1]) - share(baseSelf, totals[0]),
     totalShare: share(compTotal, totals[1]) - share(baseTotal, totals[0]),
-    selfDelta: compSelf - baseSelf,
-    totalDelta: compTotal - baseTotal,
+    selfDelta: compSelf * scale - baseSelf,
+    totalDelta: compTotal * scale - baseTotal,
   }
 }
 

@@ -220,6 +220,10 @@ export const TimelineSchema = {
       values: Type.Array(Type.Union([Type.Number(), Type.Null()]), {
         description: 'Bucket totals; null: no sample',
       }),
+      coverage: Type.Array(Type.Union([Type.Number(), Type.Null()]), {
+        description:
+          'Collected instance-milliseconds per bucket (cumulative types): values / coverage is the load per instance, comparable whatever the schedule; null: no profile',
+      }),
     }),
   },
 }
@@ -248,6 +252,10 @@ const DiffWindowSchema = Type.Object({
   query: CanonicalSelector,
   total: Type.Number(),
   stacks: Type.Number(),
+  coverageMs: Type.Number({
+    description:
+      'Collected instance-milliseconds: the summed length of the profiles of the window (0 for gauges or when unknown)',
+  }),
 })
 const DiffFunctionSchema = Type.Object({
   name: Type.String(),
@@ -300,6 +308,10 @@ export const DiffSchema = {
       aggregation: Aggregation,
       baseline: DiffWindowSchema,
       comparison: DiffWindowSchema,
+      comparisonScale: Type.Number({
+        description:
+          'baseline.coverageMs / comparison.coverageMs (1 when either is 0): the factor on the comparison in absolute deltas',
+      }),
       root: Type.Ref(DiffNodeSchema),
       changes: Type.Object({
         rankBy: Type.String({ enum: ['share', 'absolute'] }),

@@ -4,6 +4,7 @@ import { KilnError } from '../errors.js'
 import { selectRows } from '../store/select-rows.js'
 import { windowHeader } from './window-header.js'
 import { ROLLUP } from '../store/schema.js'
+import { coverageByBucketSql } from './coverage.js'
 import {
   combineParts,
   instanceSnapshotsSql,
@@ -146,7 +147,17 @@ export async function queryTimeline(
     }
     params = { ...raw?.params, ...rolled?.params, ...extra, step }
   }
-  const rows = await selectRows<{ t: string | number; v: string | number }>(client, query, params)
+  const coverageSql =
+    info.aggregation === 'cumulative' ? coverageByBucketSql(db, window, 'c_', bucketOf) : undefined
+  const [rows, coverageRows] = await Promise.all([
+    selectRows<{ t: string | number; v: string | number }>(client, query, params),
+    coverageSql
+      ? selectRows<{ t: string | number; c: string | number }>(client, coverageSql.text, {
+          ...coverageSql.params,
+          step,
+        })
+      : [],
+  ])
 
   const timestamps = Array.from({ length: points }, (_, i) => first + i * step)
   const values: (number | null)[] = new Array<number | null>(points).fill(null)
@@ -154,10 +165,16 @@ export async function queryTimeline(
     const i = (Number(row.t) - first) / step
     if (i >= 0 && i < points) values[i] = Number(row.v)
   }
+  const coverage: (number | null)[] = new Array<number | null>(points).fill(null)
+  for (const row of coverageRows) {
+    const i = (Number(row.t) - first) / step
+    if (i >= 0 && i < points) coverage[i] = Number(row.c)
+  }
   return {
     ...windowHeader(window),
     step,
     timestamps,
     values,
+    coverage,
   }
 }
