@@ -32,7 +32,14 @@ const gc = node('gc', 0, 40)
 const root = node('total', 0, 0, [node('main', 0, 0, [parse, render, hash]), gc])
 
 function response(tree: DiffNode): DiffResponse {
-  const window = (total: number) => ({ from: 0, to: 1, query: '{}', total, stacks: 1, coverageMs: 0 })
+  const window = (total: number) => ({
+    from: 0,
+    to: 1,
+    query: '{}',
+    total,
+    stacks: 1,
+    coverageMs: 0,
+  })
   const empty = { grew: [], shrank: [] }
   return {
     service: 's',
@@ -88,6 +95,14 @@ describe('diffValues', () => {
     expect(v.compShare).toBeCloseTo(parse.compTotal / totals.comp)
     expect(v.change).toBeCloseTo(v.compShare - v.baseShare)
     expect(diffValues(parse, totals, 'absolute').change).toBe(parse.compTotal - parse.baseTotal)
+  })
+
+  it('puts the comparison at the baseline coverage in absolute mode', () => {
+    // The comparison collected a quarter of the instance-seconds with the same load per instance.
+    const same = node('work', 1200, 300)
+    const scaled = diffValues(same, { base: 2000, comp: 500, scale: 4 }, 'absolute')
+    expect(scaled).toMatchObject({ change: 300 * 4 - 1200, kind: 'same' })
+    expect(diffValues(same, { base: 2000, comp: 500 }, 'absolute').kind).toBe('shrank')
   })
 
   it('treats changes under the threshold as the same', () => {

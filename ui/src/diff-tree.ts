@@ -12,7 +12,10 @@ export interface DiffValues {
   /** Node total as a share of its window's total (0 when the window is empty). */
   baseShare: number
   compShare: number
-  /** `compShare - baseShare` (normalized) or `compTotal - baseTotal` (absolute). */
+  /**
+   * `compShare - baseShare` (normalized) or `compTotal × comparisonScale - baseTotal` (absolute:
+   * the comparison put at the baseline's coverage, so the same load per instance is no change).
+   */
   change: number
   /** `change` against the larger side, in [-1, 1]: 1 appeared, 0.5 doubled, -1 vanished. */
   relative: number
@@ -32,13 +35,15 @@ const share = (value: number, total: number): number => (total > 0 ? value / tot
 
 export function diffValues(
   node: Pick<DiffNode, 'baseTotal' | 'baseSelf' | 'compTotal' | 'compSelf'>,
-  totals: { base: number; comp: number },
+  totals: { base: number; comp: number; scale?: number },
   mode: DiffMode,
 ): DiffValues {
   const baseShare = share(node.baseTotal, totals.base)
   const compShare = share(node.compTotal, totals.comp)
   const [base, comp] =
-    mode === 'normalized' ? [baseShare, compShare] : [node.baseTotal, node.compTotal]
+    mode === 'normalized'
+      ? [baseShare, compShare]
+      : [node.baseTotal, node.compTotal * (totals.scale ?? 1)]
   const change = comp - base
   const larger = Math.max(Math.abs(base), Math.abs(comp))
   const relative = larger > 0 ? change / larger : 0
@@ -59,16 +64,17 @@ export function diffValues(
 
 /**
  * The diff tree as the flame graph draws it. A frame's width is what it weighs in both windows
- * together: the sum of its two values (absolute), or of its two shares (normalized, so a longer
- * or busier window does not dominate). Both are linear in the node values, so
+ * together: the sum of its two values, the comparison's at the baseline's coverage (absolute), or
+ * of its two shares (normalized, so a longer or busier window does not dominate). Both are linear in the node values, so
  * `value === self + sum(children.value)` still holds at every node.
  */
 export function diffChartTree(diff: DiffResponse, mode: DiffMode): ChartNode {
-  const totals = { base: diff.baseline.total, comp: diff.comparison.total }
+  const scale = diff.comparisonScale
+  const totals = { base: diff.baseline.total, comp: diff.comparison.total, scale }
   const [wb, wc] =
     mode === 'normalized'
       ? [totals.base > 0 ? 1 / totals.base : 0, totals.comp > 0 ? 1 / totals.comp : 0]
-      : [1, 1]
+      : [1, scale]
   const convert = (node: DiffNode): ChartNode => {
     const chart: ChartNode = {
       name: node.name,

@@ -51,7 +51,9 @@ const MODES: readonly { mode: DiffMode; label: string; title: string }[] = [
   {
     mode: 'absolute',
     label: 'Absolute',
-    title: 'Colour by the change of each frame’s value (like windows; heap bytes in use)',
+    title:
+      'Colour by the change of each frame’s value, the comparison put at the baseline’s coverage ' +
+      '(instance-seconds collected), so windows of other lengths or fleets compare per instance',
   },
 ]
 
