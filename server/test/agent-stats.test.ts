@@ -77,6 +77,9 @@ function fleet(tenant: string): Upload[] {
       lastOverheadPercent: 0.5 + 0.1 * k,
       overheadBudgetPercent: 2,
       samplingIntervalMicros: 10_000,
+      // A scheduled agent: the server's plan changes its share after a restart.
+      schedule: k === i + 1 ? 'server' : 'local',
+      dutyCycle: k === i + 1 ? 1 / 8 : 1 / 6,
     }
     const a = { ...base, host: 'web-1', pid: '1', at: at(i) }
     uploads.push({ ...a, profile: TIME_PROFILE, header: stats })

@@ -40,6 +40,10 @@ export const AgentStatsHeaderSchema = Type.Object({
   // Read (so a bad value marks the header malformed) but not stored: the agent's own report.
   lastPauseMs: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9 })),
   maxPauseMs: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9 })),
+  // The agent's schedule (wire/src/agents.ts): `schedule` and `dutyCycle` are stored.
+  schedule: Type.Optional(Type.String({ maxLength: 32 })),
+  dutyCycle: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  windowsCollected: Type.Optional(Count()),
   lastError: Type.Optional(Type.String()),
 })
 
@@ -117,6 +121,8 @@ export function agentStatsRow(stats: AgentStatsHeader, context: AgentStatsContex
     sampling_interval_micros: int(stats.samplingIntervalMicros),
     last_overhead_percent: real(stats.lastOverheadPercent),
     overhead_budget_percent: real(stats.overheadBudgetPercent),
+    schedule: (stats.schedule ?? '').slice(0, 32),
+    duty_cycle: real(stats.dutyCycle),
     last_error: (stats.lastError ?? '').slice(0, MAX_ERROR_LENGTH),
     received_at: context.now,
   }

@@ -26,6 +26,8 @@ const LATEST: [column: string, field: keyof AgentStatsHeader][] = [
   ['last_overhead_percent', 'lastOverheadPercent'],
   ['overhead_budget_percent', 'overheadBudgetPercent'],
   ['sampling_interval_micros', 'samplingIntervalMicros'],
+  ['schedule', 'schedule'],
+  ['duty_cycle', 'dutyCycle'],
   ['last_error', 'lastError'],
 ]
 

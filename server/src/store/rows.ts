@@ -84,6 +84,9 @@ export interface AgentStatsRow {
   profiler_cpu_micros: number | null
   last_overhead_percent: number | null
   overhead_budget_percent: number | null
+  /** `always`, `local`, `server`; empty from agents that do not say. */
+  schedule: string
+  duty_cycle: number | null
   sampling_interval_micros: number | null
   last_error: string
   received_at: number
