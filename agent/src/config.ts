@@ -20,6 +20,18 @@ const ConfigSchema = Type.Object(
     token: Type.Optional(Type.String()),
     // The server's grammar for X-Scope-OrgID: a value it would refuse is reported at start.
     tenant: Type.Optional(Type.String({ pattern: TENANT_PATTERN })),
+    // When the time profiler runs (README, "When the agent collects"): `server` follows the
+    // plan of the server's schedule and falls back to `local` without one; `local` collects in
+    // `dutyCycle` of the `windowMs` windows; `always` never stops, a profile every
+    // `uploadIntervalMs`.
+    schedule: Type.Union([Type.Literal('server'), Type.Literal('local'), Type.Literal('always')], {
+      default: 'server',
+    }),
+    // 1/8: the server's default largest share too (`scheduleMaxShare`), so an instance pays
+    // about as much with or without the server's plan. `local` collects in one window of
+    // round(1 / dutyCycle).
+    dutyCycle: Type.Number({ minimum: 0.001, maximum: 1, default: 0.125 }),
+    windowMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 10_000 }),
     uploadIntervalMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 10_000 }),
     uploadTimeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
     // 50 Hz and 1 MiB: what fits the 1 % budget on a service saturating one core (see
@@ -51,6 +63,9 @@ export const ENV_VARS = {
   labels: 'KILN_LABELS',
   token: 'KILN_TOKEN',
   tenant: 'KILN_TENANT',
+  schedule: 'KILN_SCHEDULE',
+  dutyCycle: 'KILN_DUTY_CYCLE',
+  windowMs: 'KILN_WINDOW_MS',
   uploadIntervalMs: 'KILN_UPLOAD_INTERVAL_MS',
   uploadTimeoutMs: 'KILN_UPLOAD_TIMEOUT_MS',
   samplingIntervalMicros: 'KILN_SAMPLING_INTERVAL_MICROS',
@@ -131,11 +146,33 @@ export function resolveAgentConfig(
     const envName = (ENV_VARS as Record<string, string>)[key]
     return `${e.path.replace(/^\//, '') || key}${envName ? ` (${envName})` : ''}: ${e.message}`
   })
+  const urlProblem = serverUrlProblem(merged.serverUrl)
+  if (urlProblem && !problems.some((p) => p.startsWith('serverUrl'))) {
+    problems.push(`serverUrl (${ENV_VARS.serverUrl}): ${urlProblem}`)
+  }
   if (problems.length > 0) throw new AgentConfigError(problems)
   return Object.freeze({
     ...(merged as Static<typeof ConfigSchema>),
     ...(logger ? { logger } : {}),
   })
+}
+
+/**
+ * Why `serverUrl` cannot be sent to, or undefined when it can. The schema's pattern only sees
+ * the scheme: `http://` matches it, yet `new URL` refuses it, and a URL the uploads cannot be
+ * built from must stop the agent at start, not fail every upload.
+ */
+function serverUrlProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined // the schema has said so already
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return `not a URL: ${JSON.stringify(value.slice(0, 200))}`
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be http:// or https://'
+  if (!url.hostname) return `has no host: ${JSON.stringify(value.slice(0, 200))}`
+  return undefined
 }
 
 /** Labels sent with every profile: the user's, the version, and where the process runs. */

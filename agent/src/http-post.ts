@@ -1,5 +1,18 @@
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
+import { TENANT_HEADER } from '@kiln/wire'
+
+/** What every request to the server carries: the ingest token and the tenant, when set. */
+export function authHeaders(options: {
+  token?: string | undefined
+  tenant?: string | undefined
+}): Record<string, string> {
+  const headers: Record<string, string> = {}
+  if (options.token) headers.authorization = `Bearer ${options.token}`
+  // Sent as `X-Scope-OrgID` (Pyroscope's `tenantID`).
+  if (options.tenant) headers[TENANT_HEADER] = options.tenant
+  return headers
+}
 
 export interface PostResult {
   status: number

@@ -39,6 +39,8 @@ export interface ProfilerBindings {
   setLabels(labels: Labels): void
   /** Stop the time profiler, returning what it collected; restart it when `restart`. */
   stopTime(restart: boolean): Profile
+  /** Whether a time profiler runs in this thread (V8's CpuProfiler is alive). */
+  timeRunning(): boolean
   startHeap(intervalBytes: number, stackDepth: number): void
   heapProfile(sourceMapper: LateSourceMapper): Profile
   /** Index the source maps under `dirs` (node_modules excluded). */
@@ -67,6 +69,7 @@ export const datadogBindings: ProfilerBindings = {
     }),
   setLabels: (labels) => time.setContext(labels),
   stopTime: (restart) => time.stop(restart, ({ context }) => labelsOfContext(context?.context)),
+  timeRunning: () => time.isStarted(),
   startHeap: (intervalBytes, stackDepth) => heap.start(intervalBytes, stackDepth),
   // profileV2 serializes while V8's profile is still alive instead of copying it into a
   // JavaScript tree first: the same profile with a smaller transient heap.

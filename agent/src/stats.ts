@@ -1,4 +1,5 @@
 import type { AgentStatsHeader } from '@kiln/wire'
+import type { ScheduleMode } from './scheduler.js'
 
 /**
  * What the agent did, for `getStats()` and for the server: sent as JSON in the
@@ -6,12 +7,13 @@ import type { AgentStatsHeader } from '@kiln/wire'
  * `AgentStatsHeader`'s (`@kiln/wire`), the shape the server reads; the agent always has every
  * counter, only `lastError` may be absent.
  */
-export type AgentStats = Required<Omit<AgentStatsHeader, 'lastError'>> &
-  Pick<AgentStatsHeader, 'lastError'>
+export type AgentStats = Required<Omit<AgentStatsHeader, 'lastError' | 'schedule'>> &
+  Pick<AgentStatsHeader, 'lastError'> & { schedule: ScheduleMode }
 
 export function emptyStats(
   samplingIntervalMicros: number,
   overheadBudgetPercent: number,
+  schedule: ScheduleMode = 'always',
 ): AgentStats {
   return {
     profilesCollected: 0,
@@ -29,5 +31,8 @@ export function emptyStats(
     samplingIntervalMicros,
     lastPauseMs: 0,
     maxPauseMs: 0,
+    schedule,
+    dutyCycle: schedule === 'always' ? 1 : 0,
+    windowsCollected: 0,
   }
 }

@@ -1,6 +1,7 @@
-import { TENANT_HEADER, UPLOAD_ID_HEADER } from '@kiln/wire'
+import { UPLOAD_ID_HEADER } from '@kiln/wire'
+import { backoffMs } from './backoff.js'
 import type { AgentLogger } from './logger.js'
-import { post, type PostResult } from './http-post.js'
+import { authHeaders, post, type PostResult } from './http-post.js'
 import { MAX_RETRY_AFTER_MS, parseRetryAfter } from './retry-after.js'
 import type { AgentStats } from './stats.js'
 
@@ -11,6 +12,19 @@ export interface QueuedUpload {
   query: URLSearchParams
   body: Buffer
   attempts: number
+}
+
+/**
+ * The exporter component: takes encoded profiles and gets them to the server, on its own time.
+ * `UploadQueue` is the agent's; tests give the agent one that records.
+ */
+export interface ProfileExporter {
+  enqueue(item: QueuedUpload): void
+  /** Resolves when nothing is left to send or `deadlineMs` has passed. */
+  drain(deadlineMs: number, keepAlive?: boolean): Promise<void>
+  /** Give up on what is queued (counted as dropped). */
+  discard(): void
+  readonly size: number
 }
 
 export interface UploadQueueOptions {
@@ -32,18 +46,18 @@ export interface UploadQueueOptions {
   headers?: () => Record<string, string>
 }
 
-const BASE_BACKOFF_MS = 500
-const MAX_BACKOFF_MS = 30_000
+/**
+ * The shortest wait after a failed attempt, whatever the backoff's jitter draws or a server's
+ * `Retry-After: 0` asks: a server failing at once must not be asked again at once, without end.
+ */
+export const MIN_RETRY_DELAY_MS = 100
+
+export { backoffMs }
 
 /** 429, 5xx and network errors are worth another try; other 4xx are the profile's fault. */
 export function isRetryable(result: PostResult | Error): boolean {
   if (result instanceof Error) return true
   return result.status === 429 || result.status >= 500
-}
-
-/** Full-jitter exponential backoff: random in [0, min(cap, base * 2^attempt)). */
-export function backoffMs(attempt: number, baseMs = BASE_BACKOFF_MS, random = Math.random): number {
-  return Math.floor(random() * Math.min(MAX_BACKOFF_MS, baseMs * 2 ** attempt))
 }
 
 /** `HTTP 429 (Retry-After: 7): {...}`: the status, the server's wait if any, the body's start. */
@@ -61,7 +75,7 @@ function describeFailure(result: PostResult | Error): string {
  * later if the server's `Retry-After` asks for it (capped at `maxRetryAfterMs`); every timer is
  * unref'd so the queue never keeps the host alive.
  */
-export class UploadQueue {
+export class UploadQueue implements ProfileExporter {
   readonly #options: UploadQueueOptions
   readonly #items: QueuedUpload[] = []
   #bytes = 0
@@ -140,25 +154,26 @@ export class UploadQueue {
     }
     if (this.#pauseTimer) return
     this.#inFlight = item
-    this.#upload(item).finally(() => {
-      this.#inFlight = undefined
-      this.#pump()
-    })
+    this.#upload(item)
+      .catch((error: unknown) => {
+        // #upload handles every failure it knows of. Whatever else went wrong, the profile
+        // goes and the queue waits before the next: never the same item again at once.
+        this.#options.stats.profilesDropped++
+        this.#options.stats.lastError = String(error)
+        this.#remove(item)
+        this.#pause(MIN_RETRY_DELAY_MS)
+      })
+      .finally(() => {
+        this.#inFlight = undefined
+        this.#pump()
+      })
   }
 
   async #upload(item: QueuedUpload): Promise<void> {
-    const { serverUrl, token, tenant, uploadTimeoutMs, stats, maxRetries } = this.#options
-    const url = new URL(`/ingest?${item.query.toString()}`, serverUrl)
-    const headers: Record<string, string> = {
-      ...this.#options.headers?.(),
-      'content-type': 'application/octet-stream',
-    }
-    if (token) headers.authorization = `Bearer ${token}`
-    if (item.id) headers[UPLOAD_ID_HEADER] = item.id
-    if (tenant) headers[TENANT_HEADER] = tenant
+    const { stats, maxRetries } = this.#options
     let result: PostResult | Error
     try {
-      result = await post(url, item.body, headers, uploadTimeoutMs)
+      result = await this.#send(item)
     } catch (error) {
       result = error instanceof Error ? error : new Error(String(error))
     }
@@ -176,18 +191,35 @@ export class UploadQueue {
       this.#warn(`profile dropped after ${item.attempts + 1} attempt(s): ${stats.lastError}`)
       this.#remove(item)
       // The server asked every request to wait, not only this profile's.
-      if (retryAfterMs !== undefined) this.#pause(retryAfterMs)
+      this.#pause(Math.max(MIN_RETRY_DELAY_MS, retryAfterMs ?? 0))
       return
     }
     item.attempts++
     stats.uploadsRetried++
-    const delayMs = Math.max(backoffMs(item.attempts, this.#options.retryBaseMs), retryAfterMs ?? 0)
+    const delayMs = Math.max(
+      MIN_RETRY_DELAY_MS,
+      backoffMs(item.attempts, this.#options.retryBaseMs),
+      retryAfterMs ?? 0,
+    )
     this.#options.logger.debug('upload failed, will retry', {
       attempt: item.attempts,
       delayMs,
       error: stats.lastError,
     })
     this.#pause(delayMs)
+  }
+
+  /** One attempt. Rejects on anything that stops the request (a URL, a header, the network). */
+  async #send(item: QueuedUpload): Promise<PostResult> {
+    const { serverUrl, uploadTimeoutMs } = this.#options
+    const url = new URL(`/ingest?${item.query.toString()}`, serverUrl)
+    const headers: Record<string, string> = {
+      ...this.#options.headers?.(),
+      'content-type': 'application/octet-stream',
+      ...authHeaders(this.#options),
+    }
+    if (item.id) headers[UPLOAD_ID_HEADER] = item.id
+    return post(url, item.body, headers, uploadTimeoutMs)
   }
 
   /** What a retryable answer's `Retry-After` asks for, capped; undefined when it has none. */

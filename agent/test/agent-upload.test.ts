@@ -32,10 +32,12 @@ async function uploadOnce(options: AgentOptions): Promise<IncomingHttpHeaders[]>
     serverUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     heap: false,
     sourceMaps: false,
+    // Collecting from start to stop, whatever the schedule would say.
+    schedule: 'always',
     logger: silentLogger,
     ...options,
   })
-  const agent = new Agent(config, bindings)
+  const agent = new Agent(config, { bindings })
   expect(agent.start()).toBe(true)
   await agent.stop(5000) // collects the last profile and uploads it
   return received

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { AgentConfigError, ENV_VARS, resolveAgentConfig } from '../src/config.js'
+import { getStats, start } from '../src/index.js'
 import { AGENT_VERSION } from '../src/version.js'
 
 describe('resolveAgentConfig', () => {
@@ -56,6 +57,66 @@ describe('resolveAgentConfig', () => {
         expect((error as AgentConfigError).problems.join('\n')).toContain('tenant (KILN_TENANT)')
       }
     }
+  })
+
+  it('reads the schedule settings, with their defaults', () => {
+    expect(resolveAgentConfig({ service: 's' }, {})).toMatchObject({
+      schedule: 'server',
+      dutyCycle: 0.125,
+      windowMs: 10_000,
+      uploadIntervalMs: 10_000,
+    })
+    const config = resolveAgentConfig(
+      {},
+      {
+        KILN_SERVICE: 's',
+        KILN_SCHEDULE: 'local',
+        KILN_DUTY_CYCLE: '0.25',
+        KILN_WINDOW_MS: '5000',
+      },
+    )
+    expect(config).toMatchObject({ schedule: 'local', dutyCycle: 0.25, windowMs: 5000 })
+    try {
+      resolveAgentConfig(
+        { service: 's' },
+        { KILN_SCHEDULE: 'sometimes', KILN_DUTY_CYCLE: '0', KILN_WINDOW_MS: '10' },
+      )
+      expect.unreachable()
+    } catch (error) {
+      expect(error).toBeInstanceOf(AgentConfigError)
+      const text = (error as AgentConfigError).problems.join('\n')
+      for (const name of ['KILN_SCHEDULE', 'KILN_DUTY_CYCLE', 'KILN_WINDOW_MS']) {
+        expect(text).toContain(name)
+      }
+    }
+  })
+
+  it('refuses a server URL that no request could be sent to', () => {
+    for (const bad of ['http://', 'https://', 'http://:4040', 'http://exa mple.com', 'ftp://x']) {
+      try {
+        resolveAgentConfig({ service: 's', serverUrl: bad }, {})
+        expect.unreachable(bad)
+      } catch (error) {
+        expect(error, bad).toBeInstanceOf(AgentConfigError)
+        expect((error as AgentConfigError).problems.join('\n'), bad).toContain('KILN_SERVER_URL')
+      }
+    }
+    for (const good of [
+      'http://localhost:4040',
+      'https://kiln.example.com/',
+      'http://[::1]:4040',
+    ]) {
+      expect(resolveAgentConfig({ service: 's', serverUrl: good }, {}).serverUrl).toBe(good)
+    }
+  })
+
+  it('stays off, with one logged line and nothing thrown, when start() gets a bad URL', () => {
+    const errors: string[] = []
+    const logger = { debug() {}, warn() {}, error: (m: string) => void errors.push(m) }
+    expect(start({ service: 's', serverUrl: 'http://', logger })).toBe(false)
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toContain('KILN_SERVER_URL')
+    expect(getStats()).toBeUndefined()
   })
 
   it('documents every environment variable in the README', () => {

@@ -43,6 +43,7 @@ describe('overhead budget', () => {
     const config = resolveAgentConfig({
       service: 'budget-test',
       serverUrl: 'http://127.0.0.1:9', // nothing listens: uploads fail quietly
+      schedule: 'always',
       uploadIntervalMs: 1000,
       samplingIntervalMicros: 10_000,
       overheadBudgetPercent: 1,
@@ -51,7 +52,7 @@ describe('overhead budget', () => {
       maxRetries: 0,
       logger: silentLogger,
     })
-    const agent = new Agent(config, bindings)
+    const agent = new Agent(config, { bindings })
     expect(agent.start()).toBe(true)
     try {
       // The first interval is not judged (start-up); the second is over budget: 100 -> 50 Hz,

@@ -2,9 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { TENANT_HEADER } from '@kiln/wire'
 import { afterEach, describe, expect, it } from 'vitest'
+import { asciiJson } from '../src/agent.js'
 import { silentLogger } from '../src/logger.js'
 import { emptyStats } from '../src/stats.js'
-import { UploadQueue, type UploadQueueOptions } from '../src/upload-queue.js'
+import { MIN_RETRY_DELAY_MS, UploadQueue, type UploadQueueOptions } from '../src/upload-queue.js'
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void
 
@@ -219,6 +220,48 @@ describe('UploadQueue honours Retry-After', () => {
     await q.drain(5000)
     expect(server.accepted).toEqual([item(1).body.toString()])
     expect(Date.now() - started).toBeLessThan(5000)
+  })
+})
+
+describe('UploadQueue never asks again at once', () => {
+  it('waits between attempts even when the server says Retry-After: 0', async () => {
+    const arrivals: number[] = []
+    const refusals = 3
+    const url = await listen((_req, res) => {
+      arrivals.push(Date.now())
+      if (arrivals.length <= refusals) return res.writeHead(429, { 'retry-after': '0' }).end()
+      res.writeHead(200).end('{}')
+    })
+    const { q, stats } = queue(url, { retryBaseMs: 1 })
+    q.enqueue(item(1))
+    await expect.poll(() => stats.uploadsOk, { timeout: 10_000 }).toBe(1)
+    const gaps = arrivals.slice(1).map((t, i) => t - arrivals[i]!)
+    expect(gaps).toHaveLength(refusals)
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(MIN_RETRY_DELAY_MS - TIMER_SLACK_MS)
+  })
+
+  it("survives a server whose error text is not ASCII, though it goes into every upload's header", async () => {
+    const bodies: string[] = []
+    const url = await listen((req, res) => {
+      if (bodies.length === 0) {
+        bodies.push('refused')
+        return res.writeHead(500).end('💥 überlastet')
+      }
+      bodies.push(String(req.headers['x-kiln-agent-stats']))
+      res.writeHead(200).end('{}')
+    })
+    const stats = emptyStats(10_000, 1)
+    const { q } = queue(url, {
+      maxRetries: 1,
+      retryBaseMs: 1,
+      stats,
+      headers: () => ({ 'x-kiln-agent-stats': asciiJson(stats) }),
+    })
+    q.enqueue(item(1))
+    await q.drain(5000)
+    expect(stats).toMatchObject({ uploadsOk: 1, profilesDropped: 0 })
+    // Escaped on the wire, the same text once parsed.
+    expect(JSON.parse(bodies[1]!).lastError).toBe('HTTP 500: 💥 überlastet')
   })
 })
 

@@ -125,6 +125,7 @@ describe('the agent in a real process', () => {
       env: {
         KILN_SERVICE: 'ts-test',
         KILN_SERVER_URL: server.url,
+        KILN_SCHEDULE: 'always',
         KILN_UPLOAD_INTERVAL_MS: '1000',
         KILN_SAMPLING_INTERVAL_MICROS: '1000',
         DEMO_DURATION_MS: '4000',

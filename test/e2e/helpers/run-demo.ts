@@ -32,6 +32,8 @@ export function runDemoWithAgent(options: {
         ...process.env,
         KILN_SERVER_URL: options.serverUrl,
         KILN_SERVICE: options.service,
+        // Profiles all the time, one a second: a short run is then sure to have some.
+        KILN_SCHEDULE: 'always',
         KILN_UPLOAD_INTERVAL_MS: '1000',
         KILN_SAMPLING_INTERVAL_MICROS: '1000',
         // 1 s profiles at 1 kHz cost more than the default budget; keep the rate fixed here.
