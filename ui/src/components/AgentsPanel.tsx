@@ -14,9 +14,25 @@ function rates(agent: AgentInstance): string {
 }
 
 /**
+ * How the instance collects: its schedule and the share of windows it collects in ("server 1/8"),
+ * `–` from agents that do not say (before schedules: always on).
+ */
+export function collection(agent: Pick<AgentInstance, 'latest'>): string {
+  const { schedule, dutyCycle } = agent.latest
+  if (schedule === undefined) return '–'
+  if (schedule === 'always' || dutyCycle === undefined) return schedule
+  if (dutyCycle <= 0) return `${schedule}, waiting for a plan`
+  const period = Math.round(1 / dutyCycle)
+  return Math.abs(1 / period - dutyCycle) < 1e-9
+    ? `${schedule}, 1 window in ${period}`
+    : `${schedule}, ${formatPercent(dutyCycle, 1)} of windows`
+}
+
+/**
  * What each instance's profiling agent says of itself over the window (the stats it sends with
- * its uploads): its CPU cost as a share of one core, the sampling rate its overhead budget
- * chose, failed uploads and dropped profiles. Collapsed: it is about the profiler, not the app.
+ * its uploads): its CPU cost as a share of one core (measured over the window, so a scheduled
+ * agent's cost is its average), when it collects, the sampling rate its overhead budget chose,
+ * failed uploads and dropped profiles. Collapsed: it is about the profiler, not the app.
  */
 export function AgentsPanel({ agents }: { agents: readonly AgentInstance[] }) {
   if (agents.length === 0) return null
@@ -37,6 +53,9 @@ export function AgentsPanel({ agents }: { agents: readonly AgentInstance[] }) {
               agent CPU
             </th>
             <th title="the agent's overhead budget, in % of one core">budget</th>
+            <th title="when the agent collects: the server's plan, its own duty cycle, or always; and the share of time windows it collects in">
+              collects
+            </th>
             <th>sampling</th>
             <th>uploads</th>
             <th>failed</th>
@@ -51,6 +70,7 @@ export function AgentsPanel({ agents }: { agents: readonly AgentInstance[] }) {
               <td>{a.version || '–'}</td>
               <td data-testid="agent-cpu">{pct(a.window.cpuPercent)}</td>
               <td>{pct(a.latest.overheadBudgetPercent)}</td>
+              <td data-testid="agent-collects">{collection(a)}</td>
               <td>{rates(a)}</td>
               <td>{a.uploads}</td>
               <td>{a.window.uploadsFailed}</td>

@@ -114,9 +114,7 @@ export function Timeline(props: TimelineProps) {
         </span>
         <span className="timeline-readout" aria-live="polite">
           {hovered !== null
-            ? `${timeFormat.format(hovered.at)}: ${
-                hovered.value === null ? 'no samples' : formatValue(hovered.value, timeline.unit)
-              }`
+            ? `${timeFormat.format(hovered.at)}: ${bucketReadout(hovered, timeline)}`
             : props.brushHint}
         </span>
       </div>
@@ -286,10 +284,33 @@ function Marker(props: {
 function bucketAt(
   timeline: TimelineResponse,
   at: number,
-): { at: number; value: number | null } | null {
+): { at: number; value: number | null; coverage: number | null } | null {
   const index = timeline.timestamps.findIndex((t) => at >= t && at < t + timeline.step)
   const start = timeline.timestamps[index]
-  return start === undefined ? null : { at: start, value: timeline.values[index] ?? null }
+  if (start === undefined) return null
+  // Older servers send no coverage.
+  const coverage = timeline.coverage?.[index] ?? null
+  return { at: start, value: timeline.values[index] ?? null, coverage }
+}
+
+/**
+ * What the readout says of a bucket: its value and, for cumulative types, how many instances
+ * collected on average (scheduled agents collect in some windows only), so a gap in collection
+ * is never read as an idle service.
+ */
+export function bucketReadout(
+  bucket: { value: number | null; coverage: number | null },
+  timeline: Pick<TimelineResponse, 'unit' | 'step' | 'aggregation'>,
+): string {
+  if (bucket.value === null) {
+    return timeline.aggregation === 'cumulative' && bucket.coverage === null
+      ? 'nothing collected'
+      : 'no samples'
+  }
+  const value = formatValue(bucket.value, timeline.unit)
+  if (bucket.coverage === null || bucket.coverage <= 0) return value
+  const instances = bucket.coverage / timeline.step
+  return `${value} · ${instances.toFixed(instances < 10 ? 1 : 0)} instances collecting`
 }
 
 /** Tick labels near an edge are anchored inside the chart, so they are not cut off. */

@@ -1,0 +1,40 @@
+import type { AgentInstance } from '@kiln/wire'
+import { describe, expect, it } from 'vitest'
+import { formatPercent, formatValue } from '../format'
+import { collection } from './AgentsPanel'
+import { bucketReadout } from './Timeline'
+
+describe('timeline readout', () => {
+  const cpu = { unit: 'nanoseconds', step: 10_000, aggregation: 'cumulative' } as const
+
+  it('says how many instances collected, so a gap is not read as idleness', () => {
+    // 2.5 instance-buckets of coverage in a 10 s bucket: 2.5 instances on average.
+    const text = bucketReadout({ value: 3e9, coverage: 25_000 }, cpu)
+    expect(text).toBe(`${formatValue(3e9, 'nanoseconds')} · 2.5 instances collecting`)
+  })
+
+  it('tells nothing collected from no samples', () => {
+    expect(bucketReadout({ value: null, coverage: null }, cpu)).toBe('nothing collected')
+    expect(bucketReadout({ value: null, coverage: 10_000 }, cpu)).toBe('no samples')
+    const heap = { ...cpu, unit: 'bytes', aggregation: 'gauge' } as const
+    expect(bucketReadout({ value: null, coverage: null }, heap)).toBe('no samples')
+    expect(bucketReadout({ value: 5e6, coverage: null }, heap)).toBe(formatValue(5e6, 'bytes'))
+  })
+})
+
+describe('agents panel: collection', () => {
+  const agent = (latest: AgentInstance['latest']) => ({ latest })
+  it('names the schedule and the share of windows', () => {
+    expect(collection(agent({}))).toBe('–')
+    expect(collection(agent({ schedule: 'always', dutyCycle: 1 }))).toBe('always')
+    expect(collection(agent({ schedule: 'server', dutyCycle: 1 / 8 }))).toBe(
+      'server, 1 window in 8',
+    )
+    expect(collection(agent({ schedule: 'server', dutyCycle: 0 }))).toBe(
+      'server, waiting for a plan',
+    )
+    expect(collection(agent({ schedule: 'local', dutyCycle: 0.3 }))).toBe(
+      `local, ${formatPercent(0.3, 1)} of windows`,
+    )
+  })
+})
