@@ -38,6 +38,21 @@ export default tseslint.config(
     },
   },
   {
+    // Promises are awaited or handled on purpose: a floating promise's rejection crashes or is
+    // lost, and a promise where a callback's result is ignored (an event handler, a timer) is one.
+    files: ['**/*.ts', '**/*.tsx'],
+    languageOptions: {
+      parserOptions: {
+        projectService: { allowDefaultProject: ['vitest.config.ts'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     // Dependency direction: the agent and the UI never import server code.
     files: ['agent/**/*.ts', 'ui/**/*.ts', 'ui/**/*.tsx', 'wire/**/*.ts'],
     rules: {
