@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { ServicesResponse } from '@kiln/wire'
+import { SCHEDULE_PATH, type ServicesResponse } from '@kiln/wire'
 import { startServer, type RunningServer } from '../src/index.js'
 import type { RouteAccess } from '../src/http/access-plugin.js'
 import { encodeProfile } from './helpers/pprof-builder.js'
@@ -69,6 +69,10 @@ function requestFor(route: RouteAccess, method: string, service: string): Omit<A
       headers: { 'content-type': 'application/octet-stream' },
       body: PROFILE,
     }
+  }
+  if (route.url === SCHEDULE_PATH) {
+    const checkin = JSON.stringify({ service, instance: 'battery-1' })
+    return { method, query: '', headers: { 'content-type': 'application/json' }, body: checkin }
   }
   if (method === 'POST') {
     return { method, query: '', headers: { 'content-type': 'application/json' }, body: ALERTS }

@@ -86,9 +86,15 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
   const sampleTypes = profile.sampleType.map(
     (t) => `${str(t.type, 'sample type')}/${str(t.unit, 'sample unit')}`,
   )
-  const mappings: (SampleTypeMapping | undefined)[] = profile.sampleType.map((t) =>
-    mapSampleType(str(t.type, 'sample type'), str(t.unit, 'sample unit')),
-  )
+  // The first sample type of each Kiln type counts: two that map to one (`space/bytes` and
+  // `inuse_space/bytes`) measure the same quantity, and adding them would count it twice.
+  const mapped = new Set<string>()
+  const mappings: (SampleTypeMapping | undefined)[] = profile.sampleType.map((t) => {
+    const mapping = mapSampleType(str(t.type, 'sample type'), str(t.unit, 'sample unit'))
+    if (!mapping || mapped.has(mapping.type)) return undefined
+    mapped.add(mapping.type)
+    return mapping
+  })
   const types = [...new Set(mappings.flatMap((m) => (m ? [m.type] : [])))]
   if (types.length === 0) {
     const found = profile.sampleType.map((t) => `${str(t.type, '')}/${str(t.unit, '')}`)
