@@ -59,6 +59,8 @@ describe('one bad client never fails or duplicates another', () => {
         logLevel: 'silent',
         insertBatchWaitMs: 200,
         rateLimitIngestPerMinute: 0,
+        // Every upload of a round in one batch: more than the default admits at once.
+        maxIngestInFlight: 64,
       }),
     )
   })

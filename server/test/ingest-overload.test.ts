@@ -10,7 +10,8 @@ import { encodeProfile } from './helpers/pprof-builder.js'
 /*
  * Many more concurrent senders than the server admits: the excess is answered 429 with
  * Retry-After at once, every admitted upload is stored, and each exactly once. Loopback only,
- * bounded in count.
+ * bounded in count. The same at 1,024 senders against the server as its own process, with its
+ * memory read: test/e2e/ingest-overload.test.ts.
  */
 
 const SENDERS = 256
@@ -90,5 +91,67 @@ describe('ingest under overload', () => {
     expect(counted).toBe(shed.length)
     // Once the flood is over, the server admits again.
     expect((await send(0)).status).toBe(200)
+  })
+})
+
+describe('ingest admission after clients give up', () => {
+  let server: RunningServer
+  let dataDir: string
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'kiln-overload-abandon-'))
+    server = await startServer({
+      port: 0,
+      dataDir,
+      logLevel: 'silent',
+      maxIngestInFlight: 2,
+      rateLimitIngestPerMinute: 0,
+      // Each admitted upload waits this long in the batch writer: its client gives up before.
+      insertBatchWaitMs: 2000,
+    })
+  })
+  afterAll(async () => {
+    await server?.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  /*
+   * A client that times out after sending its whole body (as the agent does after
+   * KILN_UPLOAD_TIMEOUT_MS) gets neither onRequestAbort (only while the body arrives) nor
+   * onResponse (no answer is written): its slot comes back when its upload is stored or
+   * refused, or KILN_MAX_INGEST_IN_FLIGHT such clients would shed every later upload for good.
+   */
+  it('gives a slot back when its client gives up while the upload is stored', async () => {
+    const body = encodeProfile({
+      sampleTypes: [['cpu', 'nanoseconds']],
+      samples: [{ stack: ['main', 'work'], values: [VALUE] }],
+    })
+    const { hostname, port } = new URL(server.url)
+    const from = Math.floor(NOW / 1000) - 60
+    const post = (i: number, giveUpAfterMs?: number) =>
+      new Promise<number>((resolve) => {
+        const req = request(
+          {
+            agent: false,
+            host: hostname,
+            port,
+            method: 'POST',
+            path: `/ingest?name=abandoned&from=${from + i}&until=${from + i + 10}`,
+            headers: { 'content-type': 'application/octet-stream', 'content-length': body.length },
+          },
+          (res) => {
+            res.resume()
+            res.on('end', () => resolve(res.statusCode ?? 0))
+          },
+        )
+        req.on('error', () => resolve(0))
+        if (giveUpAfterMs !== undefined) setTimeout(() => req.destroy(), giveUpAfterMs)
+        req.end(body)
+      })
+    // Both slots taken by clients that give up while their uploads wait to be stored.
+    expect(await Promise.all([post(1, 500), post(2, 500)])).toEqual([0, 0])
+    // Their uploads are stored all the same; then the server has room again.
+    await new Promise((r) => setTimeout(r, 3000))
+    expect(await post(3)).toBe(200)
   })
 })

@@ -95,7 +95,9 @@ export const ConfigSchema = Type.Object(
     trustProxy: Type.Boolean({ default: false, env: 'KILN_TRUST_PROXY' }),
     maxFutureSkewMs: Type.Integer({ default: 600_000, minimum: 0, env: 'KILN_MAX_FUTURE_SKEW_MS' }),
     maxIngestInFlight: Type.Integer({
-      default: 64,
+      // 8: as many stored per second as 64 under a 1,024-sender flood, at a fraction of the
+      // wait (bench/README.md, "Ingest under overload").
+      default: 8,
       minimum: 1,
       env: 'KILN_MAX_INGEST_IN_FLIGHT',
     }),

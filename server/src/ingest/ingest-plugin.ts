@@ -84,13 +84,16 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
     inFlight.bytes += bytes
     holding.set(request, bytes)
   })
-  const release = async (request: FastifyRequest): Promise<void> => {
+  async function release(request: FastifyRequest): Promise<void> {
     const bytes = holding.get(request)
     if (bytes === undefined) return
     holding.delete(request)
     inFlight.requests--
     inFlight.bytes -= bytes
   }
+  // Released when answered, when the client leaves while its body arrives, and when the handler
+  // is done (below): a client that times out after sending its whole body gets neither of the
+  // first two, and its upload still counts until it is stored or refused.
   fastify.addHook('onResponse', release)
   fastify.addHook('onRequestAbort', release)
 
@@ -113,49 +116,59 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
       },
     },
     async (request) => {
-      const { name, from, until, format, spyName } = request.query
-      if (format !== undefined && format !== 'pprof') {
-        throw new KilnError(
-          'KILN_ERR_FORMAT_UNSUPPORTED',
-          `format=${format.slice(0, 32)}; Kiln accepts pprof`,
-        )
-      }
-      const { service, labels } = parseAppName(name)
-      const agent = parseAgentStats(request.headers[AGENT_STATS_HEADER])
-      if (agent.problem) {
-        fastify.metrics.agentStatsMalformed.inc({ reason: agent.problem })
-        request.log.debug({ reason: agent.problem }, 'agent stats header ignored')
-      }
-      const now = Date.now()
-      const fromMs = parseTimeParam('from', from)
-      const untilMs = parseTimeParam('until', until)
-      checkTime(fromMs, now, config)
-      checkTime(untilMs, now, config)
-      const body = await readIngestBody(request)
-      const uploadKey = uploadKeyOf(request, { service, name, from, until, body: body.profile })
-      // The same upload in flight already (a client that retried before its first answer):
-      // answer both from the one store.
-      const running = inFlightUploads.get(uploadKey)
-      if (running) return running
-      const stored = storeUpload(request, {
-        ...body,
-        uploadKey,
-        service,
-        labels,
-        spyName,
-        fromMs,
-        untilMs,
-        now,
-        agent,
-      })
-      inFlightUploads.set(uploadKey, stored)
       try {
-        return await stored
+        return await ingest(request)
       } finally {
-        inFlightUploads.delete(uploadKey)
+        await release(request)
       }
     },
   )
+
+  async function ingest(
+    request: FastifyRequest<{ Querystring: typeof IngestQuerySchema.static }>,
+  ): Promise<IngestResponse> {
+    const { name, from, until, format, spyName } = request.query
+    if (format !== undefined && format !== 'pprof') {
+      throw new KilnError(
+        'KILN_ERR_FORMAT_UNSUPPORTED',
+        `format=${format.slice(0, 32)}; Kiln accepts pprof`,
+      )
+    }
+    const { service, labels } = parseAppName(name)
+    const agent = parseAgentStats(request.headers[AGENT_STATS_HEADER])
+    if (agent.problem) {
+      fastify.metrics.agentStatsMalformed.inc({ reason: agent.problem })
+      request.log.debug({ reason: agent.problem }, 'agent stats header ignored')
+    }
+    const now = Date.now()
+    const fromMs = parseTimeParam('from', from)
+    const untilMs = parseTimeParam('until', until)
+    checkTime(fromMs, now, config)
+    checkTime(untilMs, now, config)
+    const body = await readIngestBody(request)
+    const uploadKey = uploadKeyOf(request, { service, name, from, until, body: body.profile })
+    // The same upload in flight already (a client that retried before its first answer):
+    // answer both from the one store.
+    const running = inFlightUploads.get(uploadKey)
+    if (running) return running
+    const stored = storeUpload(request, {
+      ...body,
+      uploadKey,
+      service,
+      labels,
+      spyName,
+      fromMs,
+      untilMs,
+      now,
+      agent,
+    })
+    inFlightUploads.set(uploadKey, stored)
+    try {
+      return await stored
+    } finally {
+      inFlightUploads.delete(uploadKey)
+    }
+  }
 
   /** Decode, normalize, check, and store one upload once; answer what it holds. */
   async function storeUpload(
