@@ -117,6 +117,28 @@ describe('fleet schedule (POST /api/v1/schedule)', () => {
     expect(strip(await checkIn(restarted, 'shared', 'pod-3'))).toEqual(before)
   })
 
+  it("gives its clock as of the middle of its handling, so a slow store does not skew the agent's", async () => {
+    const app = await open()
+    const { writer } = app.store
+    const write = writer.write.bind(writer)
+    const storeDelayMs = 1000
+    writer.write = async (batch) => {
+      await new Promise((resolve) => setTimeout(resolve, storeDelayMs))
+      return write(batch)
+    }
+    try {
+      const sentMs = Date.now()
+      const plan = await checkIn(app, 'slow-store', 'one')
+      const answeredMs = Date.now()
+      expect(answeredMs - sentMs).toBeGreaterThanOrEqual(storeDelayMs)
+      // The agent's estimate of the offset between the clocks, which are the same here.
+      const offsetMs = plan.serverTimeMs - (sentMs + answeredMs) / 2
+      expect(Math.abs(offsetMs)).toBeLessThan(storeDelayMs / 4)
+    } finally {
+      writer.write = write
+    }
+  })
+
   it('counts only the instances of the same service', async () => {
     const app = await open()
     await checkIn(app, 'svc-a', 'one')

@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AgentsResponse, FlamegraphResponse, ServicesResponse } from '@kiln/wire'
 import { HOT_FUNCTIONS } from '../fixtures/demo-workload.mjs'
 import { rankBySelf } from './helpers/flame-tree.js'
-import { getJson, startTestServer, type TestServer } from './helpers/kiln-server.js'
+import {
+  EVERY_WINDOW_SCHEDULE,
+  getJson,
+  startTestServer,
+  type TestServer,
+} from './helpers/kiln-server.js'
 import { runDemoWithAgent, type DemoRun } from './helpers/run-demo.js'
 
 const SERVICE = 'e2e-demo'
@@ -14,7 +19,7 @@ describe('agent -> server -> flame graph', () => {
   let run: DemoRun
 
   beforeAll(async () => {
-    server = await startTestServer()
+    server = await startTestServer(EVERY_WINDOW_SCHEDULE)
     started = Date.now()
     run = await runDemoWithAgent({
       serverUrl: server.url,
@@ -66,8 +71,11 @@ describe('agent -> server -> flame graph', () => {
     const { agents } = await getJson<AgentsResponse>(url)
     expect(agents.map((a) => a.pid)).toEqual([String(run.pid)])
     const [agent] = agents
-    // 1 s profiles over a 4 s run, each upload carrying the counters as they were.
+    // 1 s windows over a 4 s run, each upload carrying the counters as they were.
     expect(agent!.uploads).toBeGreaterThanOrEqual(3)
+    // The server's plan for a lone instance there: every window.
+    expect(agent!.latest.schedule).toBe('server')
+    expect(agent!.latest.dutyCycle).toBe(1)
     expect(agent!.latest.samplingIntervalMicros).toBe(1000)
     expect(agent!.latest.overheadBudgetPercent).toBe(100)
     expect(agent!.latest.profilesDropped).toBe(0)

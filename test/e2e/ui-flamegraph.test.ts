@@ -4,7 +4,7 @@ import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HOT_FUNCTIONS } from '../fixtures/demo-workload.mjs'
 import { launchBrowser } from './helpers/browser.js'
-import { startTestServer, type TestServer } from './helpers/kiln-server.js'
+import { EVERY_WINDOW_SCHEDULE, startTestServer, type TestServer } from './helpers/kiln-server.js'
 import { runDemoWithAgent, type DemoRun } from './helpers/run-demo.js'
 
 const SERVICE = 'ui-demo'
@@ -16,7 +16,7 @@ describe('UI in a real browser', () => {
   let run: DemoRun
 
   beforeAll(async () => {
-    server = await startTestServer()
+    server = await startTestServer(EVERY_WINDOW_SCHEDULE)
     run = await runDemoWithAgent({
       serverUrl: server.url,
       service: SERVICE,

@@ -36,7 +36,10 @@ export interface SchedulePlan {
   rank: number
   /** About how many instances collect at any time: `instances / period`. */
   concurrent: number
-  /** The server's clock when it answered (Unix ms), to correct the agent's. */
+  /**
+   * The server's clock (Unix ms) midway through handling the check-in, to correct the agent's:
+   * its offset is this minus the middle of the agent's request and answer.
+   */
   serverTimeMs: number
   /** When to check in again (ms). Past twice that without an answer, the agent plans alone. */
   checkinMs: number

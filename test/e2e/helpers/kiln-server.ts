@@ -9,6 +9,16 @@ export interface TestServer extends RunningServer {
   dispose(): Promise<void>
 }
 
+/**
+ * Schedule settings under which a lone instance collects in every window, of 1 s: a short run of
+ * an agent on the server's schedule (its default) then has a profile a second.
+ */
+export const EVERY_WINDOW_SCHEDULE = {
+  scheduleWindowMs: 1000,
+  scheduleMaxShare: 1,
+  scheduleCheckinMs: 1000,
+} as const satisfies KilnOptions
+
 /** A real Kiln server on port 0 with a fresh embedded store in a temporary directory. */
 export async function startTestServer(options: KilnOptions = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kiln-test-'))

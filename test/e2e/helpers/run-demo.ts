@@ -16,13 +16,19 @@ export interface DemoRun {
 
 /**
  * Run the demo workload in a child process with the agent loaded by `--import`, for
- * `durationMs`, and wait for it to exit on its own (the agent must not keep it alive).
+ * `durationMs` (or until `stop`), and wait for it to exit on its own (the agent must not keep it
+ * alive).
  */
 export function runDemoWithAgent(options: {
   serverUrl: string
   service: string
   durationMs: number
   env?: Record<string, string>
+  /**
+   * Aborting asks the demo to stop (SIGTERM): it ends its workload and the agent uploads the
+   * window so far before the process exits.
+   */
+  stop?: AbortSignal
 }): Promise<DemoRun> {
   const started = Date.now()
   return new Promise((resolve, reject) => {
@@ -32,8 +38,9 @@ export function runDemoWithAgent(options: {
         ...process.env,
         KILN_SERVER_URL: options.serverUrl,
         KILN_SERVICE: options.service,
-        // Profiles all the time, one a second: a short run is then sure to have some.
-        KILN_SCHEDULE: 'always',
+        // The agent's default schedule (`server`), as the demo runs it: against a server with
+        // EVERY_WINDOW_SCHEDULE a lone instance profiles every 1 s window. KILN_SCHEDULE=always
+        // in `env` profiles all the time, one profile a second.
         KILN_UPLOAD_INTERVAL_MS: '1000',
         KILN_SAMPLING_INTERVAL_MICROS: '1000',
         // 1 s profiles at 1 kHz cost more than the default budget; keep the rate fixed here.
@@ -46,9 +53,13 @@ export function runDemoWithAgent(options: {
     let stderr = ''
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     const killer = setTimeout(() => child.kill('SIGKILL'), options.durationMs + 30_000)
+    const stop = () => child.kill('SIGTERM')
+    if (options.stop?.aborted) stop()
+    else options.stop?.addEventListener('abort', stop, { once: true })
     child.on('error', reject)
     child.on('exit', (code) => {
       clearTimeout(killer)
+      options.stop?.removeEventListener('abort', stop)
       resolve({ pid: child.pid!, code, stderr, elapsedMs: Date.now() - started })
     })
   })
