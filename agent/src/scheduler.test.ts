@@ -369,6 +369,30 @@ describe('Scheduler, server plans', () => {
     expect(s.state.schedule).toBe('server')
   })
 
+  it('keeps the plan while a slow check-in is out, up to 4 × checkinMs', async () => {
+    const clock = new ManualClock(1_700_000_000_000)
+    const checkinMs = 2000
+    const served = plan({ windowMs: 1000, period: 2, slot: 0, checkinMs, serverTimeMs: 0 })
+    // A server busy with ingest: every answer after the first takes 3 s (1.5 check-ins).
+    let calls = 0
+    const checkIn = async (): Promise<CheckInResult> => {
+      if (calls++ > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, 3000))
+      return { kind: 'plan', plan: { ...served, serverTimeMs: clock.now() } }
+    }
+    clock.randomValue = 1 // the next check-in 1.1 × checkinMs after each answer
+    const { s } = scheduler(clock, { mode: 'server', checkIn, dutyCycle: 1 })
+    await clock.advance(0)
+    // Each answer comes 2.2 s + 3 s = 5.2 s after the last: past 2 × checkinMs, within 4 ×.
+    for (let step = 0; step < 30; step++) {
+      await clock.advance(500)
+      expect(s.state, `after ${clock.nowMs} ms`).toEqual({
+        schedule: 'server',
+        dutyCycle: 1 / served.period,
+      })
+    }
+    expect(calls).toBeGreaterThan(2)
+  })
+
   it('lets an open window end as planned when a new plan arrives, then follows the new one', async () => {
     const clock = new ManualClock(1_700_000_000_000)
     const checkinMs = 2000

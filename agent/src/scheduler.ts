@@ -136,6 +136,8 @@ export class Scheduler implements CollectionScheduler {
   #server: ServerPlan | undefined
   /** `server` mode: whether any check-in has finished (until then nothing is collected). */
   #answered = false
+  /** A check-in is out: the server plan holds longer meanwhile (`#holdsUntil`). */
+  #checkingIn = false
   #failures = 0
   #following: 'server' | 'local' | undefined
   #stopped = false
@@ -192,8 +194,16 @@ export class Scheduler implements CollectionScheduler {
   #active(now: number): ActivePlan | undefined {
     if (this.#options.mode === 'local') return this.#local
     const server = this.#server
-    if (server && now - server.receivedAtMs <= 2 * server.checkinMs) return server
+    if (server && now <= this.#holdsUntil(server)) return server
     return this.#answered ? this.#local : undefined
+  }
+
+  /**
+   * Until when a server plan holds: two check-in intervals after its answer, and while the next
+   * check-in is out (a server slowed by ingest answers late) up to four.
+   */
+  #holdsUntil(server: ServerPlan): number {
+    return server.receivedAtMs + (this.#checkingIn ? 4 : 2) * server.checkinMs
   }
 
   /**
@@ -230,7 +240,7 @@ export class Scheduler implements CollectionScheduler {
     // A server plan may stop holding before then: decide again when it does.
     if (plan.source === 'server') {
       const server = plan as ServerPlan
-      delayMs = Math.min(delayMs, server.receivedAtMs + 2 * server.checkinMs + 1 - now)
+      delayMs = Math.min(delayMs, this.#holdsUntil(server) + 1 - now)
     }
     this.#arm(delayMs, () => this.#plan(next))
   }
@@ -291,10 +301,13 @@ export class Scheduler implements CollectionScheduler {
     if (this.#stopped || !checkIn) return
     const sentAtMs = this.#clock.now()
     let result: CheckInResult
+    this.#checkingIn = true
     try {
       result = await checkIn()
     } catch (error) {
       result = { kind: 'failed', error: String(error) }
+    } finally {
+      this.#checkingIn = false
     }
     if (this.#stopped) return
     const answeredAtMs = this.#clock.now()
