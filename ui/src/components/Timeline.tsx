@@ -163,6 +163,23 @@ export function Timeline(props: TimelineProps) {
                 />
               ) : null
             })}
+            {coverageStrip(timeline).map((c) => {
+              const b = band({ from: c.from, to: c.from + timeline.step })
+              return b ? (
+                <rect
+                  key={c.from}
+                  className="timeline-coverage"
+                  data-testid="timeline-coverage"
+                  x={b.x}
+                  width={b.width}
+                  y={plotBottom - COVERAGE_STRIP_PX}
+                  height={COVERAGE_STRIP_PX}
+                  opacity={0.25 + 0.75 * c.share}
+                >
+                  <title>{`${c.instances.toFixed(c.instances < 10 ? 1 : 0)} instances collecting`}</title>
+                </rect>
+              ) : null
+            })}
             <path className="timeline-area" d={paths.area} />
             <path className="timeline-line" d={paths.line} />
             {deploys.map((m) => (
@@ -279,6 +296,27 @@ function Marker(props: {
       {props.children}
     </AppLink>
   )
+}
+
+const COVERAGE_STRIP_PX = 3
+
+/**
+ * The strip along the axis that shows, per bucket, how many instances collected (scheduled
+ * agents collect in some windows only): darker is more, none is a gap in collection, not an
+ * idle service. Empty for gauges and for servers that send no coverage.
+ */
+export function coverageStrip(
+  timeline: Pick<TimelineResponse, 'timestamps' | 'coverage' | 'step'>,
+): { from: number; instances: number; share: number }[] {
+  const coverage = timeline.coverage ?? []
+  const most = Math.max(0, ...coverage.map((c) => c ?? 0))
+  if (most <= 0) return []
+  return timeline.timestamps.flatMap((from, i) => {
+    const c = coverage[i]
+    return c === null || c === undefined || c <= 0
+      ? []
+      : [{ from, instances: c / timeline.step, share: c / most }]
+  })
 }
 
 function bucketAt(

@@ -2,7 +2,7 @@ import type { AgentInstance } from '@kiln/wire'
 import { describe, expect, it } from 'vitest'
 import { formatPercent, formatValue } from '../format'
 import { collection } from './AgentsPanel'
-import { bucketReadout } from './Timeline'
+import { bucketReadout, coverageStrip } from './Timeline'
 
 describe('timeline readout', () => {
   const cpu = { unit: 'nanoseconds', step: 10_000, aggregation: 'cumulative' } as const
@@ -36,5 +36,20 @@ describe('agents panel: collection', () => {
     expect(collection(agent({ schedule: 'local', dutyCycle: 0.3 }))).toBe(
       `local, ${formatPercent(0.3, 1)} of windows`,
     )
+  })
+})
+
+describe('timeline coverage strip', () => {
+  it('marks each bucket by the instances that collected, and leaves gaps empty', () => {
+    const strip = coverageStrip({
+      timestamps: [0, 10_000, 20_000, 30_000],
+      coverage: [20_000, null, 5_000, 0],
+      step: 10_000,
+    })
+    expect(strip).toEqual([
+      { from: 0, instances: 2, share: 1 },
+      { from: 20_000, instances: 0.5, share: 0.25 },
+    ])
+    expect(coverageStrip({ timestamps: [0], coverage: [null], step: 10_000 })).toEqual([])
   })
 })
