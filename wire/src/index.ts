@@ -63,11 +63,5 @@ export {
 export type { DeepLinks, DiffLinkParams, FlamegraphLinkParams, TimeWindow } from './links.js'
 export { SESSION_PATH, TENANT_HEADER, TENANT_PATTERN, TOKEN_SCOPES } from './auth.js'
 export type { AccessLevel, SessionCredential, SessionResponse, TokenScope } from './auth.js'
-export {
-  SCHEDULE_PATH,
-  collectsIn,
-  schedulePeriod,
-  scheduleSlot,
-  windowIndex,
-} from './schedule.js'
+export { SCHEDULE_PATH, collectsIn, schedulePeriod, scheduleSlot, windowIndex } from './schedule.js'
 export type { SchedulePlan, ScheduleRequest, ScheduleSettings } from './schedule.js'
