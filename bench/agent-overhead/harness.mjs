@@ -1,9 +1,11 @@
 // What both orchestrators (run.mjs, paired.mjs) do the same way: where processes run, how a
 // service process is started and waited for, and how one load slice is run and read back.
 import { execFileSync, spawn } from 'node:child_process'
+import { createServer, request } from 'node:http'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { SCHEDULE_PATH } from '@kiln/wire'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 export const benchDir = fileURLToPath(new URL('..', import.meta.url))
@@ -90,4 +92,96 @@ export async function runLoad(options, pin) {
   if (code !== 0) throw new Error(`load generator failed (${code}):\n${output.stderr}`)
   const result = JSON.parse(output.stdout.trim().split('\n').pop())
   return Object.fromEntries(result.phases.map((p) => [p.phase, p]))
+}
+
+/**
+ * A recording proxy in front of a Kiln server: agents send to it, it forwards everything and
+ * notes what passed. Uploads (`/ingest`) go to `uploads`: the service (the `name` parameter
+ * without its `{labels}`), the profile's `from`/`until` as sent (Kiln sends ms, Pyroscope
+ * seconds), the status Kiln answered and Kiln's `x-kiln-agent-stats`. Schedule check-ins
+ * (`POST /api/v1/schedule`, no `name` parameter) go to `checkins` with the plan Kiln answered:
+ * they are not uploads.
+ */
+export async function startRecordingProxy(targetUrl) {
+  const uploads = []
+  const checkins = []
+  const server = createServer((req, res) => {
+    const chunks = []
+    req.on('data', (c) => chunks.push(c))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks)
+      const url = new URL(req.url, 'http://x')
+      const isCheckin = url.pathname === SCHEDULE_PATH
+      const record = (fields) => {
+        if (isCheckin) {
+          let asked = {}
+          try {
+            asked = JSON.parse(body.toString('utf8'))
+          } catch {
+            // recorded as it was: the status says what Kiln made of it
+          }
+          checkins.push({
+            at: Date.now(),
+            service: asked.service,
+            instance: asked.instance,
+            ...fields,
+          })
+          return
+        }
+        const query = url.searchParams
+        uploads.push({
+          at: Date.now(),
+          path: url.pathname,
+          service: (query.get('name') ?? '').split('{')[0],
+          from: Number(query.get('from')),
+          until: Number(query.get('until')),
+          spyName: query.get('spyName'),
+          bytes: body.length,
+          ...fields,
+        })
+      }
+      const upstream = request(
+        new URL(req.url, targetUrl),
+        { method: req.method, headers: req.headers },
+        (up) => {
+          const answer = []
+          up.on('data', (c) => answer.push(c))
+          up.on('end', () => {
+            const text = Buffer.concat(answer).toString('utf8')
+            const ok = up.statusCode >= 200 && up.statusCode < 300
+            const stats = req.headers['x-kiln-agent-stats']
+            let plan
+            if (isCheckin && ok) {
+              const { windowMs, period, slot, instances } = JSON.parse(text)
+              plan = { windowMs, period, slot, instances }
+            }
+            record({
+              status: up.statusCode,
+              ...(ok ? {} : { response: text.slice(0, 500) }),
+              ...(plan ? { plan } : {}),
+              ...(stats ? { agentStats: JSON.parse(stats) } : {}),
+            })
+            res.writeHead(up.statusCode, up.headers)
+            res.end(text)
+          })
+        },
+      )
+      upstream.on('error', (error) => {
+        record({ error: String(error) })
+        res.writeHead(502).end()
+      })
+      upstream.end(body)
+    })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    uploads,
+    checkins,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
 }

@@ -2,6 +2,9 @@
 // warm-up it runs each phase and prints one JSON line with throughput, latency percentiles and
 // the service's CPU and memory per phase.
 //
+// With `"samples": true` each phase also lists every request's time and latency (windows.mjs
+// splits them by Kiln's collection windows).
+//
 //   node load.mjs '{"url":"http://127.0.0.1:PORT","pid":PID,"connections":8,"warmupSec":2,
 //     "serviceCpu":1,"phases":[{"name":"saturated","rate":0,"durationSec":10},
 //                              {"name":"paced","rate":450,"durationSec":10}]}'
@@ -19,6 +22,7 @@
 // milliseconds, too coarse for a 3 % budget on a few milliseconds).
 import { readdirSync, readFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
+import { clearInterval, setInterval } from 'node:timers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { QUERIES, makeOrder } from './workload.mjs'
@@ -59,24 +63,56 @@ function mainThreadSchedMs(pid) {
   return { runMs: Number(runNs) / 1e6, waitMs: Number(waitNs) / 1e6 }
 }
 
-/**
- * CPU time of each of the service's threads, summed by thread name, in ms: `node` (the main
- * thread and unnamed ones), `v8:ProfEvntProc` (V8's CPU profiler, where an agent's sampling
- * work happens), V8's GC helpers, libuv's pool. Threads that end between two readings are
- * missing from the second: compare names that live through a phase.
- */
-function threadCpuMsByName(pid) {
-  const out = {}
+/** CPU time (ns) and name of each of a process's threads now, by thread id. */
+function threadCpu(pid) {
+  const out = new Map()
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
       const [runNs] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')
-      out[name] = (out[name] ?? 0) + Number(runNs) / 1e6
+      out.set(tid, { name, ns: Number(runNs) })
     } catch {
       // the thread ended while we read it
     }
   }
   return out
+}
+
+/**
+ * CPU time of each of the service's threads over a phase, summed by thread name, in ms: `node`
+ * (the main thread and unnamed ones), `v8:ProfEvntProc` (V8's CPU profiler, where an agent's
+ * sampling work happens), V8's GC helpers, libuv's pool. Threads are read every 100 ms, so one
+ * that starts and ends within the phase counts too (under a schedule Kiln's agent stops the
+ * profiler after each window and its thread ends with it), up to its last 100 ms.
+ */
+class ThreadWatch {
+  #pid
+  #first
+  #last = new Map()
+  #timer
+
+  constructor(pid) {
+    this.#pid = pid
+    this.#first = threadCpu(pid)
+    this.#poll()
+    this.#timer = setInterval(() => this.#poll(), 100)
+  }
+
+  #poll() {
+    for (const [tid, t] of threadCpu(this.#pid)) this.#last.set(tid, t)
+  }
+
+  /** ms by thread name since the watch began. */
+  stop() {
+    clearInterval(this.#timer)
+    this.#poll()
+    const out = {}
+    for (const [tid, { name, ns }] of this.#last) {
+      const ms = (ns - (this.#first.get(tid)?.ns ?? 0)) / 1e6
+      out[name] = (out[name] ?? 0) + ms
+    }
+    return out
+  }
 }
 
 function processMemory(pid) {
@@ -109,22 +145,44 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
 }
 
+/** Now as Unix ms, at sub-millisecond resolution. */
+const epochMs = () => performance.timeOrigin + performance.now()
+
+/** Each successful request's latency, and (for `samples`) when it happened, in Unix ms. */
 class Recorder {
   latencies = new Float64Array(1 << 16)
+  times = new Float64Array(1 << 16)
   count = 0
   failed = 0
 
-  record(ok, ms) {
+  record(ok, ms, atEpochMs) {
     if (!ok) {
       this.failed++
       return
     }
     if (this.count === this.latencies.length) {
-      const bigger = new Float64Array(this.latencies.length * 2)
-      bigger.set(this.latencies)
-      this.latencies = bigger
+      for (const key of ['latencies', 'times']) {
+        const bigger = new Float64Array(this[key].length * 2)
+        bigger.set(this[key])
+        this[key] = bigger
+      }
     }
+    this.times[this.count] = atEpochMs
     this.latencies[this.count++] = ms
+  }
+
+  /**
+   * Per request, when (ms after `t0`, 0.1 ms) and how long (µs resolution), for splitting a
+   * phase by Kiln's collection windows (windows.mjs).
+   */
+  samples(t0, spanMs) {
+    const t = new Array(this.count)
+    const ms = new Array(this.count)
+    for (let i = 0; i < this.count; i++) {
+      t[i] = Math.round((this.times[i] - t0) * 10) / 10
+      ms[i] = Math.round(this.latencies[i] * 1000) / 1000
+    }
+    return { t0, spanMs, t, ms }
   }
 }
 
@@ -135,8 +193,10 @@ function closedLoop(durationSec, recorder) {
       (error, result) => (error ? reject(error) : resolve({ errors: result.errors })),
     )
     if (recorder) {
+      // Under saturation a request is placed in time by when it completed: the rate of
+      // completions in a stretch of time is the throughput there.
       instance.on('response', (_client, status, _bytes, ms) =>
-        recorder.record(status >= 200 && status < 300, ms),
+        recorder.record(status >= 200 && status < 300, ms, epochMs()),
       )
     }
   })
@@ -167,7 +227,9 @@ async function openLoop(durationSec, rate, recorder) {
         (res) => {
           res.resume()
           res.on('end', () => {
-            recorder.record(res.statusCode >= 200 && res.statusCode < 300, performance.now() - due)
+            const ok = res.statusCode >= 200 && res.statusCode < 300
+            // Paced, by when it was due: what a request met is what was going on then.
+            recorder.record(ok, performance.now() - due, performance.timeOrigin + due)
             resolve()
           })
         },
@@ -205,8 +267,9 @@ async function measure(phase) {
   const selfBefore = process.cpuUsage()
   const cpuBeforeMs = processCpuMs(opts.pid)
   const mainBefore = mainThreadSchedMs(opts.pid)
-  const threadsBefore = threadCpuMsByName(opts.pid)
+  const threads = new ThreadWatch(opts.pid)
   const selfWaitBeforeMs = mainThreadSchedMs(process.pid).waitMs
+  const startedEpochMs = epochMs()
   const started = performance.now()
   const extra =
     phase.rate > 0
@@ -216,10 +279,7 @@ async function measure(phase) {
   const cpuMs = processCpuMs(opts.pid) - cpuBeforeMs
   const mainAfter = mainThreadSchedMs(opts.pid)
   const mainCpuMs = mainAfter.runMs - mainBefore.runMs
-  const threadsAfter = threadCpuMsByName(opts.pid)
-  const threadCpuMs = Object.fromEntries(
-    Object.entries(threadsAfter).map(([name, ms]) => [name, ms - (threadsBefore[name] ?? 0)]),
-  )
+  const threadCpuMs = threads.stop()
   const waitMs = mainAfter.waitMs - mainBefore.waitMs
   const selfWaitMs = mainThreadSchedMs(process.pid).waitMs - selfWaitBeforeMs
   const ticksAfter = cpuTicks(cpuLine)
@@ -229,6 +289,8 @@ async function measure(phase) {
   const foreignMs = Math.max(0, ticksAfter.busyMs - ticksBefore.busyMs + stealMs - cpuMs - selfMs)
 
   const { count } = recorder
+  // Before the sort below, which sorts the latencies in place.
+  const samples = opts.samples ? recorder.samples(startedEpochMs, elapsedSec * 1000) : undefined
   const sorted = recorder.latencies.subarray(0, count).sort()
   let sum = 0
   for (const v of sorted) sum += v
@@ -262,6 +324,7 @@ async function measure(phase) {
     /** The same for this load generator: its delays show up as latency too. */
     generatorRunQueueWaitPercent: selfWaitMs / 10 / elapsedSec,
     ...processMemory(opts.pid),
+    ...(samples ? { samples } : {}),
   }
 }
 

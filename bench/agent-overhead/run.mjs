@@ -11,7 +11,6 @@
 // it has CPU 1 to itself. The next round's processes start while this one is measured.
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, request } from 'node:http'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -29,8 +28,10 @@ import {
   SERVICE_CPU,
   serviceUrl,
   sleep,
+  startRecordingProxy,
 } from './harness.mjs'
 import { fmt, isQuiet, printSummary, summarize } from './stats.mjs'
+import { lonePlan, SCHEDULE_DEFAULTS } from './windows.mjs'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 
@@ -41,6 +42,8 @@ const { values: flags } = parseArgs({
     'max-rounds': { type: 'string', default: '15' },
     warmup: { type: 'string', default: '2' },
     duration: { type: 'string', default: '10' },
+    periods: { type: 'string', default: '1' },
+    'window-ms': { type: 'string', default: String(SCHEDULE_DEFAULTS.windowMs) },
     settle: { type: 'string', default: '25' },
     connections: { type: 'string', default: '8' },
     rate: { type: 'string', default: '0' },
@@ -59,8 +62,9 @@ const { values: flags } = parseArgs({
 const VARIANTS = {
   none: 'no agent (the baseline)',
   control: 'no agent again: the A/A control, whose ratio to none is the noise floor',
-  kiln: 'Kiln agent at its defaults (`--import @kiln/agent/register`)',
-  'kiln-100hz': "Kiln agent at Pyroscope's settings: 100 Hz, heap every 512 KiB",
+  kiln: "Kiln agent at its defaults (`--import @kiln/agent/register`): the server's schedule",
+  'kiln-always': 'Kiln agent, time profiler always on (KILN_SCHEDULE=always)',
+  'kiln-100hz': "Kiln agent at Pyroscope's settings: always on, 100 Hz, heap every 512 KiB",
   'kiln-labels': 'Kiln agent, every handler wrapped in withLabels({ route })',
   'kiln-nosourcemaps':
     'Kiln agent with KILN_SOURCE_MAPS=false (no profiler restart once maps load)',
@@ -80,6 +84,10 @@ if (flags.help) {
                       time a process is loaded (2)
   --duration S        each measured phase, seconds; keep it a multiple of the 10 s upload
                       interval so every phase holds the same share of collections (10)
+  --periods K         phases of scheduled Kiln variants (all but kiln-always, kiln-100hz)
+                      last K whole periods of the schedule, at least --duration (1: 80 s)
+  --window-ms MS      collection window of the Kiln server's schedule and of the agent's local
+                      duty cycle (KILN_WINDOW_MS), scaled together (10000)
   --settle S          a process is measured only once its agent ran S seconds (25)
   --connections C     autocannon connections in the saturated phase (8)
   --mode M            saturated | paced | both (both)
@@ -104,6 +112,8 @@ const config = {
   maxRounds: Number(flags['max-rounds']),
   warmupSec: quick ? 1 : Number(flags.warmup),
   durationSec: quick ? 5 : Number(flags.duration),
+  periods: Number(flags.periods),
+  windowMs: Number(flags['window-ms']),
   settleSec: quick ? 12 : Number(flags.settle),
   connections: Number(flags.connections),
   rate: Number(flags.rate),
@@ -115,6 +125,10 @@ const config = {
   reuse: flags.reuse,
 }
 const phaseNames = config.mode === 'both' ? ['saturated', 'paced'] : [config.mode]
+// Each service is alone in its own: the Kiln server plans one window in `period` for it.
+const plan = lonePlan({ windowMs: config.windowMs, maxShare: SCHEDULE_DEFAULTS.maxShare })
+const isScheduled = (variant) =>
+  variant.startsWith('kiln') && variant !== 'kiln-always' && variant !== 'kiln-100hz'
 if (!config.variants.includes('none') || config.variants.some((v) => !(v in VARIANTS))) {
   console.error(`--variants must include none and only name ${Object.keys(VARIANTS).join(', ')}`)
   process.exit(2)
@@ -129,59 +143,26 @@ const pin = pinner(config.pin)
 pin(process.pid, OTHER_CPU)
 
 // ---------------------------------------------------------------------------------------------
-// A real Kiln server behind a recording proxy: both agents upload to the proxy, which forwards
-// to Kiln and notes who sent what and what Kiln answered (and Kiln's agent counters, from its
-// x-kiln-agent-stats header). Service names are bench-<variant>-g<round>.
+// A real Kiln server behind a recording proxy (harness.mjs): both agents upload to the proxy,
+// which forwards to Kiln and notes who sent what and what Kiln answered (and Kiln's agent
+// counters, from its x-kiln-agent-stats header); Kiln's schedule check-ins are noted apart.
+// Service names are bench-<variant>-g<round>.
 // ---------------------------------------------------------------------------------------------
 const dataDir = mkdtempSync(join(tmpdir(), 'kiln-bench-overhead-'))
-const kiln = await startServer({ port: 0, dataDir, logLevel: 'warn' })
-
-const uploads = []
-const proxy = createServer((req, res) => {
-  const chunks = []
-  req.on('data', (c) => chunks.push(c))
-  req.on('end', () => {
-    const body = Buffer.concat(chunks)
-    const query = new URL(req.url, 'http://x').searchParams
-    const [, variant = '?', generation = '-1'] =
-      /^bench-(.+)-g(\d+)$/.exec((query.get('name') ?? '').split('{')[0]) ?? []
-    const record = (fields) =>
-      uploads.push({
-        at: Date.now(),
-        variant,
-        generation: Number(generation),
-        spyName: query.get('spyName'),
-        bytes: body.length,
-        ...fields,
-      })
-    const upstream = request(
-      new URL(req.url, kiln.url),
-      { method: req.method, headers: req.headers },
-      (up) => {
-        const answer = []
-        up.on('data', (c) => answer.push(c))
-        up.on('end', () => {
-          const text = Buffer.concat(answer).toString('utf8')
-          const stats = req.headers['x-kiln-agent-stats']
-          record({
-            status: up.statusCode,
-            ...(up.statusCode >= 300 ? { response: text.slice(0, 500) } : {}),
-            ...(stats ? { agentStats: JSON.parse(stats) } : {}),
-          })
-          res.writeHead(up.statusCode, up.headers)
-          res.end(text)
-        })
-      },
-    )
-    upstream.on('error', (error) => {
-      record({ error: String(error) })
-      res.writeHead(502).end()
-    })
-    upstream.end(body)
-  })
+const kiln = await startServer({
+  port: 0,
+  dataDir,
+  logLevel: 'warn',
+  scheduleWindowMs: config.windowMs,
 })
-await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-const proxyUrl = `http://127.0.0.1:${proxy.address().port}`
+const proxy = await startRecordingProxy(kiln.url)
+const proxyUrl = proxy.url
+/** The proxy's uploads with the variant and round (generation) their service name says. */
+const uploadsOf = () =>
+  proxy.uploads.map((u) => {
+    const [, variant = '?', generation = '-1'] = /^bench-(.+)-g(\d+)$/.exec(u.service) ?? []
+    return { ...u, variant, generation: Number(generation) }
+  })
 
 // ---------------------------------------------------------------------------------------------
 // The services: one process per variant and round, the profiler loaded from the command line.
@@ -200,6 +181,8 @@ function variantLaunch(variant, generation) {
         KILN_SERVER_URL: proxyUrl,
         KILN_SERVICE: name,
         KILN_VERSION: '1.0.0',
+        KILN_WINDOW_MS: String(config.windowMs),
+        ...(isScheduled(variant) ? {} : { KILN_SCHEDULE: 'always' }),
         ...(variant === 'kiln-labels' ? { BENCH_WITH_LABELS: '1' } : {}),
         ...(variant === 'kiln-100hz'
           ? { KILN_SAMPLING_INTERVAL_MICROS: '10000', KILN_HEAP_SAMPLING_INTERVAL_BYTES: '524288' }
@@ -264,7 +247,7 @@ async function loadSlice(service, phases, warmupSec) {
 }
 
 function kilnStatsOf(variant, generation) {
-  return uploads
+  return uploadsOf()
     .filter((u) => u.variant === variant && u.generation === generation && u.agentStats)
     .at(-1)?.agentStats
 }
@@ -276,7 +259,7 @@ function kilnStatsOf(variant, generation) {
  * shows when the overhead budget slowed sampling down.
  */
 function uploadSummary(variant) {
-  const own = uploads.filter((u) => u.variant === variant)
+  const own = uploadsOf().filter((u) => u.variant === variant)
   const failed = own.filter((u) => u.error || u.status < 200 || u.status >= 300)
   const processes = []
   for (const generation of [...new Set(own.map((u) => u.generation))].sort((a, b) => a - b)) {
@@ -294,9 +277,12 @@ function uploadSummary(variant) {
       uploadsFailed: last.uploadsFailed,
     })
   }
+  const checkins = proxy.checkins.filter((c) => c.service?.startsWith(`bench-${variant}-g`))
   return {
     count: own.length,
     ok: own.length - failed.length,
+    checkins: checkins.length,
+    checkinsOk: checkins.filter((c) => c.status >= 200 && c.status < 300).length,
     bytes: own.reduce((s, u) => s + u.bytes, 0),
     failures: failed.slice(0, 5),
     ...(processes.length > 0 ? { kilnProcesses: processes } : {}),
@@ -324,11 +310,17 @@ let next
 let exitCode = 0
 try {
   current = await startGeneration(0)
+  // Scheduled variants are measured over whole periods of their schedule (see windows.mjs).
+  const periodSec = plan.periodMs / 1000
+  const scheduledSec =
+    Math.max(config.periods, Math.ceil(config.durationSec / periodSec - 1e-9)) * periodSec
   const phases = phaseNames.map((name) => ({
     name,
     rate: name === 'paced' ? config.rate : 0,
     durationSec: config.durationSec,
   }))
+  const phasesOf = (variant) =>
+    isScheduled(variant) ? phases.map((p) => ({ ...p, durationSec: scheduledSec })) : phases
   const quietEnough = () =>
     config.variants.every((variant) =>
       phaseNames.every(
@@ -365,7 +357,7 @@ try {
     const n = config.variants.length
     const order = config.variants.map((_, i) => config.variants[(i + round) % n])
     for (const variant of order) {
-      const slicePhases = await loadSlice(current.get(variant), phases, config.warmupSec)
+      const slicePhases = await loadSlice(current.get(variant), phasesOf(variant), config.warmupSec)
       const stats = kilnStatsOf(variant, current.get(variant).generation)
       const slice = {
         round,
@@ -398,7 +390,10 @@ try {
     const summary = uploadSummary(variant)
     agents[variant] = { description: VARIANTS[variant], uploads: summary }
     if (variant === 'none' || variant === 'control') continue
-    console.log(`${variant}: ${summary.ok}/${summary.count} uploads accepted by Kiln`)
+    const checkins = summary.checkins
+      ? `; ${summary.checkinsOk}/${summary.checkins} check-ins answered`
+      : ''
+    console.log(`${variant}: ${summary.ok}/${summary.count} uploads accepted by Kiln${checkins}`)
     for (const p of summary.kilnProcesses ?? []) {
       console.log(
         `  round ${p.generation + 1}: sampling ${p.samplingHz.join(' -> ')} Hz; collections ${p.collectCpuMs.join('/')} ms CPU; dropped ${p.profilesDropped}`,
@@ -426,7 +421,7 @@ try {
   for (const services of [current, await next?.catch(() => undefined)]) {
     if (services) await stopGeneration(services)
   }
-  proxy.close()
+  await proxy.close()
   await kiln.close()
   rmSync(dataDir, { recursive: true, force: true })
 }
