@@ -60,6 +60,8 @@ export class Agent {
   #underBudgetStreak = 0
   /** Main-thread CPU of the time profiler's start in the open window, in µs. */
   #startCpuMicros = 0
+  /** How long that start held the event loop, in ms. */
+  #startPauseMs = 0
 
   constructor(config: AgentConfig, parts: AgentParts = {}) {
     this.config = config
@@ -146,7 +148,11 @@ export class Agent {
     if (!this.config.wall || this.#profiler.timeRunning) return
     try {
       const cpuBefore = process.cpuUsage()
+      const pauseStart = performance.now()
       this.#profiler.startTime(this.#stats.samplingIntervalMicros, this.#windowLengthMs)
+      // V8 registers every compiled function with a new profiler, on this thread: with a large
+      // code base this is the longest hold of a window, and the stats must say so.
+      this.#startPauseMs = performance.now() - pauseStart
       const used = process.cpuUsage(cpuBefore)
       this.#startCpuMicros = used.user + used.system
     } catch (error) {
@@ -192,7 +198,8 @@ export class Agent {
     const startCpuMicros = this.#startCpuMicros
     this.#startCpuMicros = 0
     let cpuMicros = startCpuMicros
-    let pauseMs = 0
+    let pauseMs = this.#startPauseMs
+    this.#startPauseMs = 0
     try {
       for (const take of this.#profileTakers(continuing)) {
         const cpuBefore = process.cpuUsage()
@@ -231,6 +238,10 @@ export class Agent {
   }
 
   #takeTime(continuing: boolean): Profile {
+    // Stopping or replacing the time profiler ends V8's profiler thread, and an ended thread's
+    // CPU can no longer be read: the meter reads it now (the stop's own profile building on it,
+    // a few ms, goes uncounted).
+    if (!continuing || this.#restartTime) this.#profilerThread.read()
     if (!continuing) {
       // Stopped until the next window, whose start takes the current sampling interval.
       this.#restartTime = false

@@ -260,6 +260,39 @@ describe('Agent windows', () => {
     await agent.stop()
   })
 
+  it("counts the time profiler's start among the window's pauses of the event loop", async () => {
+    let startCostMs = 0
+    let collectCostMs = 0
+    const bindings = standInProfiler({
+      startTime: () => burn(startCostMs),
+      serialize: () => {
+        burn(collectCostMs)
+        return new Uint8Array(8)
+      },
+    })
+    const { agent, scheduler, exporter } = agentWith(bindings, { heap: false })
+    agent.start()
+    const run = async (index: number) => {
+      scheduler.open(windowAt(index))
+      scheduler.close()
+      await uploaded(exporter, exporter.items.length + 1)
+    }
+    // The start holds the loop longer than the collection: the window's pause is the start's.
+    startCostMs = 100
+    collectCostMs = 2
+    await run(1)
+    expect(agent.stats.lastPauseMs).toBeGreaterThanOrEqual(startCostMs)
+    expect(agent.stats.maxPauseMs).toBe(agent.stats.lastPauseMs)
+    // A later window with a cheap start: its pause is its collection's, the maximum stays.
+    const firstPauseMs = agent.stats.lastPauseMs
+    startCostMs = 0
+    await run(3)
+    expect(agent.stats.lastPauseMs).toBeGreaterThanOrEqual(collectCostMs)
+    expect(agent.stats.lastPauseMs).toBeLessThan(firstPauseMs)
+    expect(agent.stats.maxPauseMs).toBe(firstPauseMs)
+    await agent.stop()
+  })
+
   it('disables itself, with one error and nothing thrown, when the time profiler will not start', async () => {
     const bindings = standInProfiler({
       startTime: () => {

@@ -36,7 +36,11 @@ export interface AgentStatsHeader {
   overheadBudgetPercent?: number
   /** Current sampling interval; the overhead budget may have raised it. */
   samplingIntervalMicros?: number
-  /** Wall time the last collection held the event loop, in ms (not stored by the server). */
+  /**
+   * The longest the last window held the event loop at once, in ms (not stored by the server):
+   * the time profiler's start at the window's open (V8 registers every compiled function with
+   * it) or the taking and encoding of one profile at its close.
+   */
   lastPauseMs?: number
   /** The longest such pause since the agent started, in ms (not stored by the server). */
   maxPauseMs?: number
