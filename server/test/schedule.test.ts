@@ -7,6 +7,7 @@ import { SCHEDULE_PATH, collectsIn, type SchedulePlan } from '@kiln/wire'
 import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
 import type { KilnOptions } from '../src/config/config-schema.js'
+import { encodeProfile } from './helpers/pprof-builder.js'
 
 /** Fleet scheduling against the real store: which instances collect in which window. */
 
@@ -119,7 +120,7 @@ describe('fleet schedule (POST /api/v1/schedule)', () => {
 
   it("gives its clock as of the middle of its handling, so a slow store does not skew the agent's", async () => {
     const app = await open()
-    const { writer } = app.store
+    const { checkins: writer } = app.store
     const write = writer.write.bind(writer)
     const storeDelayMs = 1000
     writer.write = async (batch) => {
@@ -135,6 +136,47 @@ describe('fleet schedule (POST /api/v1/schedule)', () => {
       const offsetMs = plan.serverTimeMs - (sentMs + answeredMs) / 2
       expect(Math.abs(offsetMs)).toBeLessThan(storeDelayMs / 4)
     } finally {
+      writer.write = write
+    }
+  })
+
+  it('answers a check-in while ingest is held up in the store', async () => {
+    const app = await open()
+    const { writer } = app.store
+    const write = writer.write.bind(writer)
+    let release = () => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let heldUp = false
+    writer.write = async (batch) => {
+      heldUp = true
+      await held
+      return write(batch)
+    }
+    try {
+      let ingested = false
+      const ingest = app
+        .inject({
+          method: 'POST',
+          url: `/ingest?name=held-up&from=${Math.floor(Date.now() / 1000)}&format=pprof`,
+          headers: { 'content-type': 'application/octet-stream' },
+          payload: encodeProfile({
+            sampleTypes: [['cpu', 'nanoseconds']],
+            samples: [{ stack: ['main', 'work'], values: [1000] }],
+          }),
+        })
+        .then((res) => {
+          ingested = true
+          return res
+        })
+      await expect.poll(() => heldUp).toBe(true)
+      // The profile waits on the ingest writer; the agent's plan does not wait for it.
+      const plan = await checkIn(app, 'held-up', 'pod-1')
+      expect(plan.instances).toBe(1)
+      expect(ingested).toBe(false)
+      release()
+      expect((await ingest).statusCode).toBe(200)
+    } finally {
+      release()
       writer.write = write
     }
   })

@@ -59,7 +59,7 @@ export const schedulePlugin: FastifyPluginAsync<{ config: KilnConfig }> = async 
       const { tenant } = request
       const now = Date.now()
       const checkin = { tenant, service, time: now, instance }
-      await fastify.store.writer.write({ ...emptyBatch(), checkins: [checkin] })
+      await fastify.store.checkins.write({ ...emptyBatch(), checkins: [checkin] })
       const { client, database } = fastify.store
       const sinceMs = now - LIVE_CHECKINS * config.scheduleCheckinMs
       const live = await liveInstances(client, database, { tenant, service, sinceMs })

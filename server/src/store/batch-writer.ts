@@ -28,8 +28,8 @@ const KNOWN_TTL_MS = 60 * 60 * 1000
  * Flushes run one at a time; rows of a failed flush are rejected, never silently dropped.
  *
  * Insert order is agent check-ins, agent stats, series, stacks, samples, profiles: a `profiles`
- * row means its samples are in. Check-ins come alone (`POST /api/v1/schedule`) and share the
- * batches. Agent stats go first because a snapshot stored without its profile is harmless
+ * row means its samples are in. Check-ins (`POST /api/v1/schedule`) have a writer of their own
+ * (`Store.checkins`), so an agent's plan never waits behind ingest. Agent stats go first because a snapshot stored without its profile is harmless
  * (the client's retry sends a newer one), while one failing after the profiles would make that
  * retry store the profiles twice.
  */

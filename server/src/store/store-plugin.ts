@@ -10,6 +10,11 @@ import { KilnError } from '../errors.js'
 export interface Store {
   readonly client: ClickHouseClient
   readonly writer: BatchWriter
+  /**
+   * Agents' schedule check-ins, apart from `writer`: an agent waits for its plan, and under heavy
+   * ingest `writer`'s queue of inserts takes seconds. Check-ins are tiny rows of their own table.
+   */
+  readonly checkins: BatchWriter
   /** Database name, validated by the config schema as a plain identifier. */
   readonly database: string
   /** Whether the schema is in place; false while a remote store is away at start. */
@@ -74,9 +79,15 @@ export const storePlugin = fp<{ config: KilnConfig }>(
         if (ok) fastify.metrics.insertedRows.inc({ table }, rows)
       },
     })
+    const checkins = new BatchWriter(client, {
+      database,
+      waitMs: config.insertBatchWaitMs,
+      maxRows: config.insertBatchMaxRows,
+    })
     fastify.decorate('store', {
       client,
       writer,
+      checkins,
       database,
       get ready() {
         return state.ready
@@ -97,7 +108,7 @@ export const storePlugin = fp<{ config: KilnConfig }>(
     fastify.addHook('onClose', async () => {
       closing = true
       if (retryTimer) clearTimeout(retryTimer)
-      await writer.close()
+      await Promise.all([writer.close(), checkins.close()])
       await client.close()
     })
   },
