@@ -51,7 +51,7 @@ const STRICTER_THAN_PPROF: RegExp[] = [
   /has the label .* twice/, // one value per series key
   /beyond 2\^53/, // totals are doubles
   /labels, limit|characters, limit|samples, limit/, // configured limits
-  // What pprof-format, Kiln's decoder, cannot read as pprof does (`pprof-wire.ts`): tags of
+  // What pprof-format, Kiln's first decoder, could not read as pprof does (`pprof-reader.ts`): tags of
   // fields above 15, fixed-width fields, varints whose 10th byte pprof truncates.
   /reads one-byte tags only/,
   /has wire type [15] \(fixed/,

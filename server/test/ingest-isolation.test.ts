@@ -7,7 +7,8 @@ import type { FlamegraphResponse } from '@kiln/wire'
 import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
 import { normalizeProfile } from '../src/ingest/pprof-normalize.js'
-import { encodeProfile, buildProfile, type SyntheticProfile } from './helpers/pprof-builder.js'
+import { decodePprof } from '../src/ingest/pprof-decode.js'
+import { encodeProfile, type SyntheticProfile } from './helpers/pprof-builder.js'
 
 /*
  * One bad client among good ones, all in the same insert batches: the bad client's profiles
@@ -126,12 +127,17 @@ describe('one bad client never fails or duplicates another', () => {
   })
 
   it('stores each request of a batch the store partly refuses on its own, the good ones once', async () => {
-    // Rows that get past validation but not past the store (a value JSON writes as 1e+30): the
+    // Rows that get past validation but not past the store (a value written as 1e+30): the
     // writer's last line of defence, exercised through the writer itself.
     const limits = resolveConfig({})
     const batchOf = (service: string, value: number) =>
       normalizeProfile(
-        buildProfile({ sampleTypes: CPU, samples: [{ stack: ['main', 'work'], values: [value] }] }),
+        decodePprof(
+          encodeProfile(
+            { sampleTypes: CPU, samples: [{ stack: ['main', 'work'], values: [value] }] },
+            false,
+          ),
+        ),
         { tenant: 'default', service, labels: {}, fromMs: FROM, untilMs: FROM + 10_000, limits },
       ).batch
     const bad = batchOf('refused', 1)

@@ -16,8 +16,7 @@ import { readIngestBody } from './ingest-body.js'
 import { decodePprof, decompress } from './pprof-decode.js'
 import { normalizeProfile } from './pprof-normalize.js'
 import { parseTimeParam } from './time-param.js'
-import { storedParts, uploadHashOf, type StoredParts } from '../store/stored-profiles.js'
-import type { RowBatch } from '../store/rows.js'
+import { uploadHashOf } from '../store/stored-profiles.js'
 
 const IngestQuerySchema = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 65536, description: 'service{label=value,...}' }),
@@ -186,11 +185,13 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
     },
   ): Promise<IngestResponse> {
     const { service, labels, spyName, fromMs, untilMs, now, agent } = upload
+    const { writer } = fastify.store
+    const tenant = request.tenant
     const bytes = await decompress(upload.profile, config.maxDecompressedBytes)
     const profile = decodePprof(bytes)
     const result = normalizeProfile(profile, {
       uploadKey: upload.uploadKey,
-      tenant: request.tenant,
+      tenant,
       service,
       labels,
       fromMs,
@@ -198,6 +199,7 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
       spyName,
       limits: config,
       now,
+      knownStack: (hash) => writer.knowsStack(tenant, service, hash),
     })
     checkTime(result.batch.profiles[0]?.time_start, now, config)
     checkTime(result.untilMs, now, config)
@@ -205,54 +207,40 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
       throw new KilnError('KILN_ERR_TIME_INVALID', '`until` is before `from`')
     }
     const answer = { profiles: result.batch.profiles.length, samples: result.samples }
-    const profileIds = result.batch.profiles.map((p) => p.profile_id)
     const timeStartMs = result.batch.profiles[0]?.time_start
-    let resumed = false
-    if (timeStartMs !== undefined) {
-      const { client, database } = fastify.store
-      const key = {
-        tenant: request.tenant,
-        service,
-        timeStartMs,
-        profileIds,
-        upload: uploadHashOf(upload.uploadKey),
-      }
-      const stored = await storedParts(client, database, key)
-      if (stored.profiles.size === profileIds.length) {
-        // Stored before (its answer was lost, or the client gave up waiting): once is enough.
-        fastify.metrics.duplicateUploads.inc()
-        return answer
-      }
-      if (stored.profiles.size > 0 || stored.samples.size > 0) {
-        // Half stored: the store went away between the inserts of an earlier attempt, after its
-        // agent stats and some samples were in. Write only what is missing.
-        request.log.info({ samplesStored: [...stored.samples] }, 'completing a half-stored upload')
-        fastify.metrics.resumedUploads.inc()
-        withoutStored(result.batch, stored)
-        resumed = true
-      }
-    }
-    if (agent.stats && !resumed) {
-      // Once per upload, whatever the number of profile types it holds.
-      const context = { tenant: request.tenant, service, labels, time: result.untilMs, now }
+    if (agent.stats) {
+      // Once per upload, whatever the number of profile types it holds (and not again when the
+      // upload turns out to be stored already: the writer drops it then).
+      const context = { tenant, service, labels, time: result.untilMs, now }
       result.batch.agentStats.push(agentStatsRow(agent.stats, context))
     }
-    await fastify.store.writer.write(result.batch)
+    // The writer looks up, with the other uploads of its batch, whether this one is stored
+    // already (its answer was lost, or the client gave up waiting) or half stored (the store went
+    // away between the inserts of an earlier attempt), and writes only what is missing.
+    const outcome = await writer.write(
+      result.batch,
+      timeStartMs === undefined
+        ? undefined
+        : {
+            tenant,
+            service,
+            timeStartMs,
+            profileIds: result.batch.profiles.map((p) => p.profile_id),
+            upload: uploadHashOf(upload.uploadKey),
+          },
+    )
+    if (outcome === 'duplicate') {
+      fastify.metrics.duplicateUploads.inc()
+      return answer
+    }
+    if (outcome === 'resumed') {
+      request.log.info('completed a half-stored upload')
+      fastify.metrics.resumedUploads.inc()
+    }
     for (const p of result.batch.profiles) fastify.metrics.ingestedProfiles.inc({ type: p.type })
     fastify.metrics.ingestedBytes.inc(upload.profile.length)
     return answer
   }
-}
-
-/**
- * Take out of `batch` the rows of an upload already stored: the samples of types whose samples
- * are in, and both the samples and the `profiles` row of types whose `profiles` row is in.
- */
-function withoutStored(batch: RowBatch, stored: StoredParts): void {
-  batch.samples = batch.samples.filter(
-    (s) => !stored.samples.has(s.type) && !stored.profiles.has(s.type),
-  )
-  batch.profiles = batch.profiles.filter((p) => !stored.profiles.has(p.type))
 }
 
 const UPLOAD_ID_RE = new RegExp(UPLOAD_ID_PATTERN)

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import type { Profile } from 'pprof-format'
 import { VERSION_LABELS } from '@kiln/wire'
 import { KilnError } from '../errors.js'
 import { LABEL_NAME_RE } from './app-name.js'
-import { emptyBatch, type RowBatch, type SampleRow } from '../store/rows.js'
+import { emptyBatch, type RowBatch, type SampleRow, type StackRow } from '../store/rows.js'
 import { profileIdOf, uploadHashOf } from '../store/stored-profiles.js'
 import { hash64 } from './hash.js'
+import type { DecodedPprof, PprofId } from './pprof-reader.js'
+import { decimal64, hashBytes, HashFold, hashFrame, hashString, lastHash } from './stack-hash.js'
 import {
   OUTSIDE_JS_FRAME,
   RUNTIME_FRAME,
@@ -40,6 +41,8 @@ export interface NormalizeInput {
   limits: NormalizeLimits
   /** Unix ms, for `received_at` and for profiles without any time. */
   now?: number
+  /** Whether the store has the stack of this (decimal) hash: it then gets no row. */
+  knownStack?: (hash: string) => boolean
 }
 
 export interface NormalizeResult {
@@ -51,87 +54,51 @@ export interface NormalizeResult {
   untilMs: number
 }
 
-interface Frame {
-  name: string
-  file: string
-  line: number
-}
-
 export const TRUNCATED_FRAME = '[truncated]'
 
 /**
  * Turn a decoded pprof into storage rows: one series per label set, one stack per distinct
  * frame list (root first, hashed), one sample row per (type, series, stack) with summed values,
- * and one profile row per type. Every id the pprof refers to is checked; a dangling one is a
- * malformed profile, not a crash.
+ * and one profile row per type. Stacks `input.knownStack` says are stored get no stack row (their
+ * frames are neither decoded nor copied): only their hash is computed, from the string table's
+ * bytes.
  */
-export function normalizeProfile(profile: Profile, input: NormalizeInput): NormalizeResult {
+export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): NormalizeResult {
   const { limits, tenant, service } = input
   const uploadKey = input.uploadKey ?? randomUUID()
   const now = input.now ?? Date.now()
-  const strings = profile.stringTable.strings
-  const str = (index: number | bigint, what: string): string => {
-    const s = strings[Number(index)]
-    if (s === undefined) throw malformed(`${what} refers to string ${index} of ${strings.length}`)
-    return s
-  }
+  const { strings, functions, locations, samples } = profile
+  const str = (index: number): string => strings.get(index)
 
-  if (profile.sample.length > limits.maxSamplesPerProfile) {
+  if (samples.count > limits.maxSamplesPerProfile) {
     throw new KilnError(
       'KILN_ERR_PROFILE_LIMIT',
-      `${profile.sample.length} samples, limit ${limits.maxSamplesPerProfile} (KILN_MAX_SAMPLES_PER_PROFILE)`,
+      `${samples.count} samples, limit ${limits.maxSamplesPerProfile} (KILN_MAX_SAMPLES_PER_PROFILE)`,
     )
   }
 
-  const sampleTypes = profile.sampleType.map(
-    (t) => `${str(t.type, 'sample type')}/${str(t.unit, 'sample unit')}`,
-  )
+  const sampleTypes = profile.sampleTypes.map((t) => `${str(t.type)}/${str(t.unit)}`)
   // The first sample type of each Kiln type counts: two that map to one (`space/bytes` and
   // `inuse_space/bytes`) measure the same quantity, and adding them would count it twice.
   const mapped = new Set<string>()
-  const mappings: (SampleTypeMapping | undefined)[] = profile.sampleType.map((t) => {
-    const mapping = mapSampleType(str(t.type, 'sample type'), str(t.unit, 'sample unit'))
+  const mappings: (SampleTypeMapping | undefined)[] = profile.sampleTypes.map((t) => {
+    const mapping = mapSampleType(str(t.type), str(t.unit))
     if (!mapping || mapped.has(mapping.type)) return undefined
     mapped.add(mapping.type)
     return mapping
   })
   const types = [...new Set(mappings.flatMap((m) => (m ? [m.type] : [])))]
   if (types.length === 0) {
-    const found = profile.sampleType.map((t) => `${str(t.type, '')}/${str(t.unit, '')}`)
     throw new KilnError(
       'KILN_ERR_PPROF_INVALID',
-      `no supported sample type in [${found.join(', ')}]`,
+      `no supported sample type in [${sampleTypes.join(', ')}]`,
     )
   }
-
-  const functions = new Map<string, { name: string; file: string }>()
-  for (const fn of profile.function) {
-    functions.set(String(fn.id), {
-      name: str(fn.name, 'function name'),
-      file: str(fn.filename, 'file name'),
-    })
-  }
-  const locations = new Map<string, Frame[]>()
-  for (const loc of profile.location) {
-    const frames: Frame[] = []
-    // pprof lists inlined functions first and their caller last; we store leaf first here.
-    for (const line of loc.line) {
-      const fn = functions.get(String(line.functionId))
-      if (!fn) throw malformed(`location ${loc.id} refers to missing function ${line.functionId}`)
-      const lineNumber = signed(line.line)
-      if (lineNumber < 0) throw malformed(`location ${loc.id} has line ${lineNumber}`)
-      frames.push({ name: fn.name || '<anonymous>', file: fn.file, line: lineNumber })
-    }
-    if (frames.length === 0) {
-      frames.push({ name: `0x${BigInt(loc.address).toString(16)}`, file: '', line: 0 })
-    }
-    locations.set(String(loc.id), frames)
-  }
+  const values = checkedValues(profile, mappings)
 
   checkLabels(input.labels, limits)
   const version = VERSION_LABELS.map((k) => input.labels[k]).find((v) => v) ?? ''
-  const timeNanos = signed(profile.timeNanos)
-  const durationNanos = signed(profile.durationNanos)
+  const { timeNanos, durationNanos } = profile
   if (timeNanos < 0 || durationNanos < 0) {
     throw malformed(
       `time_nanos ${timeNanos} and duration_nanos ${durationNanos} cannot be negative`,
@@ -167,48 +134,29 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
     return id
   }
 
-  const stackIds = new Map<string, string>()
+  const frames = new FrameTable(profile)
   const sampleRows = new Map<string, SampleRow>()
+  const stackRows = new Set<string>()
   const totals = new Map<string, number>()
 
-  /**
-   * The hash of the stack `key` names, adding its row the first time it is seen (only then are
-   * its frames, root first, built).
-   */
-  const stackOf = (key: string, framesOf: () => Frame[]): string => {
-    let stackHash = stackIds.get(key)
-    if (stackHash !== undefined) return stackHash
-    let rootFirst = framesOf()
-    if (rootFirst.length > limits.maxStackDepth) {
-      rootFirst = [
-        { name: TRUNCATED_FRAME, file: '', line: 0 },
-        ...rootFirst.slice(rootFirst.length - limits.maxStackDepth + 1),
-      ]
+  /** The decimal hash of a sample's stack, adding its row when it is new to the store. */
+  const stackOf = (sample: number): string => {
+    const hash = frames.stackHash(sample, limits.maxStackDepth)
+    if (!stackRows.has(hash) && !input.knownStack?.(hash)) {
+      stackRows.add(hash)
+      batch.stacks.push({
+        tenant,
+        service,
+        stack_hash: hash,
+        ...frames.stackFrames(sample, limits.maxStackDepth),
+        last_seen: lastSeen,
+      })
     }
-    stackHash = hash64(
-      rootFirst.map((f) => `${f.name}\u0000${f.file}\u0000${f.line}`).join('\u0001'),
-    )
-    stackIds.set(key, stackHash)
-    batch.stacks.push({
-      tenant,
-      service,
-      stack_hash: stackHash,
-      functions: rootFirst.map((f) => f.name),
-      files: rootFirst.map((f) => f.file),
-      lines: rootFirst.map((f) => f.line),
-      last_seen: lastSeen,
-    })
-    return stackHash
+    return hash
   }
-  /** Add `value` (already in the Kiln type's unit) to the row of (type, labels, stack). */
-  const addValue = (
-    type: string,
-    labels: Record<string, string>,
-    stackHash: string,
-    value: number,
-  ): void => {
+  /** Add `value` (already in the Kiln type's unit) to the row of (type, series, stack). */
+  const addValue = (type: string, seriesId: string, stackHash: string, value: number): void => {
     if (value === 0) return
-    const seriesId = seriesOf(type, labels)
     const key = `${type}\u0000${seriesId}\u0000${stackHash}`
     const row = sampleRows.get(key)
     if (row) row.value += value
@@ -227,64 +175,82 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
     totals.set(type, (totals.get(type) ?? 0) + value)
   }
 
-  const values = sampleValues(profile, mappings)
-  // Locations list the leaf first, and a location's frames too: the first frame is the leaf.
-  const leafOf = (sample: Profile['sample'][number]): string =>
-    locations.get(String(sample.locationId[0]))?.[0]?.name ?? ''
-  const cpu = nodeCpuEstimate(profile, sampleTypes, leafOf, values)
+  const cpu = nodeCpuEstimate(profile, sampleTypes, values, (s) => frames.leafName(s))
+  const typeCount = mappings.length
+  /** The series of the upload's own labels, per Kiln type. */
+  const uploadSeries = new Map<string, string>(types.map((t) => [t, seriesOf(t, input.labels)]))
+  /** Series of a sample's own labels, by the label pairs' string indices and Kiln type. */
+  const labelledSeries = new Map<string, string>()
+  const scaled = new Float64Array(typeCount)
 
-  profile.sample.forEach((sample, sampleIndex) => {
-    const stackHash = stackOf(sample.locationId.join(','), () => {
-      const leafFirst: Frame[] = []
-      for (const locationId of sample.locationId) {
-        const frames = locations.get(String(locationId))
-        if (!frames) throw malformed(`sample refers to missing location ${locationId}`)
-        leafFirst.push(...frames)
-      }
-      return leafFirst.reverse()
-    })
-
+  for (let s = 0; s < samples.count; s++) {
     // A sample's own labels are added to the upload's, and win over an upload label of the same
     // name. A key twice in one sample (which pprof discourages and no profiler sends) is refused:
     // no one value of it would be right.
-    let labels = input.labels
-    if (sample.label.length > 0) {
+    let labels: Record<string, string> | undefined
+    let signature = ''
+    for (let l = samples.labelStart[s]!; l < samples.labelStart[s + 1]!; l++) {
+      if (samples.labelStr[l] === 0) continue // numeric labels (e.g. thread ids) are not series keys
+      signature += `${samples.labelKey[l]}:${samples.labelStr[l]},`
+    }
+    if (signature !== '') {
       // No prototype, as in parseAppName: `__proto__` stays a label.
       labels = Object.assign(Object.create(null) as Record<string, string>, input.labels)
       const own = new Set<string>()
-      for (const label of sample.label) {
-        if (Number(label.str) === 0) continue // numeric labels (e.g. thread ids) are not series keys
-        const key = str(label.key, 'label key')
+      for (let l = samples.labelStart[s]!; l < samples.labelStart[s + 1]!; l++) {
+        if (samples.labelStr[l] === 0) continue
+        const key = str(samples.labelKey[l]!)
         if (own.has(key))
           throw malformed(`a sample has the label ${JSON.stringify(key.slice(0, 64))} twice`)
         own.add(key)
-        labels[key] = str(label.str, 'label value')
+        labels[key] = str(samples.labelStr[l]!)
       }
       checkLabels(labels, limits)
     }
-
-    mappings.forEach((mapping, i) => {
-      if (!mapping) return
-      if (cpu && i === cpu.index) {
-        addValue(mapping.type, labels, stackHash, cpu.estimate.cpuNanos[sampleIndex]!)
-        return
+    // Each mapped type's value of the sample, in the Kiln type's unit; zero-valued samples
+    // add no row and no stack.
+    let any = false
+    for (let i = 0; i < typeCount; i++) {
+      const mapping = mappings[i]
+      if (!mapping) continue
+      const value =
+        cpu && i === cpu.index
+          ? cpu.estimate.cpuNanos[s]!
+          : Math.round(values[s * typeCount + i]! * mapping.scale)
+      scaled[i] = value
+      if (value !== 0) any = true
+    }
+    if (!any) continue
+    const stackHash = stackOf(s)
+    for (let i = 0; i < typeCount; i++) {
+      const mapping = mappings[i]
+      if (!mapping || scaled[i] === 0) continue
+      const type = mapping.type
+      let seriesId: string
+      if (labels === undefined) seriesId = uploadSeries.get(type)!
+      else {
+        const key = `${type}\u0000${signature}`
+        seriesId = labelledSeries.get(key) ?? seriesOf(type, labels)
+        labelledSeries.set(key, seriesId)
       }
-      addValue(
-        mapping.type,
-        labels,
-        stackHash,
-        Math.round(values[sampleIndex]![i]! * mapping.scale),
-      )
-    })
-  })
+      addValue(type, seriesId, stackHash, scaled[i]!)
+    }
+  }
   if (cpu && cpu.estimate.outsideJsNanos > 0) {
-    const frames = [RUNTIME_FRAME, OUTSIDE_JS_FRAME].map((name) => ({ name, file: '', line: 0 }))
-    addValue(
-      'cpu',
-      input.labels,
-      stackOf('\u0000outside-js', () => frames),
-      cpu.estimate.outsideJsNanos,
-    )
+    const frames = [RUNTIME_FRAME, OUTSIDE_JS_FRAME]
+    const hash = hashOfNamedFrames(frames)
+    if (!stackRows.has(hash) && !input.knownStack?.(hash)) {
+      batch.stacks.push({
+        tenant,
+        service,
+        stack_hash: hash,
+        functions: frames,
+        files: ['', ''],
+        lines: [0, 0],
+        last_seen: lastSeen,
+      })
+    }
+    addValue('cpu', uploadSeries.get('cpu')!, hash, cpu.estimate.outsideJsNanos)
   }
 
   batch.samples = [...sampleRows.values()]
@@ -294,7 +260,7 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
       service,
       type,
       profile_id: profileIdOf(uploadKey, type),
-      series_id: seriesOf(type, input.labels),
+      series_id: uploadSeries.get(type)!,
       time_start: fromMs,
       time_end: untilMs,
       version,
@@ -305,10 +271,191 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
       received_at: now,
     })
   }
-  // Only stacks some sample refers to (zero-valued samples add none).
-  const usedStacks = new Set(batch.samples.map((s) => s.stack_hash))
-  batch.stacks = batch.stacks.filter((s) => usedStacks.has(s.stack_hash))
-  return { batch, types, samples: profile.sample.length, untilMs }
+  // Series of the upload's labels for types without samples stay: the profiles rows name them.
+  return { batch, types, samples: samples.count, untilMs }
+}
+
+/**
+ * Frames of a profile's locations, hashed once per function and line, and the hash and frames
+ * of each sample's stack from them.
+ */
+class FrameTable {
+  readonly #profile: DecodedPprof
+  /** Hash of each line's frame (halves), and of each address-only location's. */
+  readonly #lineHi: Int32Array
+  readonly #lineLo: Int32Array
+  readonly #addressHi: Int32Array
+  readonly #addressLo: Int32Array
+  readonly #fold = new HashFold()
+
+  constructor(profile: DecodedPprof) {
+    this.#profile = profile
+    const { strings, functions, locations } = profile
+    // Each string's hash, computed when a function first names it.
+    const stringHi = new Int32Array(strings.count)
+    const stringLo = new Int32Array(strings.count)
+    const hashed = new Uint8Array(strings.count)
+    const bytes = strings.buffer
+    const hashOf = (index: number): void => {
+      if (hashed[index]) return
+      hashBytes(bytes, strings.byteStart(index), strings.byteEnd(index))
+      stringHi[index] = lastHash.hi
+      stringLo[index] = lastHash.lo
+      hashed[index] = 1
+    }
+    hashString(ANONYMOUS)
+    const anonymous = { hi: lastHash.hi, lo: lastHash.lo }
+    const lines = locations.lineFunction.length
+    this.#lineHi = new Int32Array(lines)
+    this.#lineLo = new Int32Array(lines)
+    for (let loc = 0; loc < locations.count; loc++) {
+      for (let l = locations.lineStart[loc]!; l < locations.lineStart[loc + 1]!; l++) {
+        const line = locations.lineNumber[l]!
+        if (line < 0) throw malformed(`location ${locations.id[loc]} has line ${line}`)
+        const fn = locations.lineFunction[l]!
+        const name = functions.name[fn]!
+        const file = functions.file[fn]!
+        hashOf(file)
+        let nameHi = anonymous.hi
+        let nameLo = anonymous.lo
+        if (strings.byteEnd(name) > strings.byteStart(name)) {
+          hashOf(name)
+          nameHi = stringHi[name]!
+          nameLo = stringLo[name]!
+        }
+        hashFrame(nameHi, nameLo, stringHi[file]!, stringLo[file]!, line)
+        this.#lineHi[l] = lastHash.hi
+        this.#lineLo[l] = lastHash.lo
+      }
+    }
+    this.#addressHi = new Int32Array(locations.count)
+    this.#addressLo = new Int32Array(locations.count)
+    for (let loc = 0; loc < locations.count; loc++) {
+      if (locations.lineStart[loc + 1]! > locations.lineStart[loc]!) continue
+      frameHash(addressName(locations.address[loc]!), '', 0)
+      this.#addressHi[loc] = lastHash.hi
+      this.#addressLo[loc] = lastHash.lo
+    }
+  }
+
+  /** How many frames the sample's stack has (a location has one per line, or its address). */
+  #depth(sample: number): number {
+    const { samples, locations } = this.#profile
+    let depth = 0
+    for (let i = samples.locationStart[sample]!; i < samples.locationStart[sample + 1]!; i++) {
+      const loc = samples.location[i]!
+      depth += Math.max(1, locations.lineStart[loc + 1]! - locations.lineStart[loc]!)
+    }
+    return depth
+  }
+
+  /**
+   * The decimal hash of the sample's stack: its frames root first, the deepest cut to
+   * `maxDepth` under a {@link TRUNCATED_FRAME}.
+   */
+  stackHash(sample: number, maxDepth: number): string {
+    const { samples, locations } = this.#profile
+    const fold = this.#fold
+    fold.reset()
+    const depth = this.#depth(sample)
+    // Frames root first; with more than `maxDepth`, the marker then the leaf-most maxDepth - 1.
+    let skip = 0
+    if (depth > maxDepth) {
+      frameHash(TRUNCATED_FRAME, '', 0)
+      fold.add(lastHash.hi, lastHash.lo)
+      skip = depth - maxDepth + 1
+    }
+    for (let i = samples.locationStart[sample + 1]! - 1; i >= samples.locationStart[sample]!; i--) {
+      const loc = samples.location[i]!
+      const first = locations.lineStart[loc]!
+      const last = locations.lineStart[loc + 1]! - 1
+      if (last < first) {
+        if (skip > 0) skip--
+        else fold.add(this.#addressHi[loc]!, this.#addressLo[loc]!)
+        continue
+      }
+      for (let l = last; l >= first; l--) {
+        if (skip > 0) skip--
+        else fold.add(this.#lineHi[l]!, this.#lineLo[l]!)
+      }
+    }
+    fold.finish()
+    return decimal64(lastHash.hi, lastHash.lo)
+  }
+
+  /** The sample's frames root first, cut as {@link stackHash} cuts them. */
+  stackFrames(sample: number, maxDepth: number): Pick<StackRow, 'functions' | 'files' | 'lines'> {
+    const { samples, locations, functions, strings } = this.#profile
+    const out = { functions: [] as string[], files: [] as string[], lines: [] as number[] }
+    let skip = 0
+    const depth = this.#depth(sample)
+    if (depth > maxDepth) {
+      out.functions.push(TRUNCATED_FRAME)
+      out.files.push('')
+      out.lines.push(0)
+      skip = depth - maxDepth + 1
+    }
+    for (let i = samples.locationStart[sample + 1]! - 1; i >= samples.locationStart[sample]!; i--) {
+      const loc = samples.location[i]!
+      const first = locations.lineStart[loc]!
+      const last = locations.lineStart[loc + 1]! - 1
+      if (last < first) {
+        if (skip > 0) skip--
+        else {
+          out.functions.push(addressName(locations.address[loc]!))
+          out.files.push('')
+          out.lines.push(0)
+        }
+        continue
+      }
+      for (let l = last; l >= first; l--) {
+        if (skip > 0) {
+          skip--
+          continue
+        }
+        const fn = locations.lineFunction[l]!
+        out.functions.push(strings.get(functions.name[fn]!) || ANONYMOUS)
+        out.files.push(strings.get(functions.file[fn]!))
+        out.lines.push(locations.lineNumber[l]!)
+      }
+    }
+    return out
+  }
+
+  /** The name of the sample's leaf frame (the first line of its first location). */
+  leafName(sample: number): string {
+    const { samples, locations, functions, strings } = this.#profile
+    if (samples.locationStart[sample + 1] === samples.locationStart[sample]) return ''
+    const loc = samples.location[samples.locationStart[sample]!]!
+    const first = locations.lineStart[loc]!
+    if (locations.lineStart[loc + 1] === first) return addressName(locations.address[loc]!)
+    return strings.get(functions.name[locations.lineFunction[first]!]!) || ANONYMOUS
+  }
+}
+
+const ANONYMOUS = '<anonymous>'
+
+function addressName(address: PprofId): string {
+  return `0x${BigInt(address).toString(16)}`
+}
+
+/** The hash of a frame given by its strings, into `lastHash`. */
+function frameHash(name: string, file: string, line: number): void {
+  hashString(name)
+  const { hi, lo } = lastHash
+  hashString(file)
+  hashFrame(hi, lo, lastHash.hi, lastHash.lo, line)
+}
+
+/** The decimal hash of a stack of named frames without file or line, root first. */
+function hashOfNamedFrames(names: readonly string[]): string {
+  const fold = new HashFold()
+  for (const name of names) {
+    frameHash(name, '', 0)
+    fold.add(lastHash.hi, lastHash.lo)
+  }
+  fold.finish()
+  return decimal64(lastHash.hi, lastHash.lo)
 }
 
 /**
@@ -316,54 +463,45 @@ export function normalizeProfile(profile: Profile, input: NormalizeInput): Norma
  * `undefined` for other profiles, whose CPU values are taken as they are.
  */
 function nodeCpuEstimate(
-  profile: Profile,
+  profile: DecodedPprof,
   sampleTypes: readonly string[],
-  leafOf: (sample: Profile['sample'][number]) => string,
-  values: readonly number[][],
+  values: Float64Array,
+  leafOf: (sample: number) => string,
 ): { index: number; estimate: CpuEstimate } | undefined {
   if (!isNodeTimeProfile(sampleTypes)) return undefined
   const at = (type: string) => sampleTypes.indexOf(type)
   const count = at(countTypeOf(sampleTypes)!)
   const [wall, index] = [at('wall/nanoseconds'), at('cpu/nanoseconds')]
-  const estimate = estimateNodeCpu(
-    profile.sample.map((sample, i) => ({
-      leaf: leafOf(sample),
-      count: values[i]![count]!,
-      wallNanos: values[i]![wall]!,
-      cpuNanos: values[i]![index]!,
-    })),
-  )
-  return { index, estimate }
+  const types = sampleTypes.length
+  const input = []
+  for (let s = 0; s < profile.samples.count; s++) {
+    input.push({
+      leaf: leafOf(s),
+      count: values[s * types + count]!,
+      wallNanos: values[s * types + wall]!,
+      cpuNanos: values[s * types + index]!,
+    })
+  }
+  return { index, estimate: estimateNodeCpu(input) }
 }
 
 /**
- * pprof's int64 fields as numbers, signed (the decoder hands back a 64-bit varint as unsigned:
- * `-1` arrives as 2^64 - 1).
+ * Every sample's values, checked: none negative (no Kiln type has a negative quantity: a diff of
+ * profiles is not a profile), each and each type's sum exact as a double (2^53), which is what
+ * the store's rows and every total Kiln shows are computed in. (The decoder has checked one value
+ * per sample type, and refused values beyond 2^53.)
  */
-function signed(raw: number | bigint | undefined): number {
-  if (raw === undefined) return 0
-  return typeof raw === 'bigint' ? Number(BigInt.asIntN(64, raw)) : raw
-}
-
-/**
- * Every sample's values, checked: one per sample type, none negative (no Kiln type has a
- * negative quantity: a diff of profiles is not a profile), each and each type's sum exact as a
- * double (2^53), which is what the store's rows and every total Kiln shows are computed in.
- */
-function sampleValues(
-  profile: Profile,
+function checkedValues(
+  profile: DecodedPprof,
   mappings: readonly (SampleTypeMapping | undefined)[],
-): number[][] {
+): Float64Array {
+  const values = profile.samples.value
+  const types = mappings.length
   const sums = mappings.map(() => 0)
-  const out = profile.sample.map((sample, index) => {
-    if (sample.value.length !== mappings.length) {
-      throw malformed(
-        `sample ${index} has ${sample.value.length} values for ${mappings.length} sample types`,
-      )
-    }
-    return sample.value.map((raw, i) => {
-      const value = signed(raw)
-      if (value < 0) throw malformed(`sample ${index} has a negative value (${value})`)
+  for (let s = 0; s < profile.samples.count; s++) {
+    for (let i = 0; i < types; i++) {
+      const value = values[s * types + i]!
+      if (value < 0) throw malformed(`sample ${s} has a negative value (${value})`)
       const scaled = value * (mappings[i]?.scale ?? 1)
       sums[i]! += scaled
       if (!Number.isSafeInteger(Math.round(scaled)) || !Number.isSafeInteger(sums[i]!)) {
@@ -372,10 +510,9 @@ function sampleValues(
           `sample values add up beyond 2^53 (${Number.MAX_SAFE_INTEGER}), which no total can hold exactly`,
         )
       }
-      return value
-    })
-  })
-  return out
+    }
+  }
+  return values
 }
 
 function checkLabels(labels: Record<string, string>, limits: NormalizeLimits): void {

@@ -1,8 +1,11 @@
+import { Readable } from 'node:stream'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { KilnError } from '../errors.js'
 import { KnownKeys } from './known-keys.js'
 import { isStoreUnavailable } from './store-errors.js'
-import { batchSize, emptyBatch, type RowBatch } from './rows.js'
+import { batchSize, emptyBatch, type RowBatch, type SampleRow } from './rows.js'
+import { SAMPLE_COLUMNS, samplesTsv } from './tsv.js'
+import { storedUploads, type UploadRef } from './stored-profiles.js'
 
 export interface BatchWriterOptions {
   database: string
@@ -10,13 +13,24 @@ export interface BatchWriterOptions {
   waitMs: number
   /** A batch this large is flushed at once. */
   maxRows: number
+  /** Flushes that may run at once (1: one after the other). */
+  concurrentFlushes?: number
   /** Called after each insert attempt, for metrics. */
   onInsert?: (table: string, rows: number, seconds: number, ok: boolean) => void
 }
 
+/**
+ * What became of a write: stored; found stored already (a re-send of an upload whose answer was
+ * lost: nothing written); or half stored before (samples without their `profiles` rows: only
+ * the missing rows written).
+ */
+export type WriteOutcome = 'stored' | 'duplicate' | 'resumed'
+
 interface Pending {
   batch: RowBatch
-  resolve: () => void
+  upload: UploadRef | undefined
+  outcome: WriteOutcome
+  resolve: (outcome: WriteOutcome) => void
   reject: (error: unknown) => void
 }
 
@@ -25,13 +39,19 @@ const KNOWN_TTL_MS = 60 * 60 * 1000
 /**
  * Merges the rows of concurrent ingest requests into large inserts. `write()` resolves only once
  * the rows of that request are stored, so a request is never acknowledged before it is durable.
- * Flushes run one at a time; rows of a failed flush are rejected, never silently dropped.
+ * Rows of a failed flush are rejected, never silently dropped.
  *
- * Insert order is agent check-ins, agent stats, series, stacks, samples, profiles: a `profiles`
- * row means its samples are in. Check-ins (`POST /api/v1/schedule`) have a writer of their own
- * (`Store.checkins`), so an agent's plan never waits behind ingest. Agent stats go first because a snapshot stored without its profile is harmless
- * (the client's retry sends a newer one), while one failing after the profiles would make that
- * retry store the profiles twice.
+ * A flush first asks the store, in one query, which of its uploads are stored already (exactly
+ * once: `storedUploads`), then inserts in three steps: agent check-ins, agent stats, series and
+ * stacks side by side; then samples; then profiles, so that a `profiles` row means its samples
+ * are in. Agent stats go before the profiles because a snapshot stored without its profile is
+ * harmless (the client's retry sends a newer one), while one failing after the profiles would
+ * make that retry store the profiles twice. Check-ins (`POST /api/v1/schedule`) have a writer of
+ * their own (`Store.checkins`), so an agent's plan never waits behind ingest.
+ *
+ * Flushes may overlap (`concurrentFlushes`): one upload is never in two flushes at once (the
+ * ingest route holds a re-send until the first attempt is answered), so each flush's lookup sees
+ * what earlier attempts of its uploads stored.
  */
 export class BatchWriter {
   readonly #client: ClickHouseClient
@@ -41,7 +61,9 @@ export class BatchWriter {
   #pending: Pending[] = []
   #pendingRows = 0
   #timer: NodeJS.Timeout | undefined
-  #chain: Promise<void> = Promise.resolve()
+  /** A flush is due (its wait is over) but as many as allowed run already. */
+  #due = false
+  readonly #running = new Set<Promise<void>>()
   #closed = false
 
   constructor(client: ClickHouseClient, options: BatchWriterOptions) {
@@ -53,12 +75,21 @@ export class BatchWriter {
     return this.#pendingRows
   }
 
-  write(batch: RowBatch): Promise<void> {
+  /** Whether the store has this stack (written by this writer within the hour). */
+  knowsStack(tenant: string, service: string, stackHash: string): boolean {
+    return this.#knownStacks.has(`${tenant}\u0000${service}\u0000${stackHash}`)
+  }
+
+  /**
+   * Store `batch`. With `upload`, the rows are an upload's: what of it the store has already is
+   * not written again (see {@link WriteOutcome}; its agent stats are then dropped too).
+   */
+  write(batch: RowBatch, upload?: UploadRef): Promise<WriteOutcome> {
     if (this.#closed) {
       return Promise.reject(new KilnError('KILN_ERR_STORE_UNAVAILABLE', 'server is shutting down'))
     }
-    return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ batch, resolve, reject })
+    return new Promise<WriteOutcome>((resolve, reject) => {
+      this.#pending.push({ batch, upload, outcome: 'stored', resolve, reject })
       this.#pendingRows += batchSize(batch)
       if (this.#pendingRows >= this.#options.maxRows) this.#schedule(0)
       else this.#schedule(this.#options.waitMs)
@@ -69,7 +100,9 @@ export class BatchWriter {
   async close(): Promise<void> {
     this.#closed = true
     this.#schedule(0)
-    await this.#chain
+    while (this.#running.size > 0 || this.#pending.length > 0 || this.#timer !== undefined) {
+      await Promise.race([...this.#running, new Promise((r) => setTimeout(r, 5))])
+    }
   }
 
   #schedule(delayMs: number): void {
@@ -79,20 +112,47 @@ export class BatchWriter {
     }
     this.#timer = setTimeout(() => {
       this.#timer = undefined
-      this.#chain = this.#chain.then(() => this.#flush())
+      this.#due = true
+      this.#startFlushes()
     }, delayMs)
   }
 
-  async #flush(): Promise<void> {
-    const pending = this.#pending
-    this.#pending = []
-    this.#pendingRows = 0
+  /** Start flushes while one is due and fewer than allowed run. */
+  #startFlushes(): void {
+    const max = Math.max(1, this.#options.concurrentFlushes ?? 1)
+    while (this.#due && this.#running.size < max) {
+      this.#due = false
+      const pending = this.#pending
+      this.#pending = []
+      this.#pendingRows = 0
+      if (pending.length === 0) return
+      const flush: Promise<void> = this.#flush(pending).finally(() => {
+        this.#running.delete(flush)
+        // What arrived meanwhile waited for a free flush: it is due when full or when its wait
+        // would have ended; simplest and no slower: flush it now.
+        if (this.#pending.length > 0) this.#due = true
+        this.#startFlushes()
+      })
+      this.#running.add(flush)
+    }
+  }
+
+  async #flush(all: Pending[]): Promise<void> {
+    let pending: Pending[]
+    try {
+      pending = await this.#withoutStored(all)
+    } catch (error) {
+      const wrapped = storeUnavailable(error)
+      for (const p of all) p.reject(wrapped)
+      return
+    }
+    for (const p of all) if (p.outcome === 'duplicate') p.resolve('duplicate')
     if (pending.length === 0) return
     const merged = this.#merge(pending.map((p) => p.batch))
     const failed = await this.#insert(merged)
     if (failed === undefined) {
       this.#remember(merged)
-      for (const p of pending) p.resolve()
+      for (const p of pending) p.resolve(p.outcome)
       return
     }
     if (pending.length === 1 || !isDataError(failed.error)) {
@@ -100,7 +160,7 @@ export class BatchWriter {
       // is the right answer. Tables before the failed one hold rows of this batch: series and
       // stacks (stored once per key however often), agent stats, and, when `profiles` failed,
       // samples, which the retry finds by their `upload` and does not write again
-      // (`storedParts`).
+      // (`storedUploads`).
       const wrapped = storeUnavailable(failed.error)
       for (const p of pending) p.reject(wrapped)
       return
@@ -118,12 +178,40 @@ export class BatchWriter {
     }
     const allFailed = outcomes.every((o) => o.error !== undefined)
     for (const { p, error } of outcomes) {
-      if (error === undefined) p.resolve()
+      if (error === undefined) p.resolve(p.outcome)
       else if (allFailed || !isDataError(error)) p.reject(storeUnavailable(error))
       else {
         p.reject(new KilnError('KILN_ERR_PROFILE_REJECTED', describe(error), { cause: error }))
       }
     }
+  }
+
+  /**
+   * Look up, in one query, what of the batch's uploads the store has; mark each `duplicate`
+   * (nothing to write) or `resumed` (its stored rows taken out of its batch). The rest.
+   */
+  async #withoutStored(all: Pending[]): Promise<Pending[]> {
+    const refs = all.flatMap((p) => (p.upload ? [p.upload] : []))
+    const stored = await storedUploads(this.#client, this.#options.database, refs)
+    if (stored.size === 0) return all
+    const rest: Pending[] = []
+    for (const p of all) {
+      const parts = p.upload && stored.get(p.upload.upload)
+      if (!parts) rest.push(p)
+      else if (parts.profiles.size === p.upload!.profileIds.length) p.outcome = 'duplicate'
+      else {
+        p.outcome = 'resumed'
+        const { batch } = p
+        batch.samples = batch.samples.filter(
+          (s) => !parts.samples.has(s.type) && !parts.profiles.has(s.type),
+        )
+        batch.profiles = batch.profiles.filter((r) => !parts.profiles.has(r.type))
+        // Stored with the first attempt, whatever became of it.
+        batch.agentStats = []
+        rest.push(p)
+      }
+    }
+    return rest
   }
 
   /** Keys now stored, so later batches skip their series and stacks rows. */
@@ -163,40 +251,80 @@ export class BatchWriter {
   }
 
   /**
-   * Insert the batch's tables in order, from `fromTable` on; the first that fails stops it and
-   * says which (its index in {@link TABLES}) and why.
+   * Insert the batch's tables step by step (the tables of a step side by side), from the step
+   * of `fromTable` on; the first step that fails stops it and says where to resume (the index
+   * in {@link TABLES} of its first table) and why.
    */
   async #insert(
     batch: RowBatch,
     fromTable = 0,
   ): Promise<{ table: number; error: unknown } | undefined> {
-    const db = this.#options.database
-    for (const [index, table] of TABLES.entries()) {
-      if (index < fromTable) continue
-      const values = rowsOf(batch, table)
-      if (values.length === 0) continue
-      const started = process.hrtime.bigint()
-      let ok = false
-      try {
-        await this.#client.insert({
-          table: `${db}.${table}`,
-          values: values as unknown as Record<string, unknown>[],
-          format: 'JSONEachRow',
-        })
-        ok = true
-      } catch (error) {
-        return { table: index, error }
-      } finally {
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9
-        this.#options.onInsert?.(table, values.length, seconds, ok)
-      }
+    for (const step of STEPS) {
+      const first = TABLES.indexOf(step[0]!)
+      if (first + step.length <= fromTable) continue
+      const errors = await Promise.all(
+        step.map(async (table) => {
+          if (TABLES.indexOf(table) < fromTable) return undefined
+          return this.#insertTable(batch, table)
+        }),
+      )
+      const error = errors.find((e) => e !== undefined)
+      if (error !== undefined) return { table: Math.max(first, fromTable), error: error.error }
     }
     return undefined
+  }
+
+  /** One table's rows; `{ error }` when the store refused or did not answer. */
+  async #insertTable(
+    batch: RowBatch,
+    table: (typeof TABLES)[number],
+  ): Promise<{ error: unknown } | undefined> {
+    const values = rowsOf(batch, table)
+    if (values.length === 0) return undefined
+    const started = process.hrtime.bigint()
+    let ok = false
+    try {
+      await this.#client.insert(insertOf(`${this.#options.database}.${table}`, table, values))
+      ok = true
+      return undefined
+    } catch (error) {
+      return { error }
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9
+      this.#options.onInsert?.(table, values.length, seconds, ok)
+    }
   }
 }
 
 /** The insert order (see the class comment). */
 const TABLES = ['agent_checkins', 'agent_stats', 'series', 'stacks', 'samples', 'profiles'] as const
+/** The tables of each step, in {@link TABLES}' order. */
+const STEPS: readonly (readonly (typeof TABLES)[number][])[] = [
+  ['agent_checkins', 'agent_stats', 'series', 'stacks'],
+  ['samples'],
+  ['profiles'],
+]
+
+/**
+ * The insert of one table's rows. Samples, the bulk of every batch, go as TSV: ClickHouse parses
+ * it several times faster than JSON rows, and it is cheaper to write (`samplesTsv`). The other
+ * tables have maps and arrays, and few rows: JSON.
+ */
+function insertOf(table: string, name: (typeof TABLES)[number], values: readonly object[]) {
+  if (name === 'samples') {
+    return {
+      table,
+      values: Readable.from([samplesTsv(values as readonly SampleRow[])], { objectMode: false }),
+      format: 'TabSeparated' as const,
+      columns: [...SAMPLE_COLUMNS] as [string, ...string[]],
+    }
+  }
+  return {
+    table,
+    values: values as unknown as Record<string, unknown>[],
+    format: 'JSONEachRow' as const,
+  }
+}
 
 function rowsOf(batch: RowBatch, table: (typeof TABLES)[number]): readonly object[] {
   switch (table) {

@@ -27,50 +27,81 @@ export interface StoredParts {
   samples: Set<string>
 }
 
+/** What names an upload's rows in the store. */
+export interface UploadRef {
+  tenant: string
+  service: string
+  /** The start time of its profiles and samples, Unix ms. */
+  timeStartMs: number
+  /** Its `profiles` rows' ids. */
+  profileIds: readonly string[]
+  /** Its samples' `upload` (`uploadHashOf`). */
+  upload: string
+}
+
 /**
- * Which parts of an upload are stored: its `profiles` rows (by id) and its sample rows (by
- * `upload`), both at the upload's start time. A first attempt finds nothing; a re-send finds
- * everything (answered without storing again) or, when the store went away between the inserts
- * of samples and profiles, the samples alone (only the `profiles` rows are then written).
+ * Which parts of each upload are stored: its `profiles` rows (by id) and its sample rows (by
+ * `upload`), both at the upload's start time, for many uploads in one query (the batch writer
+ * asks once per flush). A first attempt finds nothing; a re-send finds everything (answered
+ * without storing again) or, when the store went away between the inserts of samples and
+ * profiles, the samples alone (only the `profiles` rows are then written). The answer is keyed
+ * by `upload`; uploads with nothing stored are absent.
  */
-export async function storedParts(
+export async function storedUploads(
   client: ClickHouseClient,
   database: string,
-  key: {
-    tenant: string
-    service: string
-    timeStartMs: number
-    profileIds: readonly string[]
-    upload: string
-  },
-): Promise<StoredParts> {
+  refs: readonly UploadRef[],
+): Promise<Map<string, StoredParts>> {
+  const found = new Map<string, StoredParts>()
+  if (refs.length === 0) return found
+  const byProfileId = new Map<string, UploadRef>()
+  for (const ref of refs) for (const id of ref.profileIds) byProfileId.set(id, ref)
+  const byUpload = new Map(refs.map((ref) => [ref.upload, ref]))
+  const distinct = (values: Iterable<string | number>) => [...new Set(values)]
+  // Tenants, services and times select the rows' ranges of the sort key; profile ids and
+  // uploads, each unique to one upload, pick its rows in them. A row matches only the upload of
+  // its own tenant and service (checked below).
+  const where = (time: string) => `tenant IN {tenants:Array(String)}
+          AND service IN {services:Array(String)}
+          AND ${time} IN (SELECT fromUnixTimestamp64Milli(arrayJoin({times:Array(Int64)}), 'UTC'))`
   try {
     const result = await client.query({
-      query: `SELECT 'profiles' AS part, type FROM ${database}.profiles
-        WHERE tenant = {tenant:String} AND service = {service:String}
-          AND time_start = fromUnixTimestamp64Milli({timeStart:Int64}, 'UTC')
-          AND profile_id IN {ids:Array(UUID)}
-        GROUP BY type
+      query: `SELECT 'profiles' AS part, tenant, service, toString(profile_id) AS id, type
+        FROM ${database}.profiles
+        WHERE ${where('time_start')} AND profile_id IN {ids:Array(UUID)}
+        GROUP BY tenant, service, id, type
         UNION ALL
-        SELECT 'samples' AS part, type FROM ${database}.samples
-        WHERE tenant = {tenant:String} AND service = {service:String}
-          AND time = fromUnixTimestamp64Milli({timeStart:Int64}, 'UTC')
-          AND upload = {upload:UInt64}
-        GROUP BY type`,
+        SELECT 'samples' AS part, tenant, service, toString(upload) AS id, type
+        FROM ${database}.samples
+        WHERE ${where('time')} AND upload IN {uploads:Array(UInt64)}
+        GROUP BY tenant, service, id, type`,
       query_params: {
-        tenant: key.tenant,
-        service: key.service,
-        timeStart: key.timeStartMs,
-        ids: key.profileIds,
-        upload: key.upload,
+        tenants: distinct(refs.map((r) => r.tenant)),
+        services: distinct(refs.map((r) => r.service)),
+        times: distinct(refs.map((r) => r.timeStartMs)),
+        ids: [...byProfileId.keys()],
+        uploads: [...byUpload.keys()].map(BigInt),
       },
       format: 'JSONEachRow',
     })
-    const stored: StoredParts = { profiles: new Set(), samples: new Set() }
-    for (const row of await result.json<{ part: 'profiles' | 'samples'; type: string }>()) {
-      stored[row.part].add(row.type)
+    type Row = {
+      part: 'profiles' | 'samples'
+      tenant: string
+      service: string
+      id: string
+      type: string
     }
-    return stored
+    for (const row of await result.json<Row>()) {
+      const ref = row.part === 'profiles' ? byProfileId.get(row.id) : byUpload.get(row.id)
+      if (ref === undefined || ref.tenant !== row.tenant || ref.service !== row.service) continue
+      let parts = found.get(ref.upload)
+      if (parts === undefined) {
+        parts = { profiles: new Set(), samples: new Set() }
+        found.set(ref.upload, parts)
+      }
+      parts[row.part].add(row.type)
+    }
+    return found
   } catch (error) {
     throw wrapStoreError(error)
   }
