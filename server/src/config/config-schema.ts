@@ -112,6 +112,12 @@ export const ConfigSchema = Type.Object(
       minimum: 1,
       env: 'KILN_INSERT_BATCH_MAX_ROWS',
     }),
+    insertConcurrency: Type.Integer({
+      default: 2,
+      minimum: 1,
+      maximum: 64,
+      env: 'KILN_INSERT_CONCURRENCY',
+    }),
     scheduleWindowMs: Type.Integer({
       default: 10_000,
       minimum: 1000,

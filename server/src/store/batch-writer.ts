@@ -1,14 +1,16 @@
-import { Readable } from 'node:stream'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { KilnError } from '../errors.js'
 import { KnownKeys } from './known-keys.js'
 import { isStoreUnavailable } from './store-errors.js'
 import { batchSize, emptyBatch, type RowBatch, type SampleRow } from './rows.js'
 import { SAMPLE_COLUMNS, samplesTsv } from './tsv.js'
+import type { RowFormat, RowInserter } from './clickhouse-bindings.js'
 import { storedUploads, type UploadRef } from './stored-profiles.js'
 
 export interface BatchWriterOptions {
   database: string
+  /** How rows reach the store (`createRowInserter`). */
+  insert: RowInserter
   /** How long the first request of a batch waits for others to join it. */
   waitMs: number
   /** A batch this large is flushed at once. */
@@ -284,7 +286,8 @@ export class BatchWriter {
     const started = process.hrtime.bigint()
     let ok = false
     try {
-      await this.#client.insert(insertOf(`${this.#options.database}.${table}`, table, values))
+      const { format, columns, body } = rowsText(table, values)
+      await this.#options.insert(`${this.#options.database}.${table}`, columns, format, body)
       ok = true
       return undefined
     } catch (error) {
@@ -306,24 +309,24 @@ const STEPS: readonly (readonly (typeof TABLES)[number][])[] = [
 ]
 
 /**
- * The insert of one table's rows. Samples, the bulk of every batch, go as TSV: ClickHouse parses
- * it several times faster than JSON rows, and it is cheaper to write (`samplesTsv`). The other
- * tables have maps and arrays, and few rows: JSON.
+ * One table's rows as text. Samples, the bulk of every batch, go as TSV: ClickHouse parses it
+ * faster than JSON rows, and it is cheaper to write (`samplesTsv`). The other tables have maps
+ * and arrays, and few rows: JSON.
  */
-function insertOf(table: string, name: (typeof TABLES)[number], values: readonly object[]) {
+function rowsText(
+  name: (typeof TABLES)[number],
+  values: readonly object[],
+): { format: RowFormat; columns: readonly string[]; body: string } {
   if (name === 'samples') {
     return {
-      table,
-      values: Readable.from([samplesTsv(values as readonly SampleRow[])], { objectMode: false }),
-      format: 'TabSeparated' as const,
-      columns: [...SAMPLE_COLUMNS] as [string, ...string[]],
+      format: 'TabSeparated',
+      columns: SAMPLE_COLUMNS,
+      body: samplesTsv(values as readonly SampleRow[]),
     }
   }
-  return {
-    table,
-    values: values as unknown as Record<string, unknown>[],
-    format: 'JSONEachRow' as const,
-  }
+  let body = ''
+  for (const row of values) body += `${JSON.stringify(row)}\n`
+  return { format: 'JSONEachRow', columns: Object.keys(values[0]!), body }
 }
 
 function rowsOf(batch: RowBatch, table: (typeof TABLES)[number]): readonly object[] {

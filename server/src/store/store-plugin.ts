@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import fp from 'fastify-plugin'
 import type { KilnConfig } from '../config/config-schema.js'
 import { BatchWriter } from './batch-writer.js'
-import { createClickHouseClient } from './clickhouse-bindings.js'
+import { createClickHouseClient, createRowInserter } from './clickhouse-bindings.js'
 import { migrate } from './schema.js'
 import { wrapStoreError } from './store-errors.js'
 import { KilnError } from '../errors.js'
@@ -69,10 +69,13 @@ export const storePlugin = fp<{ config: KilnConfig }>(
       retry(1000)
     }
 
+    const insert = createRowInserter(config, client)
     const writer = new BatchWriter(client, {
       database,
+      insert,
       waitMs: config.insertBatchWaitMs,
       maxRows: config.insertBatchMaxRows,
+      concurrentFlushes: config.insertConcurrency,
       onInsert: (table, rows, seconds, ok) => {
         if (!fastify.hasDecorator('metrics')) return
         fastify.metrics.insertSeconds.observe(seconds)
@@ -81,6 +84,7 @@ export const storePlugin = fp<{ config: KilnConfig }>(
     })
     const checkins = new BatchWriter(client, {
       database,
+      insert,
       waitMs: config.insertBatchWaitMs,
       maxRows: config.insertBatchMaxRows,
     })
