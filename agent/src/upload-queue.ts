@@ -1,4 +1,4 @@
-import { UPLOAD_ID_HEADER } from '@kiln/wire'
+import { UPLOAD_ATTEMPT_HEADER, UPLOAD_ID_HEADER } from '@kiln/wire'
 import { backoffMs } from './backoff.js'
 import type { AgentLogger } from './logger.js'
 import { authHeaders, post, type PostResult } from './http-post.js'
@@ -218,7 +218,10 @@ export class UploadQueue implements ProfileExporter {
       'content-type': 'application/octet-stream',
       ...authHeaders(this.#options),
     }
-    if (item.id) headers[UPLOAD_ID_HEADER] = item.id
+    if (item.id) {
+      headers[UPLOAD_ID_HEADER] = item.id
+      headers[UPLOAD_ATTEMPT_HEADER] = String(item.attempts + 1)
+    }
     return post(url, item.body, headers, uploadTimeoutMs)
   }
 

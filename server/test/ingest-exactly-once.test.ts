@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { UPLOAD_ID_HEADER, type FlamegraphResponse, type TimelineResponse } from '@kiln/wire'
+import {
+  UPLOAD_ATTEMPT_HEADER,
+  UPLOAD_ID_HEADER,
+  type FlamegraphResponse,
+  type TimelineResponse,
+} from '@kiln/wire'
 import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
 import { encodeProfile } from './helpers/pprof-builder.js'
@@ -126,6 +131,43 @@ describe('exactly once', () => {
     expect(await total('halved')).toBe(VALUE)
     const metrics = await app.inject({ url: '/metrics' })
     expect(metrics.body).toMatch(/^kiln_ingest_resumed_total 1$/m)
+  })
+
+  it("skips the store's lookup for an agent's first attempt, and still stores it once", async () => {
+    const id = { [UPLOAD_ID_HEADER]: 'upload-first-0001' }
+    const attempt = (n: number) => ({ ...id, [UPLOAD_ATTEMPT_HEADER]: String(n) })
+    const duplicates = async () => {
+      const metrics = await app.inject({ url: '/metrics' })
+      return Number(/^kiln_ingest_duplicates_total (\d+)$/m.exec(metrics.body)?.[1] ?? 0)
+    }
+    const before = await duplicates()
+    const first = await send('first-attempt', body(), attempt(1))
+    expect(first.statusCode, first.body).toBe(200)
+    // Its retries are looked up; a first attempt replayed to the same server is caught by what
+    // the server stored recently.
+    for (const headers of [attempt(2), attempt(1), id]) {
+      expect((await send('first-attempt', body(), headers)).statusCode).toBe(200)
+    }
+    expect(await total('first-attempt')).toBe(VALUE)
+    expect((await duplicates()) - before).toBe(3)
+  })
+
+  it('completes a half-stored first attempt when the agent retries it', async () => {
+    const { client, database } = app.store
+    const guard = `ALTER TABLE ${database}.profiles ADD CONSTRAINT half_first CHECK service != 'half-first'`
+    await client.command({ query: guard })
+    const id = { [UPLOAD_ID_HEADER]: 'upload-half-first' }
+    try {
+      const first = await send('half-first', body(), { ...id, [UPLOAD_ATTEMPT_HEADER]: '1' })
+      expect(first.statusCode, first.body).toBe(503)
+    } finally {
+      await client.command({
+        query: `ALTER TABLE ${database}.profiles DROP CONSTRAINT half_first`,
+      })
+    }
+    const retry = await send('half-first', body(), { ...id, [UPLOAD_ATTEMPT_HEADER]: '2' })
+    expect(retry.statusCode, retry.body).toBe(200)
+    expect(await total('half-first')).toBe(VALUE)
   })
 
   it('still recognises a re-send after the server restarted', async () => {

@@ -2,6 +2,7 @@ export { PROFILE_TYPES, isProfileTypeName } from './profile-types.js'
 export type { Aggregation, ProfileTypeInfo, ProfileTypeName } from './profile-types.js'
 export {
   LABEL_NAME_PATTERN,
+  UPLOAD_ATTEMPT_HEADER,
   UPLOAD_ID_HEADER,
   UPLOAD_ID_PATTERN,
   VERSION_LABELS,

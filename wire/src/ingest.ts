@@ -27,6 +27,14 @@ export const LABEL_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_.]*$'
 export const UPLOAD_ID_HEADER = 'x-kiln-upload-id'
 export const UPLOAD_ID_PATTERN = '^[A-Za-z0-9_-]{8,128}$'
 
+/**
+ * With {@link UPLOAD_ID_HEADER}: which attempt at the upload this is, from 1. A first attempt
+ * cannot be stored already, so the server skips looking it up in the store; any other value,
+ * or none, is looked up. (A proxy that replays a POST to another server would defeat this: none
+ * does unless configured to.)
+ */
+export const UPLOAD_ATTEMPT_HEADER = 'x-kiln-upload-attempt'
+
 /** Labels carrying the service version; `service_version` is canonical. */
 export const VERSION_LABELS = ['service_version', 'version'] as const
 

@@ -95,9 +95,9 @@ export const ConfigSchema = Type.Object(
     trustProxy: Type.Boolean({ default: false, env: 'KILN_TRUST_PROXY' }),
     maxFutureSkewMs: Type.Integer({ default: 600_000, minimum: 0, env: 'KILN_MAX_FUTURE_SKEW_MS' }),
     maxIngestInFlight: Type.Integer({
-      // 8: as many stored per second as 64 under a 1,024-sender flood, at a fraction of the
-      // wait (bench/README.md, "Ingest under overload").
-      default: 8,
+      // 64: the uploads in flight are what a flush can batch; with 8, 64 senders got 43 medium
+      // profiles/s stored, with 64 about 230 (bench/README.md, "Ingest speed").
+      default: 64,
       minimum: 1,
       env: 'KILN_MAX_INGEST_IN_FLIGHT',
     }),
@@ -113,7 +113,8 @@ export const ConfigSchema = Type.Object(
       env: 'KILN_INSERT_BATCH_MAX_ROWS',
     }),
     insertConcurrency: Type.Integer({
-      default: 2,
+      // 1: overlapping flushes made chDB slower in total (bench/README.md, "Ingest speed").
+      default: 1,
       minimum: 1,
       maximum: 64,
       env: 'KILN_INSERT_CONCURRENCY',

@@ -4,6 +4,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { createHash } from 'node:crypto'
 import {
   AGENT_STATS_HEADER,
+  UPLOAD_ATTEMPT_HEADER,
   UPLOAD_ID_HEADER,
   UPLOAD_ID_PATTERN,
   type IngestResponse,
@@ -199,7 +200,7 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
       spyName,
       limits: config,
       now,
-      knownStack: (hash) => writer.knowsStack(tenant, service, hash),
+      knownStack: writer.knownStacks(tenant, service),
     })
     checkTime(result.batch.profiles[0]?.time_start, now, config)
     checkTime(result.untilMs, now, config)
@@ -227,6 +228,9 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
             timeStartMs,
             profileIds: result.batch.profiles.map((p) => p.profile_id),
             upload: uploadHashOf(upload.uploadKey),
+            firstAttempt:
+              upload.uploadKey.startsWith('id\u0000') &&
+              request.headers[UPLOAD_ATTEMPT_HEADER] === '1',
           },
     )
     if (outcome === 'duplicate') {

@@ -67,7 +67,7 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
   const { limits, tenant, service } = input
   const uploadKey = input.uploadKey ?? randomUUID()
   const now = input.now ?? Date.now()
-  const { strings, functions, locations, samples } = profile
+  const { strings, samples } = profile
   const str = (index: number): string => strings.get(index)
 
   if (samples.count > limits.maxSamplesPerProfile) {
@@ -135,7 +135,6 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
   }
 
   const frames = new FrameTable(profile)
-  const sampleRows = new Map<string, SampleRow>()
   const stackRows = new Set<string>()
   const totals = new Map<string, number>()
 
@@ -154,14 +153,22 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
     }
     return hash
   }
-  /** Add `value` (already in the Kiln type's unit) to the row of (type, series, stack). */
+  /**
+   * Add `value` (already in the Kiln type's unit) to the row of (type, series, stack). Rows are
+   * kept per type, by stack alone for the upload's own series (most samples: no key to build).
+   */
+  const rowsByType = new Map<string, Map<string, SampleRow>>()
   const addValue = (type: string, seriesId: string, stackHash: string, value: number): void => {
-    if (value === 0) return
-    const key = `${type}\u0000${seriesId}\u0000${stackHash}`
-    const row = sampleRows.get(key)
+    let rows = rowsByType.get(type)
+    if (rows === undefined) {
+      rows = new Map()
+      rowsByType.set(type, rows)
+    }
+    const key = seriesId === uploadSeries.get(type) ? stackHash : `${seriesId}\u0000${stackHash}`
+    const row = rows.get(key)
     if (row) row.value += value
     else {
-      sampleRows.set(key, {
+      rows.set(key, {
         tenant,
         service,
         type,
@@ -253,7 +260,7 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
     addValue('cpu', uploadSeries.get('cpu')!, hash, cpu.estimate.outsideJsNanos)
   }
 
-  batch.samples = [...sampleRows.values()]
+  for (const rows of rowsByType.values()) for (const row of rows.values()) batch.samples.push(row)
   for (const type of types) {
     batch.profiles.push({
       tenant,
@@ -266,7 +273,7 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
       version,
       labels: input.labels,
       total: totals.get(type) ?? 0,
-      sample_count: batch.samples.filter((s) => s.type === type).length,
+      sample_count: rowsByType.get(type)?.size ?? 0,
       spy_name: input.spyName ?? '',
       received_at: now,
     })

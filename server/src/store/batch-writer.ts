@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { KilnError } from '../errors.js'
-import { KnownKeys } from './known-keys.js'
+import { KnownKeys, ScopedKnownKeys } from './known-keys.js'
 import { isStoreUnavailable } from './store-errors.js'
 import { batchSize, emptyBatch, type RowBatch, type SampleRow } from './rows.js'
 import { SAMPLE_COLUMNS, samplesTsv } from './tsv.js'
@@ -58,8 +58,11 @@ const KNOWN_TTL_MS = 60 * 60 * 1000
 export class BatchWriter {
   readonly #client: ClickHouseClient
   readonly #options: BatchWriterOptions
-  readonly #knownStacks = new KnownKeys(1_000_000, KNOWN_TTL_MS)
+  /** Stacks stored, by `scopeOf(tenant, service)`. */
+  readonly #knownStacks = new ScopedKnownKeys(1_000_000, KNOWN_TTL_MS)
   readonly #knownSeries = new KnownKeys(200_000, KNOWN_TTL_MS)
+  /** Uploads this writer stored (`upload` hashes). */
+  readonly #recentUploads = new KnownKeys(200_000, KNOWN_TTL_MS)
   #pending: Pending[] = []
   #pendingRows = 0
   #timer: NodeJS.Timeout | undefined
@@ -77,9 +80,9 @@ export class BatchWriter {
     return this.#pendingRows
   }
 
-  /** Whether the store has this stack (written by this writer within the hour). */
-  knowsStack(tenant: string, service: string, stackHash: string): boolean {
-    return this.#knownStacks.has(`${tenant}\u0000${service}\u0000${stackHash}`)
+  /** Whether the store has a stack of the service (written by this writer within the hour). */
+  knownStacks(tenant: string, service: string): (stackHash: string) => boolean {
+    return this.#knownStacks.reader(scopeOf(tenant, service))
   }
 
   /**
@@ -154,7 +157,10 @@ export class BatchWriter {
     const failed = await this.#insert(merged)
     if (failed === undefined) {
       this.#remember(merged)
-      for (const p of pending) p.resolve(p.outcome)
+      for (const p of pending) {
+        if (p.upload) this.#recentUploads.add(p.upload.upload)
+        p.resolve(p.outcome)
+      }
       return
     }
     if (pending.length === 1 || !isDataError(failed.error)) {
@@ -175,7 +181,10 @@ export class BatchWriter {
     for (const p of pending) {
       const own = this.#merge([p.batch])
       const error = (await this.#insert(own, failed.table))?.error
-      if (error === undefined) this.#remember(own)
+      if (error === undefined) {
+        this.#remember(own)
+        if (p.upload) this.#recentUploads.add(p.upload.upload)
+      }
       outcomes.push({ p, error })
     }
     const allFailed = outcomes.every((o) => o.error !== undefined)
@@ -193,7 +202,13 @@ export class BatchWriter {
    * (nothing to write) or `resumed` (its stored rows taken out of its batch). The rest.
    */
   async #withoutStored(all: Pending[]): Promise<Pending[]> {
-    const refs = all.flatMap((p) => (p.upload ? [p.upload] : []))
+    // A first attempt is not looked up, unless this writer stored its upload already (a proxy
+    // that replayed the request to this server).
+    const refs = all.flatMap((p) =>
+      p.upload && !(p.upload.firstAttempt && !this.#recentUploads.has(p.upload.upload))
+        ? [p.upload]
+        : [],
+    )
     const stored = await storedUploads(this.#client, this.#options.database, refs)
     if (stored.size === 0) return all
     const rest: Pending[] = []
@@ -220,7 +235,8 @@ export class BatchWriter {
   #remember(batch: RowBatch, beforeTable: number = TABLES.length): void {
     const stored = TABLES.slice(0, beforeTable)
     if (stored.includes('stacks')) {
-      for (const row of batch.stacks) this.#knownStacks.add(stackKey(row))
+      for (const row of batch.stacks)
+        this.#knownStacks.add(scopeOf(row.tenant, row.service), row.stack_hash)
     }
     if (stored.includes('series')) {
       for (const row of batch.series) this.#knownSeries.add(seriesKey(row))
@@ -240,7 +256,11 @@ export class BatchWriter {
       }
       for (const row of b.stacks) {
         const key = stackKey(row)
-        if (seenStacks.has(key) || this.#knownStacks.has(key)) continue
+        if (
+          seenStacks.has(key) ||
+          this.#knownStacks.has(scopeOf(row.tenant, row.service), row.stack_hash)
+        )
+          continue
         seenStacks.add(key)
         out.stacks.push(row)
       }
@@ -316,7 +336,7 @@ const STEPS: readonly (readonly (typeof TABLES)[number][])[] = [
 function rowsText(
   name: (typeof TABLES)[number],
   values: readonly object[],
-): { format: RowFormat; columns: readonly string[]; body: string } {
+): { format: RowFormat; columns: readonly string[]; body: string | Buffer } {
   if (name === 'samples') {
     return {
       format: 'TabSeparated',
@@ -324,8 +344,7 @@ function rowsText(
       body: samplesTsv(values as readonly SampleRow[]),
     }
   }
-  let body = ''
-  for (const row of values) body += `${JSON.stringify(row)}\n`
+  const body = Buffer.from(values.map((row) => JSON.stringify(row)).join('\n'))
   return { format: 'JSONEachRow', columns: Object.keys(values[0]!), body }
 }
 
@@ -358,6 +377,10 @@ function storeUnavailable(error: unknown): KilnError {
   return error instanceof KilnError
     ? error
     : new KilnError('KILN_ERR_STORE_UNAVAILABLE', describe(error), { cause: error })
+}
+
+function scopeOf(tenant: string, service: string): string {
+  return `${tenant}\u0000${service}`
 }
 
 function stackKey(row: { tenant: string; service: string; stack_hash: string }): string {

@@ -53,7 +53,7 @@ export type RowInserter = (
   table: string,
   columns: readonly string[],
   format: RowFormat,
-  body: string,
+  body: string | Buffer,
 ) => Promise<void>
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { KnownKeys } from './known-keys.js'
+import { KnownKeys, ScopedKnownKeys } from './known-keys.js'
 
 describe('KnownKeys', () => {
   it('forgets keys after their ttl', () => {
@@ -15,5 +15,22 @@ describe('KnownKeys', () => {
     expect(keys.size).toBe(3)
     expect(keys.has('a', 1)).toBe(false)
     expect(keys.has('d', 1)).toBe(true)
+  })
+})
+
+describe('ScopedKnownKeys', () => {
+  it('keeps scopes apart, forgets after the ttl and stays within its bound', () => {
+    const keys = new ScopedKnownKeys(3, 1000)
+    keys.add('svc-a', 'h1', 0)
+    keys.add('svc-b', 'h1', 0)
+    expect(keys.reader('svc-a', 999)('h1')).toBe(true)
+    expect(keys.reader('svc-a', 1000)('h1')).toBe(false)
+    expect(keys.reader('svc-c', 0)('h1')).toBe(false)
+    keys.add('svc-a', 'h2', 0)
+    keys.add('svc-a', 'h3', 0)
+    expect(keys.size).toBe(3)
+    expect(keys.has('svc-a', 'h1', 1)).toBe(false) // the oldest of the scope it grew in
+    expect(keys.has('svc-b', 'h1', 1)).toBe(true)
+    expect(keys.has('svc-a', 'h3', 1)).toBe(true)
   })
 })

@@ -35,3 +35,58 @@ export class KnownKeys {
     return this.#entries.size
   }
 }
+
+/**
+ * {@link KnownKeys} by scope (a tenant's service), so that the keys of one scope are read
+ * without building a key per lookup: ingest asks about every stack of every profile.
+ */
+export class ScopedKnownKeys {
+  readonly #scopes = new Map<string, Map<string, number>>()
+  readonly #maxEntries: number
+  readonly #ttlMs: number
+  #size = 0
+
+  constructor(maxEntries: number, ttlMs: number) {
+    this.#maxEntries = maxEntries
+    this.#ttlMs = ttlMs
+  }
+
+  /** Whether `key` of `scope` is known as of `now`, for many keys of one scope. */
+  reader(scope: string, now = Date.now()): (key: string) => boolean {
+    const entries = this.#scopes.get(scope)
+    if (entries === undefined) return () => false
+    return (key) => {
+      const expiry = entries.get(key)
+      return expiry !== undefined && expiry > now
+    }
+  }
+
+  has(scope: string, key: string, now = Date.now()): boolean {
+    const expiry = this.#scopes.get(scope)?.get(key)
+    return expiry !== undefined && expiry > now
+  }
+
+  add(scope: string, key: string, now = Date.now()): void {
+    let entries = this.#scopes.get(scope)
+    if (entries === undefined) {
+      entries = new Map()
+      this.#scopes.set(scope, entries)
+    }
+    if (entries.delete(key)) this.#size--
+    entries.set(key, now + this.#ttlMs)
+    this.#size++
+    if (this.#size > this.#maxEntries) {
+      // The scope's least recently added key (Map iterates in insertion order).
+      const oldest = entries.keys().next().value
+      if (oldest !== undefined) {
+        entries.delete(oldest)
+        this.#size--
+      }
+      if (entries.size === 0) this.#scopes.delete(scope)
+    }
+  }
+
+  get size(): number {
+    return this.#size
+  }
+}

@@ -37,6 +37,11 @@ export interface UploadRef {
   profileIds: readonly string[]
   /** Its samples' `upload` (`uploadHashOf`). */
   upload: string
+  /**
+   * The client says this is its first attempt at the upload (`x-kiln-upload-attempt: 1` with an
+   * upload id): nothing of it can be stored, and the store is not asked.
+   */
+  firstAttempt?: boolean
 }
 
 /**
