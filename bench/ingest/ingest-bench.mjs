@@ -1,27 +1,33 @@
-// Ingest benchmark: profiles/s and MB/s sustained into the embedded store, the cost split
-// (decode, normalize, insert), the raw pprof-format decode speed as the ceiling, and the storage
-// one instance costs per day. Every figure comes from this run, on this machine.
-//   node bench/ingest/ingest-bench.mjs [--seconds 10] [--concurrency 8] [--quick]
+// Ingest benchmark: profiles/s sustained into the embedded store, the server's CPU per profile,
+// the cost of each stage, the raw pprof-format decode speed as the ceiling, and the storage one
+// instance costs per day. Every figure comes from this run, on this machine; with --baseline,
+// another build of Kiln is measured side by side, interleaved with this one.
+//   node bench/ingest/ingest-bench.mjs [--seconds 10] [--senders 8,64] [--baseline DIR] [--quick]
+// --baseline DIR: a checkout of Kiln with its server built (DIR/server/dist/cli.js), e.g.
+//   git worktree add /tmp/kiln-before <commit> && cd /tmp/kiln-before &&
+//   pnpm install --offline --frozen-lockfile && pnpm -r --filter ./wire --filter ./server build
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { gunzipSync } from 'node:zlib'
 import { Profile } from 'pprof-format'
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { startServer } from '@kiln/server'
-import { decodePprof, decompress, normalizeProfile } from '@kiln/server/ingest'
+import { decodePprof, normalizeProfile } from '@kiln/server/ingest'
 
 const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
-    concurrency: { type: 'string', default: '8' },
+    senders: { type: 'string', default: '8,64' },
+    baseline: { type: 'string' },
     quick: { type: 'boolean', default: false },
   },
 })
-const SECONDS = args.quick ? 3 : Number(args.seconds)
-const CONCURRENCY = Number(args.concurrency)
+const SECONDS = args.quick ? 4 : Number(args.seconds)
+const WARMUP_SECONDS = 2
+const SENDERS = args.senders.split(',').map(Number)
 const LIMITS = {
   maxSamplesPerProfile: 1e9,
   maxStackDepth: 1024,
@@ -36,63 +42,78 @@ const corpus = readdirSync(corpusDir)
   .sort()
   .map((name) => ({ name, gz: readFileSync(new URL(name, corpusDir)) }))
 const sizes = [...new Set(corpus.map((c) => c.name.split('.')[0]))]
+const filesOf = (size) => corpus.filter((c) => c.name.startsWith(`${size}.`))
 
-function timeLoop(seconds, fn) {
+/** Runs of `fn` per second over `seconds`, after as many runs again to warm the JIT. */
+function rate(seconds, fn) {
+  const warm = performance.now() + seconds * 500
+  for (let n = 0; performance.now() < warm; n++) fn(n)
   const end = performance.now() + seconds * 1000
   let n = 0
-  while (performance.now() < end) {
-    fn(n)
-    n++
-  }
+  while (performance.now() < end) fn(n++)
   return n / seconds
 }
 
-// 1. Ceiling: gunzip + pprof-format decode, nothing else.
-console.log('\n## Ceiling: gunzip + pprof-format decode (single thread)')
+const fmt = (x, digits = 0) =>
+  x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+
+// 1. Ceiling: gunzip + pprof-format decode, nothing else (the issue's reference); and the same
+// with Kiln's own reader, for comparison.
+console.log('\n## Ceiling: gunzip + decode, single thread (profiles/s)')
 const ceiling = {}
 for (const size of sizes) {
-  const files = corpus.filter((c) => c.name.startsWith(size))
-  const bytes = files.reduce((s, f) => s + f.gz.length, 0) / files.length
-  const rate = timeLoop(Math.min(SECONDS, 3), (i) =>
-    Profile.decode(gunzipSync(files[i % files.length].gz)),
-  )
-  ceiling[size] = rate
+  const files = filesOf(size)
+  const seconds = Math.min(SECONDS, 3)
+  ceiling[size] = rate(seconds, (i) => Profile.decode(gunzipSync(files[i % files.length].gz)))
+  const kiln = rate(seconds, (i) => decodePprof(gunzipSync(files[i % files.length].gz)))
   console.log(
-    `${size.padEnd(18)} ${rate.toFixed(0).padStart(7)} profiles/s  ${((rate * bytes) / 1e6).toFixed(2).padStart(6)} MB/s (gzipped)`,
+    `${size.padEnd(18)} pprof-format ${fmt(ceiling[size]).padStart(7)}  Kiln's reader ${fmt(kiln).padStart(7)}`,
   )
 }
 
-// 2. Stage split, in process: decompress+decode, normalize; insert measured through the server.
-console.log('\n## Cost split per profile (µs, single thread)')
+// 2. Stage split, in this process, single thread, warmed: what each stage of the server's
+// ingest path costs per profile.
+console.log('\n## Cost per profile by stage (µs, single thread)')
 const split = {}
 for (const size of sizes) {
-  const files = corpus.filter((c) => c.name.startsWith(size))
-  const decoded = []
-  const n = 300
-  let t = performance.now()
-  for (let i = 0; i < n; i++)
-    decoded.push(decodePprof(await decompress(files[i % files.length].gz, 1 << 30)))
-  const decodeUs = ((performance.now() - t) * 1000) / n
-  t = performance.now()
-  for (let i = 0; i < n; i++) {
-    normalizeProfile(decoded[i], {
-      tenant: 't',
-      service: 's',
-      labels: { pod: 'p' },
-      fromMs: Date.now(),
-      limits: LIMITS,
-    })
+  const files = filesOf(size)
+  const gz = (i) => files[i % files.length].gz
+  const raw = files.map((f) => gunzipSync(f.gz))
+  const decoded = raw.map((r) => decodePprof(r))
+  const seconds = Math.min(SECONDS, 2)
+  const us = (perSecond) => 1e6 / perSecond
+  let t = 0
+  const stages = {
+    gunzip: us(rate(seconds, (i) => gunzipSync(gz(i)))),
+    decode: us(rate(seconds, (i) => decodePprof(raw[i % raw.length]))),
+    normalize: us(
+      rate(seconds, (i) =>
+        normalizeProfile(decoded[i % decoded.length], {
+          tenant: 't',
+          service: 's',
+          labels: { pod: 'p' },
+          fromMs: Date.now() - 60_000 + (t++ % 1000),
+          limits: LIMITS,
+        }),
+      ),
+    ),
   }
-  const normalizeUs = ((performance.now() - t) * 1000) / n
-  split[size] = { decodeUs, normalizeUs }
+  split[size] = stages
   console.log(
-    `${size.padEnd(18)} decode ${decodeUs.toFixed(0).padStart(6)}  normalize ${normalizeUs.toFixed(0).padStart(6)}`,
+    `${size.padEnd(18)} ${Object.entries(stages)
+      .map(([k, v]) => `${k} ${fmt(v).padStart(5)}`)
+      .join('  ')}`,
   )
 }
 
-/** The server in its own process, so the senders here do not share its event loop. */
-function startServerProcess(dataDir) {
-  const cli = join(createRequire(import.meta.url).resolve('@kiln/server'), '../cli.js')
+const currentCli = join(createRequire(import.meta.url).resolve('@kiln/server'), '../cli.js')
+const builds = [{ name: 'this build', cli: currentCli }]
+if (args.baseline) {
+  builds.unshift({ name: 'baseline', cli: resolve(args.baseline, 'server/dist/cli.js') })
+}
+
+/** A server in its own process, so the senders here do not share its event loop. */
+function startServerProcess(cli, dataDir) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli], {
       env: {
@@ -106,82 +127,125 @@ function startServerProcess(dataDir) {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let out = ''
+    let listening = false
     child.stdout.on('data', (chunk) => {
+      if (listening) return // request logs: read and dropped, so the pipe never fills
       out += chunk.toString()
       const match = /Kiln listening on (http:\/\/[\d.:]+)/.exec(out)
-      if (match)
+      if (match) {
+        listening = true
         resolve({
           url: match[1],
+          /** CPU time of the server process, all threads, in ms. */
+          cpuMs: () => {
+            const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8')
+            const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+            return (Number(fields[11]) + Number(fields[12])) * 10 // USER_HZ = 100
+          },
           close: () => new Promise((r) => (child.once('exit', r), child.kill('SIGTERM'))),
         })
+      }
     })
     child.on('exit', (code) => reject(new Error(`server exited (${code}): ${out}`)))
   })
 }
 
-// 3. End to end over HTTP into the embedded store (server in a child process).
-console.log(
-  `\n## End to end: POST /ingest, ${CONCURRENCY} concurrent senders, ${SECONDS} s per size`,
-)
-const e2e = {}
-for (const size of sizes) {
+/**
+ * `senders` senders, each its own service and instance, posting the size's profiles round robin
+ * for WARMUP_SECONDS (not counted: every stack is new then) and SECONDS. A profile counts when
+ * its 200 arrives (sent once its rows are stored). `style`: `agent` sends an upload id and
+ * `x-kiln-upload-attempt: 1` as Kiln's agent does; `pyroscope` neither (uploads are then known
+ * by their content).
+ */
+async function endToEnd(cli, size, senders, style) {
   const dataDir = mkdtempSync(join(tmpdir(), 'kiln-bench-ingest-'))
-  const server = await startServerProcess(dataDir)
-  const files = corpus.filter((c) => c.name.startsWith(size))
-  let done = 0
-  let bytes = 0
-  let failed = 0
-  const started = performance.now()
-  const end = started + SECONDS * 1000
-  const insertBefore = await metric(server.url, 'kiln_insert_duration_seconds_sum')
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async (_, w) => {
-      for (let i = 0; performance.now() < end; i++) {
-        const file = files[i % files.length]
-        const from = Math.floor(Date.now() / 1000) - 3600 + i
-        const res = await fetch(
-          `${server.url}/ingest?name=bench-${w}{pod=p${w}}&from=${from}&until=${from + 10}&format=pprof`,
-          {
-            method: 'POST',
-            body: file.gz,
-            headers: { 'content-type': 'application/octet-stream' },
-          },
-        )
-        await res.arrayBuffer()
-        if (res.status === 200) {
-          done++
-          bytes += file.gz.length
-        } else failed++
-      }
-    }),
-  )
-  const elapsed = (performance.now() - started) / 1000
-  const insertSeconds =
-    (await metric(server.url, 'kiln_insert_duration_seconds_sum')) - insertBefore
-  const inserts = await metric(server.url, 'kiln_insert_duration_seconds_count')
-  await server.close()
-  rmSync(dataDir, { recursive: true, force: true })
-  const rate = done / elapsed
-  e2e[size] = {
-    profilesPerSecond: rate,
-    mbPerSecond: bytes / elapsed / 1e6,
-    failed,
-    insertUsPerProfile: (insertSeconds * 1e6) / done,
-    inserts,
+  const server = await startServerProcess(cli, dataDir)
+  const files = filesOf(size)
+  const run = async (seconds, phase) => {
+    let done = 0
+    let failed = 0
+    const cpuBefore = server.cpuMs()
+    const started = performance.now()
+    const end = started + seconds * 1000
+    await Promise.all(
+      Array.from({ length: senders }, async (_, w) => {
+        for (let i = 0; performance.now() < end; i++) {
+          const file = files[i % files.length]
+          const from = Math.floor(Date.now() / 1000) - 3600 + i
+          const headers = { 'content-type': 'application/octet-stream' }
+          if (style === 'agent') {
+            headers['x-kiln-upload-id'] = `bench-${phase}-${w}-${i}`
+            headers['x-kiln-upload-attempt'] = '1'
+          }
+          const res = await fetch(
+            `${server.url}/ingest?name=bench-${w}{pod=p${w}}&from=${from}&until=${from + 10}&format=pprof`,
+            { method: 'POST', body: file.gz, headers },
+          )
+          await res.arrayBuffer()
+          if (res.status === 200) done++
+          else {
+            failed++
+            // As Kiln's agent does: a shed upload waits for Retry-After before trying again.
+            const wait = Number(res.headers.get('retry-after') ?? 1) * 1000
+            await new Promise((r) => setTimeout(r, Math.min(wait, end - performance.now())))
+          }
+        }
+      }),
+    )
+    const elapsed = (performance.now() - started) / 1000
+    return { rate: done / elapsed, cpuMsPerProfile: (server.cpuMs() - cpuBefore) / done, failed }
   }
+  try {
+    await run(WARMUP_SECONDS, 'warm')
+    return await run(SECONDS, 'measure')
+  } finally {
+    await server.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+// 3. End to end over HTTP into the embedded store, each build at its default settings.
+console.log(
+  `\n## End to end: POST /ingest, server in its own process at its defaults, ${SECONDS} s after ${WARMUP_SECONDS} s of warm-up`,
+)
+const runs = []
+const configs = []
+for (const size of sizes)
+  for (const senders of SENDERS) configs.push({ size, senders, style: 'agent' })
+configs.push({ size: 'medium-http', senders: Math.max(...SENDERS), style: 'pyroscope' })
+for (const { size, senders, style } of configs) {
+  for (const build of builds) {
+    const r = await endToEnd(build.cli, size, senders, style)
+    runs.push({ build: build.name, size, senders, style, ...r })
+    console.log(
+      `${build.name.padEnd(11)} ${size.padEnd(17)} ${String(senders).padStart(3)} senders ${style.padEnd(9)} ` +
+        `${fmt(r.rate).padStart(5)} profiles/s  server CPU ${fmt(r.cpuMsPerProfile, 2).padStart(6)} ms/profile  ` +
+        `= ${fmt((r.rate / ceiling[size]) * 100, 1)}% of the pprof-format ceiling  failed ${r.failed}`,
+    )
+  }
+}
+
+// 4. Where a medium profile's CPU goes at the highest sender count (this build).
+{
+  const senders = Math.max(...SENDERS)
+  const r = runs.find(
+    (x) => x.build === 'this build' && x.size === 'medium-http' && x.senders === senders,
+  )
+  const s = split['medium-http']
+  const stagesMs = (s.gunzip + s.decode + s.normalize) / 1000
   console.log(
-    `${size.padEnd(18)} ${rate.toFixed(0).padStart(6)} profiles/s  ${(bytes / elapsed / 1e6).toFixed(2).padStart(6)} MB/s  ` +
-      `insert ${((insertSeconds * 1e6) / done).toFixed(0)} µs/profile over ${inserts} batched inserts  ` +
-      `= ${((rate / ceiling[size]) * 100).toFixed(1)}% of the decode ceiling  failed ${failed}`,
+    `\n## Server CPU per medium profile, ${senders} senders: ${fmt(r.cpuMsPerProfile, 2)} ms = ` +
+      `gunzip + decode + normalize ${fmt(stagesMs, 2)} ms (single-thread timings above) + ` +
+      `HTTP, batching, row encoding, the store's inserts, merges and GC ${fmt(r.cpuMsPerProfile - stagesMs, 2)} ms`,
   )
 }
 
-// 4. Storage: one instance, one hour of 10 s profiles (wall+cpu and heap), then per day.
+// 5. Storage: one instance, one hour of 10 s profiles (wall+cpu and heap), then per day.
 console.log('\n## Storage per instance (medium-http profiles, one every 10 s)')
 {
   const dataDir = mkdtempSync(join(tmpdir(), 'kiln-bench-storage-'))
   const server = await startServer({ port: 0, dataDir, logLevel: 'warn' })
-  const files = corpus.filter((c) => c.name.startsWith('medium-http'))
+  const files = filesOf('medium-http')
   const intervals = args.quick ? 60 : 360
   const t0 = Math.floor(Date.now() / 1000) - intervals * 10
   let sent = 0
@@ -222,10 +286,4 @@ console.log('\n## Storage per instance (medium-http profiles, one every 10 s)')
   )
   await server.close()
   rmSync(dataDir, { recursive: true, force: true })
-}
-
-async function metric(url, name) {
-  const text = await (await fetch(`${url}/metrics`)).text()
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `))
-  return line ? Number(line.split(' ')[1]) : 0
 }
