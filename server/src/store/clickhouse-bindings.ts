@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import { rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { Readable } from 'node:stream'
@@ -76,6 +76,9 @@ export function createRowInserter(config: KilnConfig, client: ClickHouseClient):
     }
   }
   const dir = join(resolve(config.dataDir), '.inserts')
+  // Files a killed process left: chDB holds its directory for one process at a time, so none
+  // of these is in use.
+  rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   let next = 0
   return async (table, columns, format, body) => {
