@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
-import { createClickHouseClient } from '../src/store/clickhouse-bindings.js'
+import { createClickHouseClient, createRowInserter } from '../src/store/clickhouse-bindings.js'
+import { tsvString } from '../src/store/tsv.js'
 import { wrapStoreError } from '../src/store/store-errors.js'
 import {
   CLICKHOUSE_PASSWORD,
@@ -54,6 +55,42 @@ describe('remote ClickHouse server', () => {
       (e: unknown) => e,
     )
     expect(wrapStoreError(error).message).toMatch(/password/i)
+    await client.close()
+  })
+
+  it("writes JSON rows and TSV rows through the batch writer's inserter", async () => {
+    // Kiln's own tables need a newer server; a table 18.16 can hold takes the same two formats,
+    // escapes included, as the batch writer sends them (JSON for most tables, TSV for samples).
+    const client = createClickHouseClient(config())
+    const insert = createRowInserter(config(), client)
+    await client.command({
+      query: 'CREATE TABLE IF NOT EXISTS default.kiln_rows (a String, n UInt64) ENGINE = Memory',
+    })
+    const json = [
+      { a: 'tab\there', n: '18446744073709551615' },
+      { a: 'quote " and \\', n: '2' },
+    ]
+    await insert(
+      'default.kiln_rows',
+      ['a', 'n'],
+      'JSONEachRow',
+      json.map((r) => JSON.stringify(r)).join('\n'),
+    )
+    await insert(
+      'default.kiln_rows',
+      ['a', 'n'],
+      'TabSeparated',
+      Buffer.from(`${tsvString('new\nline')}\t3\n`),
+    )
+    const result = await client.query({
+      query: 'SELECT a, toString(n) AS s FROM default.kiln_rows ORDER BY n',
+      format: 'JSONEachRow',
+    })
+    expect(await result.json()).toEqual([
+      { a: 'quote " and \\', s: '2' },
+      { a: 'new\nline', s: '3' },
+      { a: 'tab\there', s: '18446744073709551615' },
+    ])
     await client.close()
   })
 

@@ -84,6 +84,21 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
     inFlight.bytes += bytes
     holding.set(request, bytes)
   })
+  /** Count `extra` more bytes for an admitted request, or shed it if they do not fit. */
+  function holdMore(request: FastifyRequest, extra: number): void {
+    const held = holding.get(request)
+    if (held === undefined || extra <= 0) return
+    if (inFlight.bytes + extra > config.maxIngestInFlightBytes) {
+      fastify.metrics.shed.inc({ reason: 'bytes' })
+      throw new KilnError(
+        'KILN_ERR_OVERLOADED',
+        `${inFlight.bytes} bytes of uploads in flight (KILN_MAX_INGEST_IN_FLIGHT_BYTES)`,
+        { retryAfterSeconds: 1 },
+      )
+    }
+    holding.set(request, held + extra)
+    inFlight.bytes += extra
+  }
   async function release(request: FastifyRequest): Promise<void> {
     const bytes = holding.get(request)
     if (bytes === undefined) return
@@ -189,7 +204,10 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
     const { writer } = fastify.store
     const tenant = request.tenant
     const bytes = await decompress(upload.profile, config.maxDecompressedBytes)
-    const profile = decodePprof(bytes)
+    // The inflated body counts against the bytes in flight too: 64 small gzip bombs must not
+    // hold 64 × KILN_MAX_DECOMPRESSED_BYTES.
+    holdMore(request, bytes.length - upload.profile.length)
+    const profile = decodePprof(bytes, { maxSamples: config.maxSamplesPerProfile })
     const result = normalizeProfile(profile, {
       uploadKey: upload.uploadKey,
       tenant,

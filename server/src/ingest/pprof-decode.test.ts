@@ -129,6 +129,19 @@ describe('decompress', () => {
     expect(await decompress(members, 1 << 20)).toEqual(raw)
   })
 
+  it('inflates a small body that grows a thousandfold, and still holds it to the limit', async () => {
+    const big = Buffer.alloc(4 * 1024 * 1024, 7)
+    const gz = gzipSync(big)
+    expect(gz.length).toBeLessThan(64 * 1024)
+    expect((await decompress(gz, 8 * 1024 * 1024)).equals(big)).toBe(true)
+    await expect(decompress(gz, 2 * 1024 * 1024)).rejects.toThrow(
+      expect.objectContaining({ code: 'KILN_ERR_DECOMPRESSED_TOO_LARGE' }),
+    )
+    await expect(decompress(gz, 512 * 1024)).rejects.toThrow(
+      expect.objectContaining({ code: 'KILN_ERR_DECOMPRESSED_TOO_LARGE' }),
+    )
+  })
+
   it('refuses bytes after the last member, which zlib would skip and Go would not', async () => {
     await expect(
       decompress(Buffer.concat([gzipSync(raw), Buffer.alloc(4)]), 1 << 20),

@@ -1,7 +1,7 @@
 import { promisify } from 'node:util'
 import { gunzip, gunzipSync, type InputType, type ZlibOptions } from 'node:zlib'
 import { KilnError } from '../errors.js'
-import { readPprof, type DecodedPprof } from './pprof-reader.js'
+import { readPprof, type DecodedPprof, type ReadOptions } from './pprof-reader.js'
 
 /** `gunzip` with `info: true`: the output and the engine, whose `bytesWritten` is the input read. */
 const gunzipWithInfo = promisify(gunzip) as unknown as (
@@ -29,9 +29,8 @@ export async function decompress(body: Buffer, maxBytes: number): Promise<Buffer
     // (bench/README.md, "Ingest speed"): a 16 KB profile takes ~0.15 ms. A large one could hold
     // the event loop for tens of ms, and goes to the pool.
     inflated =
-      body.length <= INFLATE_HERE_BYTES
-        ? (gunzipSync(body, { maxOutputLength: maxBytes, info: true }) as unknown as Inflated)
-        : await gunzipWithInfo(body, { maxOutputLength: maxBytes, info: true })
+      (body.length <= INFLATE_HERE_BYTES && inflateHere(body, maxBytes)) ||
+      (await gunzipWithInfo(body, { maxOutputLength: maxBytes, info: true }))
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new KilnError('KILN_ERR_DECOMPRESSED_TOO_LARGE', String(maxBytes), { cause: error })
@@ -47,8 +46,22 @@ export async function decompress(body: Buffer, maxBytes: number): Promise<Buffer
   return inflated.buffer
 }
 
-/** Gzipped bodies up to this size are inflated on the event loop. */
+/** Gzipped bodies up to this size are inflated on the event loop, if they inflate to... */
 const INFLATE_HERE_BYTES = 64 * 1024
+/** ...at most this much: a small body can inflate a thousandfold, and then goes to the pool. */
+const INFLATED_HERE_BYTES = 1024 * 1024
+
+/** `body` inflated on this thread, or `undefined` when it inflates beyond what is done here. */
+function inflateHere(body: Buffer, maxBytes: number): Inflated | undefined {
+  const limit = Math.min(maxBytes, INFLATED_HERE_BYTES)
+  try {
+    return gunzipSync(body, { maxOutputLength: limit, info: true }) as unknown as Inflated
+  } catch (error) {
+    const tooLarge = (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE'
+    if (tooLarge && limit < maxBytes) return undefined
+    throw error
+  }
+}
 
 type Inflated = { buffer: Buffer; engine: { bytesWritten: number } }
 
@@ -56,6 +69,6 @@ type Inflated = { buffer: Buffer; engine: { bytesWritten: number } }
  * Decode a pprof, refusing what Go's pprof refuses (`pprof-reader.ts`). An empty body is not a
  * profile.
  */
-export function decodePprof(bytes: Uint8Array): DecodedPprof {
-  return readPprof(bytes)
+export function decodePprof(bytes: Uint8Array, options: ReadOptions = {}): DecodedPprof {
+  return readPprof(bytes, options)
 }

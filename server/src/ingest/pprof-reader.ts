@@ -197,12 +197,20 @@ type Numbers = number[]
  * Decode a pprof (uncompressed protobuf bytes). Throws `KILN_ERR_PPROF_INVALID` for anything
  * Go's pprof refuses (see the file comment).
  */
-export function readPprof(input: Uint8Array): DecodedPprof {
+export function readPprof(input: Uint8Array, options: ReadOptions = {}): DecodedPprof {
   if (input.length === 0) throw new KilnError('KILN_ERR_PPROF_INVALID', 'empty body')
   const bytes = Buffer.isBuffer(input)
     ? input
     : Buffer.from(input.buffer, input.byteOffset, input.byteLength)
-  return new Reader(bytes).read()
+  return new Reader(bytes, options.maxSamples ?? Infinity).read()
+}
+
+export interface ReadOptions {
+  /**
+   * Refuse a profile of more samples as soon as the count passes it (an empty sample is two
+   * bytes: a body of a few MB could otherwise hold millions).
+   */
+  maxSamples?: number
 }
 
 class Reader {
@@ -252,8 +260,11 @@ class Reader {
   #labelStr: Numbers = []
   #labelNumUnit: Numbers = []
 
-  constructor(bytes: Buffer) {
+  readonly #maxSamples: number
+
+  constructor(bytes: Buffer, maxSamples: number) {
     this.#bytes = bytes
+    this.#maxSamples = maxSamples
   }
 
   read(): DecodedPprof {
@@ -510,6 +521,12 @@ class Reader {
       }
     }
     this.#sampleLocationStart.push(locations.length)
+    if (this.#sampleLocationStart.length - 1 > this.#maxSamples) {
+      throw new KilnError(
+        'KILN_ERR_PROFILE_LIMIT',
+        `more than ${this.#maxSamples} samples, limit ${this.#maxSamples} (KILN_MAX_SAMPLES_PER_PROFILE)`,
+      )
+    }
     this.#valueStart.push(values.length)
     this.#labelStart.push(this.#labelKey.length)
     this.#message = PROFILE.name

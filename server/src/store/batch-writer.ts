@@ -44,8 +44,8 @@ const KNOWN_TTL_MS = 60 * 60 * 1000
  * Rows of a failed flush are rejected, never silently dropped.
  *
  * A flush first asks the store, in one query, which of its uploads are stored already (exactly
- * once: `storedUploads`), then inserts in three steps: agent check-ins, agent stats, series and
- * stacks side by side; then samples; then profiles, so that a `profiles` row means its samples
+ * once: `storedUploads`), then inserts in steps: agent check-ins or agent stats; series and
+ * stacks side by side; samples; profiles, so that a `profiles` row means its samples
  * are in. Agent stats go before the profiles because a snapshot stored without its profile is
  * harmless (the client's retry sends a newer one), while one failing after the profiles would
  * make that retry store the profiles twice. Check-ins (`POST /api/v1/schedule`) have a writer of
@@ -323,7 +323,11 @@ export class BatchWriter {
 const TABLES = ['agent_checkins', 'agent_stats', 'series', 'stacks', 'samples', 'profiles'] as const
 /** The tables of each step, in {@link TABLES}' order. */
 const STEPS: readonly (readonly (typeof TABLES)[number][])[] = [
-  ['agent_checkins', 'agent_stats', 'series', 'stacks'],
+  // Check-ins and agent stats never share a batch (check-ins have a writer of their own), and a
+  // step that fails is inserted again whole: agent stats, a plain MergeTree, go in a step without
+  // another table that could fail beside them and have them written twice.
+  ['agent_checkins', 'agent_stats'],
+  ['series', 'stacks'],
   ['samples'],
   ['profiles'],
 ]

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { mkdirSync, rmSync } from 'node:fs'
 import { rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -67,12 +68,16 @@ export type RowInserter = (
 export function createRowInserter(config: KilnConfig, client: ClickHouseClient): RowInserter {
   if (config.clickhouseUrl) {
     return async (table, columns, format, body) => {
-      await client.insert({
-        table,
+      // `exec` sends the text as it is, whatever the format (`insert` wants rows as objects for
+      // the JSON formats); the answer has no rows, but is read to its end so that the
+      // connection is reused.
+      const result = await client.exec({
+        query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT ${format}`,
         values: Readable.from([body], { objectMode: false }),
-        format,
-        columns: [...columns] as [string, ...string[]],
       })
+      for await (const _ of result.stream) {
+        // nothing to read
+      }
     }
   }
   const dir = join(resolve(config.dataDir), '.inserts')
@@ -81,8 +86,10 @@ export function createRowInserter(config: KilnConfig, client: ClickHouseClient):
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   let next = 0
+  // Unique to this inserter: two apps in one process may share a data directory (tests do).
+  const prefix = `${process.pid}-${randomUUID().slice(0, 8)}`
   return async (table, columns, format, body) => {
-    const file = join(dir, `${process.pid}-${next++}.${format === 'JSONEachRow' ? 'json' : 'tsv'}`)
+    const file = join(dir, `${prefix}-${next++}.${format === 'JSONEachRow' ? 'json' : 'tsv'}`)
     await writeFile(file, body)
     try {
       await client.command({

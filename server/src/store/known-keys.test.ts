@@ -29,8 +29,13 @@ describe('ScopedKnownKeys', () => {
     keys.add('svc-a', 'h2', 0)
     keys.add('svc-a', 'h3', 0)
     expect(keys.size).toBe(3)
-    expect(keys.has('svc-a', 'h1', 1)).toBe(false) // the oldest of the scope it grew in
+    // The oldest of all goes, whatever scope grew: a new scope still keeps its keys.
+    expect(keys.has('svc-a', 'h1', 1)).toBe(false)
     expect(keys.has('svc-b', 'h1', 1)).toBe(true)
     expect(keys.has('svc-a', 'h3', 1)).toBe(true)
+    keys.add('svc-new', 'h1', 2)
+    expect(keys.has('svc-new', 'h1', 3)).toBe(true)
+    expect(keys.has('svc-b', 'h1', 3)).toBe(false)
+    expect(keys.size).toBe(3)
   })
 })

@@ -38,13 +38,15 @@ export class KnownKeys {
 
 /**
  * {@link KnownKeys} by scope (a tenant's service), so that the keys of one scope are read
- * without building a key per lookup: ingest asks about every stack of every profile.
+ * without building a key per lookup: ingest asks about every stack of every profile. The bound
+ * is global: beyond it the least recently added key of any scope goes.
  */
 export class ScopedKnownKeys {
   readonly #scopes = new Map<string, Map<string, number>>()
+  /** Every entry in the order added (`scope\0key`), for the global eviction. */
+  readonly #order = new Map<string, { scope: string; key: string }>()
   readonly #maxEntries: number
   readonly #ttlMs: number
-  #size = 0
 
   constructor(maxEntries: number, ttlMs: number) {
     this.#maxEntries = maxEntries
@@ -72,21 +74,20 @@ export class ScopedKnownKeys {
       entries = new Map()
       this.#scopes.set(scope, entries)
     }
-    if (entries.delete(key)) this.#size--
     entries.set(key, now + this.#ttlMs)
-    this.#size++
-    if (this.#size > this.#maxEntries) {
-      // The scope's least recently added key (Map iterates in insertion order).
-      const oldest = entries.keys().next().value
-      if (oldest !== undefined) {
-        entries.delete(oldest)
-        this.#size--
-      }
-      if (entries.size === 0) this.#scopes.delete(scope)
+    const id = `${scope}\u0000${key}`
+    this.#order.delete(id)
+    this.#order.set(id, { scope, key })
+    while (this.#order.size > this.#maxEntries) {
+      const [oldest, entry] = this.#order.entries().next().value!
+      this.#order.delete(oldest)
+      const scoped = this.#scopes.get(entry.scope)
+      scoped?.delete(entry.key)
+      if (scoped?.size === 0) this.#scopes.delete(entry.scope)
     }
   }
 
   get size(): number {
-    return this.#size
+    return this.#order.size
   }
 }
