@@ -294,6 +294,9 @@ class FrameTable {
   readonly #addressHi: Int32Array
   readonly #addressLo: Int32Array
   readonly #fold = new HashFold()
+  /** The last walked stack's frames (see {@link #walk}), and whether it was cut. */
+  #refs = new Int32Array(64)
+  #truncated = false
 
   constructor(profile: DecodedPprof) {
     this.#profile = profile
@@ -345,15 +348,40 @@ class FrameTable {
     }
   }
 
-  /** How many frames the sample's stack has (a location has one per line, or its address). */
-  #depth(sample: number): number {
+  /**
+   * The sample's frames root first into {@link #refs}, each a line's index, or `-(location + 1)`
+   * for a location without lines (its address); with more than `maxDepth` frames only the
+   * leaf-most `maxDepth - 1` are kept, and {@link #truncated} says so. Returns how many.
+   */
+  #walk(sample: number, maxDepth: number): number {
     const { samples, locations } = this.#profile
+    const from = samples.locationStart[sample]!
+    const to = samples.locationStart[sample + 1]!
     let depth = 0
-    for (let i = samples.locationStart[sample]!; i < samples.locationStart[sample + 1]!; i++) {
+    for (let i = from; i < to; i++) {
       const loc = samples.location[i]!
       depth += Math.max(1, locations.lineStart[loc + 1]! - locations.lineStart[loc]!)
     }
-    return depth
+    this.#truncated = depth > maxDepth
+    let skip = this.#truncated ? depth - maxDepth + 1 : 0
+    if (this.#refs.length < depth - skip) this.#refs = new Int32Array(2 * (depth - skip))
+    const refs = this.#refs
+    let n = 0
+    for (let i = to - 1; i >= from; i--) {
+      const loc = samples.location[i]!
+      const first = locations.lineStart[loc]!
+      const last = locations.lineStart[loc + 1]! - 1
+      if (last < first) {
+        if (skip > 0) skip--
+        else refs[n++] = -(loc + 1)
+        continue
+      }
+      for (let l = last; l >= first; l--) {
+        if (skip > 0) skip--
+        else refs[n++] = l
+      }
+    }
+    return n
   }
 
   /**
@@ -361,30 +389,18 @@ class FrameTable {
    * `maxDepth` under a {@link TRUNCATED_FRAME}.
    */
   stackHash(sample: number, maxDepth: number): string {
-    const { samples, locations } = this.#profile
+    const n = this.#walk(sample, maxDepth)
     const fold = this.#fold
     fold.reset()
-    const depth = this.#depth(sample)
-    // Frames root first; with more than `maxDepth`, the marker then the leaf-most maxDepth - 1.
-    let skip = 0
-    if (depth > maxDepth) {
+    if (this.#truncated) {
       frameHash(TRUNCATED_FRAME, '', 0)
       fold.add(lastHash.hi, lastHash.lo)
-      skip = depth - maxDepth + 1
     }
-    for (let i = samples.locationStart[sample + 1]! - 1; i >= samples.locationStart[sample]!; i--) {
-      const loc = samples.location[i]!
-      const first = locations.lineStart[loc]!
-      const last = locations.lineStart[loc + 1]! - 1
-      if (last < first) {
-        if (skip > 0) skip--
-        else fold.add(this.#addressHi[loc]!, this.#addressLo[loc]!)
-        continue
-      }
-      for (let l = last; l >= first; l--) {
-        if (skip > 0) skip--
-        else fold.add(this.#lineHi[l]!, this.#lineLo[l]!)
-      }
+    const refs = this.#refs
+    for (let i = 0; i < n; i++) {
+      const ref = refs[i]!
+      if (ref >= 0) fold.add(this.#lineHi[ref]!, this.#lineLo[ref]!)
+      else fold.add(this.#addressHi[-ref - 1]!, this.#addressLo[-ref - 1]!)
     }
     fold.finish()
     return decimal64(lastHash.hi, lastHash.lo)
@@ -392,39 +408,26 @@ class FrameTable {
 
   /** The sample's frames root first, cut as {@link stackHash} cuts them. */
   stackFrames(sample: number, maxDepth: number): Pick<StackRow, 'functions' | 'files' | 'lines'> {
-    const { samples, locations, functions, strings } = this.#profile
+    const { locations, functions, strings } = this.#profile
+    const n = this.#walk(sample, maxDepth)
     const out = { functions: [] as string[], files: [] as string[], lines: [] as number[] }
-    let skip = 0
-    const depth = this.#depth(sample)
-    if (depth > maxDepth) {
+    if (this.#truncated) {
       out.functions.push(TRUNCATED_FRAME)
       out.files.push('')
       out.lines.push(0)
-      skip = depth - maxDepth + 1
     }
-    for (let i = samples.locationStart[sample + 1]! - 1; i >= samples.locationStart[sample]!; i--) {
-      const loc = samples.location[i]!
-      const first = locations.lineStart[loc]!
-      const last = locations.lineStart[loc + 1]! - 1
-      if (last < first) {
-        if (skip > 0) skip--
-        else {
-          out.functions.push(addressName(locations.address[loc]!))
-          out.files.push('')
-          out.lines.push(0)
-        }
+    for (let i = 0; i < n; i++) {
+      const ref = this.#refs[i]!
+      if (ref < 0) {
+        out.functions.push(addressName(locations.address[-ref - 1]!))
+        out.files.push('')
+        out.lines.push(0)
         continue
       }
-      for (let l = last; l >= first; l--) {
-        if (skip > 0) {
-          skip--
-          continue
-        }
-        const fn = locations.lineFunction[l]!
-        out.functions.push(strings.get(functions.name[fn]!) || ANONYMOUS)
-        out.files.push(strings.get(functions.file[fn]!))
-        out.lines.push(locations.lineNumber[l]!)
-      }
+      const fn = locations.lineFunction[ref]!
+      out.functions.push(strings.get(functions.name[fn]!) || ANONYMOUS)
+      out.files.push(strings.get(functions.file[fn]!))
+      out.lines.push(locations.lineNumber[ref]!)
     }
     return out
   }
