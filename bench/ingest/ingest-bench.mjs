@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { startServer } from '@kiln/server'
 import { decodePprof, normalizeProfile } from '@kiln/server/ingest'
+import { NORMALIZE_LIMITS } from '../normalize-limits.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -28,13 +29,6 @@ const { values: args } = parseArgs({
 const SECONDS = args.quick ? 4 : Number(args.seconds)
 const WARMUP_SECONDS = 2
 const SENDERS = args.senders.split(',').map(Number)
-const LIMITS = {
-  maxSamplesPerProfile: 1e9,
-  maxStackDepth: 1024,
-  maxLabels: 64,
-  maxLabelNameLength: 128,
-  maxLabelValueLength: 1024,
-}
 
 const corpusDir = new URL('./corpus/', import.meta.url)
 const corpus = readdirSync(corpusDir)
@@ -93,7 +87,7 @@ for (const size of sizes) {
           service: 's',
           labels: { pod: 'p' },
           fromMs: Date.now() - 60_000 + (t++ % 1000),
-          limits: LIMITS,
+          limits: NORMALIZE_LIMITS,
         }),
       ),
     ),

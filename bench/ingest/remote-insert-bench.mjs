@@ -30,6 +30,7 @@ import {
   createClickHouseClient,
   createRowInserter,
 } from '../../server/dist/store/clickhouse-bindings.js'
+import { NORMALIZE_LIMITS } from '../normalize-limits.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -46,13 +47,6 @@ const USER_HZ = 100
 const CLICKHOUSE_BIN = process.env.KILN_CLICKHOUSE_SERVER_BIN ?? '/usr/sbin/clickhouse-server'
 const CLICKHOUSE_USER = 'kiln'
 const CLICKHOUSE_PASSWORD = 'kiln-secret'
-const LIMITS = {
-  maxSamplesPerProfile: 1e9,
-  maxStackDepth: 1024,
-  maxLabels: 64,
-  maxLabelNameLength: 128,
-  maxLabelValueLength: 1024,
-}
 
 /**
  * The columns of `samplesTsv`'s lines, reduced to what ClickHouse 18.16 has: it has no
@@ -94,7 +88,7 @@ for (let copy = 0; copy < copies; copy++) {
         service: `svc-${s}`,
         labels: { pod: `pod-${s}-${copy}` },
         fromMs: dayStart,
-        limits: LIMITS,
+        limits: NORMALIZE_LIMITS,
       })
       const rows = batch.samples
       pool.push({ rows, valueSum: rows.reduce((sum, r) => sum + BigInt(r.value), 0n) })

@@ -9,14 +9,8 @@
 import { gunzipSync } from 'node:zlib'
 import { decodePprof, normalizeProfile } from '@kiln/server/ingest'
 import { encodeTemplate } from './fleet.mjs'
+import { NORMALIZE_LIMITS } from '../normalize-limits.mjs'
 
-const LIMITS = {
-  maxSamplesPerProfile: 1e9,
-  maxStackDepth: 1024,
-  maxLabels: 64,
-  maxLabelNameLength: 128,
-  maxLabelValueLength: 1024,
-}
 const BENCH_DB = 'kiln_bench_fleet'
 const INTERVAL_MS = 10_000
 
@@ -27,7 +21,7 @@ async function normalize(gz, service, labels) {
     service,
     labels,
     fromMs: 0,
-    limits: LIMITS,
+    limits: NORMALIZE_LIMITS,
   }).batch
 }
 
@@ -175,7 +169,7 @@ export async function uploadRows(fleet, i, t, service) {
     service,
     labels,
     fromMs: fleet.startMs + t * INTERVAL_MS + fleet.offsetMs(i),
-    limits: LIMITS,
+    limits: NORMALIZE_LIMITS,
   }).batch
   return batch.samples
 }
