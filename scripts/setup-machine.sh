@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Kiln's tests need beyond Node.js, on a Debian machine: pnpm, Chromium (browser
-# tests via playwright-core), clickhouse-server (the remote-store tests) and golang-go
-# (`go tool pprof` reads Kiln's pprof exports). Skips what is already there. Run as root or
-# with sudo available.
+# tests via playwright-core), clickhouse-server (the remote-store tests), golang-go
+# (`go tool pprof` reads Kiln's pprof exports) and prometheus-alertmanager (findings posted as
+# alerts). Skips what is already there. Run as root or with sudo available.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -15,6 +15,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
+[ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
 if [ "${#missing[@]}" -gt 0 ]; then
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

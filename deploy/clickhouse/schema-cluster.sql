@@ -248,3 +248,7 @@ ENGINE = Distributed('kiln', 'kiln', 'agent_checkins_local', cityHash64(tenant, 
 ALTER TABLE kiln.agent_stats_local ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS schedule LowCardinality(String), ADD COLUMN IF NOT EXISTS duty_cycle Nullable(Float64);
 
 ALTER TABLE kiln.agent_stats ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS schedule LowCardinality(String), ADD COLUMN IF NOT EXISTS duty_cycle Nullable(Float64);
+
+ALTER TABLE kiln.alerts_local ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS selector String DEFAULT '', ADD COLUMN IF NOT EXISTS mapped_by String DEFAULT '', ADD COLUMN IF NOT EXISTS mapping_warning String DEFAULT '', ADD COLUMN IF NOT EXISTS urls Map(LowCardinality(String), String) CODEC(ZSTD(3)), ADD COLUMN IF NOT EXISTS alert_values Map(LowCardinality(String), Float64);
+
+ALTER TABLE kiln.alerts ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS selector String DEFAULT '', ADD COLUMN IF NOT EXISTS mapped_by String DEFAULT '', ADD COLUMN IF NOT EXISTS mapping_warning String DEFAULT '', ADD COLUMN IF NOT EXISTS urls Map(LowCardinality(String), String) CODEC(ZSTD(3)), ADD COLUMN IF NOT EXISTS alert_values Map(LowCardinality(String), Float64);

@@ -74,8 +74,11 @@ function requestFor(route: RouteAccess, method: string, service: string): Omit<A
     const checkin = JSON.stringify({ service, instance: 'battery-1' })
     return { method, query: '', headers: { 'content-type': 'application/json' }, body: checkin }
   }
-  if (method === 'POST') {
+  if (method === 'POST' || method === 'PUT') {
     return { method, query: '', headers: { 'content-type': 'application/json' }, body: ALERTS }
+  }
+  if (route.url === '/api/v1/open') {
+    return { method, query: `service=${service}&at=${FROM}`, headers: {}, body: undefined }
   }
   return { method, query: READ_QUERY, headers: {}, body: undefined }
 }
@@ -135,7 +138,7 @@ export function pathVariants(path: string): { name: string; path: string }[] {
 function withQuery(path: string, query: string): string {
   const [bare = '', fragment] = path.split('#', 2)
   if (fragment === undefined) return query === '' ? bare : `${bare}?${query}`
-  return `${bare}?${[query, 'end=1'].filter(Boolean).join('&')}#${fragment}`
+  return `${bare}?${[query, 'fragment_end=1'].filter(Boolean).join('&')}#${fragment}`
 }
 
 const QUERY_TRICKS = [
@@ -216,6 +219,9 @@ describe('access control battery (real server, raw HTTP)', () => {
         'HEAD /api/v1/openapi.json',
         'GET /api/v1/session',
         'HEAD /api/v1/session',
+        // Redirects only; it reads the store only for a request that could read anyway.
+        'GET /open',
+        'HEAD /open',
       ].sort(),
     )
     const byUrl = (url: string) => routes.find((r) => r.url === url)?.access

@@ -42,6 +42,8 @@ class Receiver {
     // `/flaky` fails its first call: the sender must retry.
     if (path === '/flaky' && this.#flaky++ === 0) return { status: 503 }
     if (path === '/redirect') return { status: 307, headers: { location: `${this.url}/elsewhere` } }
+    // What an Alertmanager's `/api/v2/alerts` answers to the body of a plain webhook.
+    if (path === '/refuse') return { status: 400 }
     return { status: 200 }
   }
 
@@ -76,7 +78,12 @@ describe("Kiln's detectors and outbound webhooks on the embedded store", () => {
       { dataDir, logLevel: 'silent', insertBatchWaitMs: 1 },
       {
         publicUrl: PUBLIC_URL,
-        webhookUrls: `${receiver.url}/ok, ${receiver.url}/flaky,${receiver.url}/redirect`,
+        webhookUrls: [
+          `${receiver.url}/ok`,
+          ` ${receiver.url}/flaky`,
+          `${receiver.url}/redirect`,
+          `${receiver.url}/refuse`,
+        ].join(','),
         webhookTimeoutMs: 2000,
         webhookRetries: 2,
         detectorIntervalMs: 0,
@@ -194,17 +201,20 @@ describe("Kiln's detectors and outbound webhooks on the embedded store", () => {
     })
     expect(sent[0]!.finding.functions[0]!.name).toBe('hot')
     expect(sent[0]!.text).toContain('hot')
-    expect(sent[0]!.text).toContain(finding.links.diff)
+    expect(sent[0]!.text).toContain(`<${finding.links.diff}|Diff>`)
     expect(receiver.at('/flaky')).toHaveLength(2)
     expect(receiver.at('/redirect')).toHaveLength(1) // a 3xx is final, not retried
     expect(receiver.at('/elsewhere')).toHaveLength(0)
-    expect(finding.delivery).toBe('failed') // the redirecting URL was not reached
+    expect(receiver.at('/refuse')).toHaveLength(1) // a 4xx is final too
+    expect(finding.delivery).toBe('failed') // the redirecting and refusing URLs were not reached
 
-    // A second run reports nothing new; only the URL not reached yet is tried again.
+    // A second run reports nothing new; only the URL not reached yet is tried again, not the
+    // one that refused the finding.
     expect((await run()).filter((f) => f.service === 'shop')).toEqual([])
     expect(receiver.at('/ok')).toHaveLength(1)
     expect(receiver.at('/flaky')).toHaveLength(2)
     expect(receiver.at('/redirect')).toHaveLength(2)
+    expect(receiver.at('/refuse')).toHaveLength(1)
     const [kept] = await stored(`service=shop&from=${M - 60 * MINUTE}&to=${M + MINUTE}`)
     expect(kept).toMatchObject({ id: finding.id, delivery: 'failed', functions: finding.functions })
   })

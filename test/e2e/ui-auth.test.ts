@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchBrowser } from './helpers/browser.js'
 import { startTestServer, type TestServer } from './helpers/kiln-server.js'
 import { ingestAll, type SyntheticUpload } from './helpers/synthetic-ingest.js'
-import { CPU_SERVICE, SLOWER_FUNCTION, UPLOAD_MS, cpuUploads } from './helpers/ui-fixtures.js'
+import {
+  CPU_SERVICE,
+  NEW_VERSION,
+  SLOWER_FUNCTION,
+  UPLOAD_MS,
+  cpuUploads,
+} from './helpers/ui-fixtures.js'
 import { openPage, screenshot, waitForFlameGraph } from './helpers/ui-page.js'
 
 const MINUTE = 60_000
@@ -182,6 +188,19 @@ describe('UI: sign-in and tenants against a server with read tokens and tenants'
     await page.getByTestId('sign-out').click()
     await page.getByTestId('sign-in').waitFor()
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0)
+  })
+
+  it("opens an alert's link once signed in: the server leaves it to the UI without a token", async () => {
+    const { service } = TENANTS.acme
+    const start = new Date(deployAt + 2 * MINUTE).toISOString()
+    const page = await open(`/open?label.service=${service}&tenant=acme&start=${start}`)
+    expect(new URL(page.url()).searchParams.get('view')).toBe('open')
+    await signIn(page, TOKENS.readAcme)
+    await waitForFlameGraph(page, 'diff-flamegraph')
+    const p = new URL(page.url()).searchParams
+    expect(p.get('view')).toBe('diff')
+    expect(p.get('service')).toBe(service)
+    expect(p.get('compQuery')).toContain(NEW_VERSION)
   })
 
   it('offers the tenants of a token bound to several, and switching shows the other one', async () => {

@@ -282,6 +282,22 @@ describe('UI: explore, compare and heap views against a real server', () => {
     expect(Number(p.get('baseFrom'))).toBe(alert.baseline.from)
   })
 
+  it("opens an alert's templated link on the deploy's before/after, with data", async () => {
+    // As an Alertmanager template writes it: labels and the alert's own times.
+    const link =
+      `${server.url}/open?label.alertname=CheckoutLatencyHigh&label.service=${CPU_SERVICE}` +
+      `&start=${new Date(deployAt + 2 * MINUTE).toISOString()}&end=0001-01-01T00:00:00Z`
+    const page = await open(link)
+    await waitForFlameGraph(page, 'diff-flamegraph')
+    const p = new URL(page.url()).searchParams
+    expect(p.get('view')).toBe('diff')
+    expect(p.get('service')).toBe(CPU_SERVICE)
+    // The deploy falls in the lookback: the new version against the previous one.
+    expect(p.get('baseQuery')).toContain(OLD_VERSION)
+    expect(p.get('compQuery')).toContain(NEW_VERSION)
+    expect((await rowFunctions(page, 'changes-grew'))[0]).toBe(SLOWER_FUNCTION)
+  })
+
   it('lists findings, each opening its comparison', async () => {
     const run = await fetch(`${server.url}/api/v1/findings/run`, { method: 'POST' })
     expect(run.status).toBe(200)

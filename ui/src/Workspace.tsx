@@ -6,6 +6,7 @@ import { AppLink } from './components/AppLink'
 import { EmptyState } from './components/EmptyState'
 import { ErrorState } from './components/ErrorState'
 import { LoadingState } from './components/LoadingState'
+import { OpenLink } from './components/OpenLink'
 import { useAutoRefresh } from './hooks/use-auto-refresh'
 import { useResource, type ResourceRequest } from './hooks/use-resource'
 import { useViewState, type HistoryMode } from './hooks/use-view-state'
@@ -41,8 +42,15 @@ interface WorkspaceProps {
   sessionControls?: ReactNode
 }
 
-/** The signed-in app: header and navigation, services, and which view to show. */
-export function Workspace({ sessionControls }: WorkspaceProps) {
+/** The signed-in app; an alert's link left to the UI to resolve (`?view=open&...`) first. */
+export function Workspace(props: WorkspaceProps) {
+  const params = new URLSearchParams(window.location.search)
+  if (params.get('view') === 'open') return <OpenLink params={params} />
+  return <ViewWorkspace {...props} />
+}
+
+/** Header and navigation, services, and which view to show. */
+function ViewWorkspace({ sessionControls }: WorkspaceProps) {
   const [view, setView] = useViewState()
   const navigate = useCallback(
     (next: ViewState, mode: HistoryMode = 'push') => {

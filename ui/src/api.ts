@@ -4,6 +4,7 @@ import type {
   DiffQuery,
   DiffResponse,
   FindingsResponse,
+  OpenResponse,
   FlamegraphQuery,
   FlamegraphResponse,
   LabelValuesResponse,
@@ -200,6 +201,16 @@ export interface ListQuery {
 
 export function fetchAlerts(query: ListQuery, signal?: AbortSignal): Promise<AlertsResponse> {
   return getJson(apiPath('/alerts', { ...query }), signal)
+}
+
+/**
+ * Where an alert's link leads (`/open?...` sent the browser here without a token): the same
+ * parameters, resolved by the server with the session's token.
+ */
+export function fetchOpen(params: URLSearchParams, signal?: AbortSignal): Promise<OpenResponse> {
+  const search = new URLSearchParams(params)
+  search.delete('view')
+  return getJson(`/open?${search.toString()}`, signal)
 }
 
 export function fetchFindings(query: ListQuery, signal?: AbortSignal): Promise<FindingsResponse> {

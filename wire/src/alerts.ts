@@ -43,16 +43,38 @@ export interface AlertView {
   startsAt: number
   /** `null` while firing (Alertmanager's `0001-01-01T00:00:00Z`, absent, or in the future). */
   endsAt: number | null
-  /** The anomaly window: `startsAt` to `endsAt`, or to the time it was received while firing. */
+  /**
+   * The anomaly window: from `startsAt` (or, for an alert longer than an hour, the last hour) to
+   * `endsAt`, or to now while it fires (to its last notification once it was not heard of for
+   * 12 h). At least a minute.
+   */
   window: TimeWindow
   /** The same length just before the window. */
   baseline: TimeWindow
+  /** Alerts longer than an hour: their first half hour, and the half hour before it started. */
+  onset: { window: TimeWindow; baseline: TimeWindow } | null
+  /**
+   * The alert's labels that the service's profiles carry with the same value (pod, instance,
+   * region…), as the selector of both sides of the links; `''` for none.
+   */
+  selector: string
+  /**
+   * Which service rule (`KILN_ALERT_SERVICE_LABELS`) named the service, and a warning when
+   * none named a service that has profiles (the links may then show nothing).
+   */
+  mapping: { rule: string; warning: string }
   labels: Record<string, string>
   annotations: Record<string, string>
   /** Alertmanager's `generatorURL`, Grafana's `generatorURL`/`panelURL`, or the generic `url`. */
   generatorUrl: string
+  /** Grafana: `silence`, `dashboard`, `panel`, `image` URLs of the alert. */
+  urls: Record<string, string>
+  /** Grafana: the values of the alert rule's queries and expressions, e.g. `{"B": 812}`. */
+  values: Record<string, number>
   receivedAt: number
   links: DeepLinks | null
+  /** Links of the onset window (alerts longer than an hour). */
+  onsetLinks: DeepLinks | null
 }
 
 /** Answer of every `POST /api/v1/hooks/*`. */
@@ -62,6 +84,43 @@ export interface HookResponse {
   alerts: AlertView[]
   /** Alerts of the payload that were not stored, with why (e.g. an unreadable `startsAt`). */
   rejected: { index: number; reason: string }[]
+  /**
+   * Alerts past `KILN_ALERT_MAX_PER_REQUEST` in the payload, not stored (the first ones are).
+   * The answer is still 200: Alertmanager does not retry a 4xx, which would lose them all.
+   */
+  dropped: number
+}
+
+/**
+ * `GET /api/v1/open?service=&start=&end=&at=&type=&label.<name>=<value>`: where the link of an
+ * alert leads. `GET /open` with the same parameters redirects there (a stable URL for
+ * Alertmanager and Grafana templates).
+ */
+export interface OpenResponse {
+  service: string
+  type: string
+  /** The service rule that named the service (`service` when named outright). */
+  rule: string
+  /** Set when no rule named a service with profiles. */
+  warning: string
+  /** The alert's labels that the service's profiles carry, `''` for none. */
+  selector: string
+  /** The anomaly window (the last hour of a longer alert). */
+  window: TimeWindow
+  onset: { window: TimeWindow; baseline: TimeWindow } | null
+  /**
+   * `previous-version`: a version was deployed within 6 h before the window's end, and the link
+   * compares it with the version before; `previous-window`: the window against the window of the
+   * same length before it.
+   */
+  comparison: 'previous-version' | 'previous-window'
+  /** The two sides of the comparison. */
+  baseline: TimeWindow
+  compared: TimeWindow
+  versions: { base: string; comp: string } | null
+  /** The UI view the link opens: `links.diff`. */
+  url: string
+  links: DeepLinks
 }
 
 /** `GET /api/v1/alerts?service=&from=&to=&status=&limit=`: alerts whose window overlaps, newest first. */

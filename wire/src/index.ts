@@ -52,6 +52,7 @@ export type {
   FindingsRunResponse,
   GenericAlert,
   HookResponse,
+  OpenResponse,
 } from './alerts.js'
 export {
   baselineWindow,

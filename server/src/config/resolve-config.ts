@@ -1,3 +1,4 @@
+import { parseServiceRules } from '../hooks/service-rules.js'
 import { Value } from '@sinclair/typebox/value'
 import type { TSchema } from '@sinclair/typebox'
 import { ConfigSchema, type KilnConfig, type KilnOptions } from './config-schema.js'
@@ -53,6 +54,13 @@ export function resolveConfig(options: KilnOptions = {}, env: NodeJS.ProcessEnv 
       `scheduleMinShare (KILN_SCHEDULE_MIN_SHARE) ${config.scheduleMinShare} is above ` +
         `scheduleMaxShare (KILN_SCHEDULE_MAX_SHARE) ${config.scheduleMaxShare}`,
     )
+  }
+  if (problems.length === 0) {
+    try {
+      parseServiceRules(config.alertServiceLabels)
+    } catch (error) {
+      problems.push(`alertServiceLabels (KILN_ALERT_SERVICE_LABELS): ${(error as Error).message}`)
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return Object.freeze(config)

@@ -34,11 +34,11 @@ export interface RegressionOptions {
   threshold: number
 }
 
-/** Versions of a service's CPU profiles first seen in the window, oldest first. */
+/** Versions of a service's profiles (CPU unless `type`) first seen in the window, oldest first. */
 export async function listVersions(
   client: ClickHouseClient,
   db: string,
-  o: { tenant: string; service: string; from: number; to: number },
+  o: { tenant: string; service: string; from: number; to: number; type?: string },
 ): Promise<VersionSpan[]> {
   const rows = await selectRows<{
     version: string
@@ -53,13 +53,13 @@ export async function listVersions(
         toUnixTimestamp64Milli(min(time_start)) AS first_seen,
         toUnixTimestamp64Milli(max(time_end)) AS last_seen, count() AS profiles
       FROM ${db}.profiles
-      WHERE tenant = {tenant:String} AND service = {service:String} AND type = 'cpu'
+      WHERE tenant = {tenant:String} AND service = {service:String} AND type = {type:String}
         AND version != ''
         AND time_start >= fromUnixTimestamp64Milli({from:Int64})
         AND time_start < fromUnixTimestamp64Milli({to:Int64})
       GROUP BY version HAVING profiles >= {minProfiles:UInt32}
       ORDER BY first_seen, version`,
-    { ...o, minProfiles: MIN_PROFILES_PER_VERSION },
+    { type: 'cpu', ...o, minProfiles: MIN_PROFILES_PER_VERSION },
   )
   return rows.map((r) => ({
     version: r.version,

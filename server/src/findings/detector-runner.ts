@@ -1,16 +1,17 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Finding, FindingNotification } from '@kiln/wire'
+import type { Finding, FindingKind, FindingNotification } from '@kiln/wire'
+import { AlertmanagerNotifier, alertHoldMs } from './alertmanager-notifier.js'
 import { detectCpuRegressions } from './cpu-regression.js'
 import { splitList, type FindingsConfig } from './findings-config.js'
 import { toFinding, toRow, type DetectedFinding } from './finding-model.js'
 import { findingText } from './finding-text.js'
 import { detectHeapGrowth, HEAP_TYPE } from './heap-growth.js'
 import { profiledServices } from './profiled-services.js'
-import { postJson, redactUrl } from './webhook-sender.js'
+import { isRefusal, postJson, redactUrl } from './webhook-sender.js'
 import {
   latestFinding,
-  storedIds,
+  storedFindings,
   undeliveredFindings,
   writeFindings,
 } from '../store/finding-store.js'
@@ -21,7 +22,7 @@ export interface DetectorRunnerOptions {
   database: string
   config: FindingsConfig
   log: FastifyBaseLogger
-  /** The HTTP client of webhooks (tests may pass another). */
+  /** The HTTP client of webhooks and Alertmanagers (tests may pass another). */
   fetch?: typeof fetch
 }
 
@@ -45,14 +46,31 @@ const REDELIVERY_BATCH = 100
  * twice. Heap growth is an episode: while a service's heap keeps growing, each run extends the
  * stored finding (same id, later window) instead of reporting a new one; a new finding starts
  * only once the last one's window no longer reaches the growth detected now.
+ *
+ * With Alertmanagers configured, each run also posts the findings that hold, new or not, as
+ * alerts, and resolves those that no longer hold (`AlertmanagerNotifier`).
  */
 export class DetectorRunner {
   readonly #o: DetectorRunnerOptions
+  readonly #alerts: AlertmanagerNotifier | undefined
   #chain: Promise<unknown> = Promise.resolve()
   #running = 0
 
   constructor(options: DetectorRunnerOptions) {
     this.#o = options
+    const { config } = options
+    const alertmanagers = splitList(config.alertmanagerUrl)
+    this.#alerts =
+      alertmanagers.length === 0
+        ? undefined
+        : new AlertmanagerNotifier({
+            urls: alertmanagers,
+            holdMs: alertHoldMs(config.detectorIntervalMs),
+            timeoutMs: config.webhookTimeoutMs,
+            retries: config.webhookRetries,
+            log: options.log,
+            ...(options.fetch ? { fetch: options.fetch } : {}),
+          })
   }
 
   /** True while a run is under way or waiting. */
@@ -77,6 +95,8 @@ export class DetectorRunner {
     const { client, database: db, config, log } = this.#o
     const now = options.now ?? Date.now()
     const detected: DetectedFinding[] = []
+    // Detectors that failed on a service: its findings may hold still, unseen by this run.
+    const failed = new Set<string>()
 
     const lookback = { from: now - config.regressionLookbackMs, to: now, tenant: options.tenant }
     for (const s of await profiledServices(client, db, lookback, 'cpu', 2)) {
@@ -90,6 +110,7 @@ export class DetectorRunner {
           })),
         )
       } catch (error) {
+        failed.add(scopeKey(s.tenant, s.service, 'cpu_regression'))
         log.error({ err: error, service: s.service }, 'CPU regression detector failed')
       }
     }
@@ -106,6 +127,7 @@ export class DetectorRunner {
         })
         if (found) detected.push(found)
       } catch (error) {
+        failed.add(scopeKey(s.tenant, s.service, 'heap_growth'))
         log.error({ err: error, service: s.service }, 'heap growth detector failed')
       }
     }
@@ -113,6 +135,8 @@ export class DetectorRunner {
     const urls = splitList(config.webhookUrls)
     const created: FindingRow[] = []
     const updated: FindingRow[] = []
+    // CPU regressions stored by an earlier run and detected again: they still hold.
+    const redetected: FindingRow[] = []
     for (const f of detected) {
       const key = { tenant: f.tenant, service: f.service }
       if (f.kind === 'heap_growth') {
@@ -137,8 +161,12 @@ export class DetectorRunner {
           )
           continue
         }
-      } else if ((await storedIds(client, db, key, [f.id])).has(f.id)) {
-        continue
+      } else {
+        const [stored] = await storedFindings(client, db, key, [f.id])
+        if (stored) {
+          redetected.push(stored)
+          continue
+        }
       }
       created.push(
         toRow(
@@ -153,6 +181,15 @@ export class DetectorRunner {
     if (created.length > 0) {
       log.info({ findings: created.map((r) => r.title) }, 'new findings')
     }
+    await this.#alerts?.notify(
+      [...created, ...updated, ...redetected].map((r) => ({
+        tenant: r.tenant,
+        finding: toFinding(r, config.publicUrl),
+      })),
+      (f) =>
+        (options.tenant === undefined || f.tenant === options.tenant) &&
+        !failed.has(scopeKey(f.tenant, f.service, f.kind)),
+    )
 
     const delivered = await this.#deliver(created, urls, now)
     const retried = await this.#deliver(
@@ -216,13 +253,16 @@ export class DetectorRunner {
             attempts: r.attempts,
             finding: row.finding_id,
           },
-          'webhook delivery failed',
+          isRefusal(r)
+            ? 'webhook refused the finding, not sent to it again'
+            : 'webhook delivery failed',
         )
       }
       out.push({
         ...row,
         delivery: failed.length === 0 ? 'delivered' : 'failed',
-        pending_urls: failed.map((r) => r.url),
+        // Later runs retry the URLs that failed, not those that refused the finding.
+        pending_urls: failed.filter((r) => !isRefusal(r)).map((r) => r.url),
         delivery_attempts: row.delivery_attempts + 1,
         updated_at: Math.max(now, row.updated_at + 1),
       })
@@ -230,3 +270,7 @@ export class DetectorRunner {
     return out
   }
 }
+
+/** A detector's view of one service: the findings of this kind of this service. */
+const scopeKey = (tenant: string, service: string, kind: FindingKind): string =>
+  `${tenant}\u0000${service}\u0000${kind}`

@@ -1,11 +1,11 @@
 import type { Finding } from '@kiln/wire'
 
 /**
- * A plain-text summary of a finding with its links, for the `text` field of the webhook body:
- * Slack's incoming webhooks show `text` and turn bare URLs into links, and so do most chat tools.
+ * What a finding found, one line per function and then the version, without its title or links:
+ * the `description` annotation of its Alertmanager alert, and the body of the webhook text.
  */
-export function findingText(f: Finding): string {
-  const lines = [`Kiln finding: ${f.title}`]
+export function findingDescription(f: Finding): string {
+  const lines: string[] = []
   if (f.kind === 'cpu_regression') {
     for (const fn of f.functions) {
       const from = ((fn.baseShare ?? 0) * 100).toFixed(1)
@@ -21,6 +21,24 @@ export function findingText(f: Finding): string {
       lines.push(`• ${fn.name}${fn.file ? ` (${fn.file})` : ''}: +${perHour} bytes/hour`)
     }
   }
-  lines.push(`Diff: ${f.links.diff}`, `Flame graph: ${f.links.flamegraph}`)
   return lines.join('\n')
+}
+
+/**
+ * The `text` of the webhook body, in Slack's mrkdwn: links are `<url|label>`, and `&`, `<`, `>`
+ * in the rest are escaped as Slack asks, so a function named `<anonymous>` is not read as a
+ * link. Other chat tools show the same text readably. URLs are left as they are (a raw `&` in a
+ * link works in Slack): their query values are URI-encoded, so they hold no `<`, `>` or `|`.
+ */
+export function findingText(f: Finding): string {
+  const description = findingDescription(f)
+  const lines = [`Kiln finding: ${slackEscape(f.title)}`]
+  if (description) lines.push(slackEscape(description))
+  lines.push(`<${f.links.diff}|Diff> · <${f.links.flamegraph}|Flame graph>`)
+  return lines.join('\n')
+}
+
+/** https://api.slack.com/reference/surfaces/formatting#escaping */
+function slackEscape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }

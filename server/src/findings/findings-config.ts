@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { DEFAULT_SERVICE_RULES } from '../hooks/service-rules.js'
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -16,10 +17,18 @@ export const FINDINGS_CONFIG_PROPERTIES = {
     description: 'base URL of links in alert answers and findings',
   }),
   alertServiceLabels: Type.String({
-    default: 'service,service_name,job',
+    default: DEFAULT_SERVICE_RULES,
     env: 'KILN_ALERT_SERVICE_LABELS',
     minLength: 1,
-    description: 'comma-separated alert labels naming the service, first present wins',
+    description:
+      'ordered rules naming an alert\'s service: label names, or `label=~"regex"` (first group); the first that names a profiled service wins',
+  }),
+  alertMaxPerRequest: Type.Integer({
+    default: 10_000,
+    minimum: 1,
+    maximum: 100_000,
+    env: 'KILN_ALERT_MAX_PER_REQUEST',
+    description: 'alerts stored from one hook request; the rest are reported as dropped (200)',
   }),
   webhookUrls: Type.Optional(
     Type.String({
@@ -79,6 +88,14 @@ export const FINDINGS_CONFIG_PROPERTIES = {
     env: 'KILN_HEAP_GROWTH_MIN_RATIO',
     description: 'growth over the window relative to its start (0.1: 10%) to report',
   }),
+  alertmanagerUrl: Type.Optional(
+    Type.String({
+      env: 'KILN_ALERTMANAGER_URL',
+      pattern: '^\\s*https?://[^\\s,]+(\\s*,\\s*https?://[^\\s,]+)*\\s*$',
+      description:
+        'comma-separated base URLs of Alertmanagers (`http://am:9093`) that receive findings as alerts',
+    }),
+  ),
 }
 
 export const FindingsConfigSchema = Type.Object(FINDINGS_CONFIG_PROPERTIES, {

@@ -18,13 +18,13 @@ declare module 'fastify' {
 
 export interface FindingsPluginOptions {
   config: FindingsConfig
-  /** The HTTP client of outbound webhooks (tests may pass another). */
+  /** The HTTP client of outbound webhooks and Alertmanagers (tests may pass another). */
   fetch?: typeof fetch
 }
 
 /**
- * Kiln's own detectors on a schedule (`detectorIntervalMs`, 0: off), their findings, and the
- * outbound webhooks:
+ * Kiln's own detectors on a schedule (`detectorIntervalMs`, 0: off), their findings, the
+ * outbound webhooks and the alerts posted to Alertmanagers (`alertmanagerUrl`):
  * - `GET /api/v1/findings`: stored findings overlapping a window, newest first.
  * - `POST /api/v1/findings/run`: run the detectors now over the request's tenant (admin: it may
  *   call out to the configured webhooks).

@@ -1,9 +1,9 @@
 /**
- * POSTs JSON to the webhook URLs of the configuration, and nowhere else: URLs never come from a
- * request or a stored row that the configuration no longer lists, and redirects are not
- * followed (a 3xx is a failure), so a receiver cannot send Kiln's findings on to another host.
- * Each call has a timeout; network errors, timeouts, 408, 429 and 5xx are retried with
- * exponential backoff; other answers are final.
+ * POSTs JSON to the webhook and Alertmanager URLs of the configuration, and nowhere else: URLs
+ * never come from a request or a stored row that the configuration no longer lists, and
+ * redirects are not followed (a 3xx is a failure), so a receiver cannot send Kiln's findings on
+ * to another host. Each call has a timeout; network errors, timeouts, 408, 429 and 5xx are
+ * retried with exponential backoff; other answers are final.
  */
 
 export interface WebhookSenderOptions {
@@ -25,6 +25,15 @@ export interface DeliveryResult {
 }
 
 const RETRIABLE = (status: number): boolean => status === 408 || status === 429 || status >= 500
+
+/**
+ * A receiver that refuses the body itself (4xx but 408 and 429), say an Alertmanager's webhook
+ * receiver given as a plain webhook: it will refuse it again, so a later run does not retry.
+ */
+export function isRefusal(result: DeliveryResult): boolean {
+  const status = result.status
+  return status !== undefined && status >= 400 && status < 500 && !RETRIABLE(status)
+}
 
 /** Where a webhook URL points, without its path and query (Slack's carry a secret): for logs. */
 export function redactUrl(url: string): string {

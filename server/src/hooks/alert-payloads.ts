@@ -22,6 +22,10 @@ export interface IncomingAlert {
   /** Generic form only: the service and profile type named outright. */
   service?: string | undefined
   type?: string | undefined
+  /** Grafana only: `silence`, `dashboard`, `panel`, `image` URLs of the alert. */
+  urls?: Record<string, string>
+  /** Grafana only: the values of the rule's queries and expressions (`{"B": 812, "C": 1}`). */
+  values?: Record<string, number>
 }
 
 type Labels = Record<string, string> | undefined
@@ -36,6 +40,9 @@ export interface WebhookAlert {
   fingerprint?: string
   panelURL?: string
   dashboardURL?: string
+  silenceURL?: string
+  imageURL?: string
+  values?: Record<string, number | null> | null
 }
 
 /** Alertmanager's webhook body (Grafana's is a superset). */
@@ -76,8 +83,27 @@ function webhookAlerts(source: AlertSource, body: WebhookBody): IncomingAlert[] 
       annotations,
       fingerprint: alert.fingerprint ?? '',
       generatorUrl: alert.generatorURL || alert.panelURL || alert.dashboardURL || '',
+      ...(source === 'grafana' ? grafanaExtras(alert) : {}),
     }
   })
+}
+
+/** Grafana's links to silence the alert and to its dashboard, panel and image, and its values. */
+function grafanaExtras(alert: WebhookAlert): Pick<IncomingAlert, 'urls' | 'values'> {
+  const urls: Record<string, string> = {}
+  for (const [key, url] of [
+    ['silence', alert.silenceURL],
+    ['dashboard', alert.dashboardURL],
+    ['panel', alert.panelURL],
+    ['image', alert.imageURL],
+  ] as const) {
+    if (url) urls[key] = url
+  }
+  const values: Record<string, number> = {}
+  for (const [key, value] of Object.entries(alert.values ?? {})) {
+    if (typeof value === 'number' && Number.isFinite(value)) values[key] = value
+  }
+  return { urls, values }
 }
 
 export function fromAlertmanager(body: WebhookBody): IncomingAlert[] {

@@ -7,7 +7,6 @@ import { Type } from '@sinclair/typebox'
  */
 
 const Labels = Type.Record(Type.String(), Type.String())
-const MAX_ALERTS = 10_000
 
 const WebhookAlert = Type.Object({
   status: Type.Optional(Type.String()),
@@ -19,11 +18,17 @@ const WebhookAlert = Type.Object({
   fingerprint: Type.Optional(Type.String()),
   panelURL: Type.Optional(Type.String()),
   dashboardURL: Type.Optional(Type.String()),
+  silenceURL: Type.Optional(Type.String()),
+  imageURL: Type.Optional(Type.String()),
+  values: Type.Optional(
+    Type.Union([Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()])), Type.Null()]),
+  ),
 })
 
 const webhookBody = {
   status: Type.Optional(Type.String()),
-  alerts: Type.Array(WebhookAlert, { maxItems: MAX_ALERTS }),
+  // No maxItems: past KILN_ALERT_MAX_PER_REQUEST the rest are dropped and counted, not refused.
+  alerts: Type.Array(WebhookAlert),
   commonLabels: Type.Optional(Labels),
   commonAnnotations: Type.Optional(Labels),
   groupLabels: Type.Optional(Labels),
@@ -66,7 +71,7 @@ const GenericAlert = Type.Object({
 })
 
 export const GenericBody = Type.Union(
-  [GenericAlert, Type.Object({ alerts: Type.Array(GenericAlert, { maxItems: MAX_ALERTS }) })],
+  [GenericAlert, Type.Object({ alerts: Type.Array(GenericAlert) })],
   { description: 'One alert, or `{alerts: [...]}`' },
 )
 
@@ -79,6 +84,8 @@ export const LinksSchema = Type.Object({
   flamegraphApi: Type.String(),
 })
 
+const Pair = Type.Object({ window: Window, baseline: Window })
+
 export const AlertViewSchema = Type.Object({
   id: Type.String(),
   source: Type.String(),
@@ -90,17 +97,24 @@ export const AlertViewSchema = Type.Object({
   endsAt: Type.Union([Type.Number(), Type.Null()]),
   window: Window,
   baseline: Window,
+  onset: Type.Union([Pair, Type.Null()]),
+  selector: Type.String(),
+  mapping: Type.Object({ rule: Type.String(), warning: Type.String() }),
   labels: Labels,
   annotations: Labels,
   generatorUrl: Type.String(),
+  urls: Labels,
+  values: Type.Record(Type.String(), Type.Number()),
   receivedAt: Type.Number(),
   links: Type.Union([LinksSchema, Type.Null()]),
+  onsetLinks: Type.Union([LinksSchema, Type.Null()]),
 })
 
 const HookResponse = Type.Object({
   stored: Type.Integer(),
   alerts: Type.Array(AlertViewSchema),
   rejected: Type.Array(Type.Object({ index: Type.Integer(), reason: Type.String() })),
+  dropped: Type.Integer(),
 })
 
 const hookRoute = (summary: string, body: unknown) => ({
@@ -140,4 +154,52 @@ export const AlertsSchema = {
       alerts: Type.Array(AlertViewSchema),
     }),
   },
+}
+
+const AlertTime = Type.String({ maxLength: 64, description: 'RFC 3339, or Unix ms' })
+
+export const OpenQuery = Type.Object(
+  {
+    service: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    type: Type.Optional(Type.String({ maxLength: 64, description: 'profile type; default cpu' })),
+    start: Type.Optional(AlertTime),
+    end: Type.Optional(AlertTime),
+    at: Type.Optional(AlertTime),
+    tenant: Type.Optional(Type.String({ maxLength: 128 })),
+  },
+  {
+    description:
+      "An alert's service (or `label.<name>=<value>` for each of its labels, mapped by KILN_ALERT_SERVICE_LABELS) and its times: `start` and `end` (its startsAt/endsAt; Go's zero time or a future end: still firing), or `at` (one instant)",
+    additionalProperties: Type.String({ maxLength: 1024 }),
+    maxProperties: 80,
+  },
+)
+
+export const OpenResponseSchema = Type.Object({
+  service: Type.String(),
+  type: Type.String(),
+  rule: Type.String(),
+  warning: Type.String(),
+  selector: Type.String(),
+  window: Window,
+  onset: Type.Union([Pair, Type.Null()]),
+  comparison: Type.Union([Type.Literal('previous-version'), Type.Literal('previous-window')]),
+  baseline: Window,
+  compared: Window,
+  versions: Type.Union([Type.Object({ base: Type.String(), comp: Type.String() }), Type.Null()]),
+  url: Type.String(),
+  links: LinksSchema,
+})
+
+export const OpenSchema = {
+  summary: "Where an alert's link leads: its service, selector and comparison",
+  querystring: OpenQuery,
+  response: { 200: OpenResponseSchema },
+}
+
+export const OpenRedirectSchema = {
+  summary:
+    "Redirects an alert's link (same parameters as /api/v1/open) to its view; a stable URL for notification templates",
+  querystring: OpenQuery,
+  hide: true,
 }

@@ -40,6 +40,12 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every route and what it declared (for tests and the threat model's route table). */
     accessTable: readonly RouteAccess[]
+    /**
+     * What a request of a public route could read, decided as for a `read` route; `undefined`
+     * when it could not (no token where one is needed, no tenant where one must be named).
+     * `tenant` stands in for `X-Scope-OrgID` when the request sends none (a link's parameter).
+     */
+    readAccess(request: FastifyRequest, tenant?: string): { tenant: string } | undefined
   }
 }
 
@@ -110,6 +116,18 @@ export const accessPlugin = fp<{ config: KilnConfig }>(
     }
     const table: RouteAccess[] = []
     fastify.decorate('accessTable', table)
+    fastify.decorate('readAccess', (request: FastifyRequest, tenant?: string) => {
+      const credentials = readCredentials(request.headers)
+      const claimed =
+        credentials.tenantHeader === undefined && tenant !== undefined
+          ? { ...credentials, tenantHeader: tenant }
+          : credentials
+      try {
+        return { tenant: decideAccess('read', claimed, policy).tenant }
+      } catch {
+        return undefined
+      }
+    })
     fastify.decorateRequest('tenant', DEFAULT_TENANT)
     fastify.decorateRequest('principal', undefined)
 

@@ -78,22 +78,23 @@ export async function writeFindings(
   }
 }
 
-/** Which of `ids` are stored for a tenant and service. */
-export async function storedIds(
+/** The stored findings among `ids` of a tenant and service (their last version). */
+export async function storedFindings(
   client: ClickHouseClient,
   db: string,
   key: { tenant: string; service: string },
   ids: string[],
-): Promise<Set<string>> {
-  if (ids.length === 0) return new Set()
-  const rows = await selectRows<{ finding_id: string }>(
+): Promise<FindingRow[]> {
+  if (ids.length === 0) return []
+  const rows = await selectRows<StoredRow>(
     client,
-    `SELECT DISTINCT finding_id FROM ${db}.findings
+    `SELECT ${COLUMNS} FROM ${db}.findings FINAL
       WHERE tenant = {tenant:String} AND service = {service:String}
-        AND finding_id IN {ids:Array(String)}`,
+        AND finding_id IN {ids:Array(String)}
+      ORDER BY finding_id`,
     { ...key, ids },
   )
-  return new Set(rows.map((r) => r.finding_id))
+  return rows.map(fromStored)
 }
 
 /** The stored finding of a kind whose window ends last, for a tenant and service. */

@@ -110,6 +110,16 @@ export interface AlertRow {
   annotations: Record<string, string>
   generator_url: string
   received_at: number
+  /** Labels of the alert that the service's profiles carry, as a selector; `''` for none. */
+  selector: string
+  /** The service rule that named the service; `''` when none did. */
+  mapped_by: string
+  /** Why the links may show nothing (no rule named a profiled service); `''` when fine. */
+  mapping_warning: string
+  /** Grafana's `silence`, `dashboard`, `panel` and `image` URLs. */
+  urls: Record<string, string>
+  /** Grafana's values of the rule's queries. */
+  alert_values: Record<string, number>
 }
 
 /** A row of the `findings` table (times in Unix ms). */

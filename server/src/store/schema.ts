@@ -497,6 +497,24 @@ function scheduleTables(o: SchemaOptions): string[] {
   ]
 }
 
+/**
+ * Migration 7, on `alerts`: the selector carried from the alert's labels into its links, the
+ * service rule that matched (or why none did), and Grafana's extra URLs and query values.
+ */
+function alertMappingColumns(o: SchemaOptions): string[] {
+  return addColumns(
+    'alerts',
+    [
+      "selector String DEFAULT ''",
+      "mapped_by String DEFAULT ''",
+      "mapping_warning String DEFAULT ''",
+      'urls Map(LowCardinality(String), String) CODEC(ZSTD(3))',
+      'alert_values Map(LowCardinality(String), Float64)',
+    ],
+    o,
+  )
+}
+
 /** Which migrations a store has, read by every Kiln server at start. */
 const MIGRATIONS_TABLE: TableSpec = {
   name: 'schema_migrations',
@@ -541,6 +559,11 @@ export const MIGRATIONS: Migration[] = [
     version: 6,
     name: 'agent check-ins and duty cycles',
     statements: scheduleTables,
+  },
+  {
+    version: 7,
+    name: 'alert mapping, selector, Grafana links and values',
+    statements: alertMappingColumns,
   },
 ]
 

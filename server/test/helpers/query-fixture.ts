@@ -30,7 +30,11 @@ export interface Upload {
   resent?: boolean
 }
 
-export async function ingestUploads(app: FastifyInstance, uploads: Upload[]): Promise<void> {
+export async function ingestUploads(
+  app: FastifyInstance,
+  uploads: Upload[],
+  headers: Record<string, string> = {},
+): Promise<void> {
   for (const u of uploads) {
     const name = `${u.service}{${Object.entries(u.labels)
       .map(([k, v]) => `${k}=${v}`)
@@ -46,7 +50,7 @@ export async function ingestUploads(app: FastifyInstance, uploads: Upload[]): Pr
     const res = await app.inject({
       method: 'POST',
       url: `/ingest?name=${encodeURIComponent(name)}&from=${u.at / 1000}&until=${u.at / 1000 + 10}&format=pprof`,
-      headers: { 'content-type': 'application/octet-stream' },
+      headers: { ...headers, 'content-type': 'application/octet-stream' },
       payload: body,
     })
     expect(res.statusCode, res.body).toBe(200)

@@ -38,6 +38,48 @@ function Links({ links, what }: { links: AlertView['links']; what: string }) {
   )
 }
 
+/** Only http(s) links of an alert are shown: its URLs come from whoever holds an ingest token. */
+function safeHref(url: string | undefined): string | null {
+  if (!url) return null
+  try {
+    const parsed = new URL(url)
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null
+  } catch {
+    return null
+  }
+}
+
+const ALERT_URLS: readonly [key: string, label: string][] = [
+  ['silence', 'Silence'],
+  ['dashboard', 'Dashboard'],
+  ['panel', 'Panel'],
+  ['image', 'Image'],
+]
+
+/** The alert's own links (its rule, Grafana's silence, dashboard, panel) and Grafana's values. */
+function AlertOrigin({ alert }: { alert: AlertView }) {
+  const links = [['generator', 'Source'] as const, ...ALERT_URLS].flatMap(([key, label]) => {
+    const href = safeHref(key === 'generator' ? alert.generatorUrl : alert.urls[key])
+    return href === null ? [] : [{ key, label, href }]
+  })
+  const values = Object.entries(alert.values)
+  if (links.length === 0 && values.length === 0) return null
+  return (
+    <div className="muted alert-origin">
+      {links.map((l) => (
+        <a key={l.key} href={l.href} target="_blank" rel="noreferrer noopener">
+          {l.label}
+        </a>
+      ))}
+      {values.length > 0 && (
+        <span data-testid="alert-values">
+          {values.map(([k, v]) => `${k} = ${formatNumber(v)}`).join(', ')}
+        </span>
+      )}
+    </div>
+  )
+}
+
 function AlertsTable({ alerts }: { alerts: readonly AlertView[] }) {
   if (alerts.length === 0) {
     return (
@@ -65,14 +107,45 @@ function AlertsTable({ alerts }: { alerts: readonly AlertView[] }) {
             <td>
               <strong>{alert.name}</strong>
               <div className="muted">{alert.source}</div>
+              <AlertOrigin alert={alert} />
             </td>
-            <td>{alert.service || <span className="muted">unmapped</span>}</td>
+            <td>
+              {alert.service || <span className="muted">unmapped</span>}
+              {alert.mapping.rule && alert.mapping.rule !== 'service' && (
+                <div className="muted">by label {alert.mapping.rule}</div>
+              )}
+              {alert.selector && (
+                <div>
+                  <code>{alert.selector}</code>
+                </div>
+              )}
+              {alert.mapping.warning && (
+                <div className="alert-warning" role="note" data-testid="mapping-warning">
+                  {alert.mapping.warning}
+                </div>
+              )}
+            </td>
             <td>
               <span className={`status status-${alert.status}`}>{alert.status}</span>
             </td>
-            <td>{formatWindow(alert.window)}</td>
+            <td>
+              {formatWindow(alert.window)}
+              {alert.onset && (
+                <div className="muted">started {dateTime.format(alert.startsAt)}</div>
+              )}
+            </td>
             <td>
               <Links links={alert.links} what="alert" />
+              {alert.onsetLinks && (
+                <div>
+                  <AppLink
+                    to={viewOfLink(alert.onsetLinks.diff)}
+                    title="Compare the alert's first half hour with the half hour before it"
+                  >
+                    Onset
+                  </AppLink>
+                </div>
+              )}
             </td>
           </tr>
         ))}
