@@ -25,6 +25,7 @@ import {
   RUN_AS_HTML,
   SLOWER,
   hostileAlerts,
+  hostileGrafanaWebhook,
   hostileUploads,
   type HostileFunction,
 } from './helpers/hostile-fixtures.js'
@@ -110,6 +111,12 @@ describe('UI: hostile names, labels and alerts are shown as text and never run',
   const deployAt = end - 10 * MINUTE
   const uploads = hostileUploads(deployAt)
   const alerts = hostileAlerts({ from: deployAt + 2 * MINUTE, to: deployAt + 7 * MINUTE })
+  const grafanaWebhook = hostileGrafanaWebhook({
+    from: deployAt + 2 * MINUTE,
+    to: deployAt + 7 * MINUTE,
+  })
+  /** Every alert the page lists: the generic ones and Grafana's. */
+  const alertNames = [...alerts.map((a) => a.name!), grafanaWebhook.alerts[0]!.labels.alertname]
   const pages: GuardedPage[] = []
 
   async function open(path: string): Promise<GuardedPage> {
@@ -130,6 +137,12 @@ describe('UI: hostile names, labels and alerts are shown as text and never run',
     expect(hook.status).toBe(200)
     const answer = (await hook.json()) as HookResponse
     expect(answer.alerts.map((a) => a.name)).toEqual(alerts.map((a) => a.name))
+    const grafana = await fetch(`${server.url}/api/v1/hooks/grafana`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(grafanaWebhook),
+    })
+    expect(grafana.status).toBe(200)
     browser = await launchBrowser()
   })
 
@@ -218,11 +231,11 @@ describe('UI: hostile names, labels and alerts are shown as text and never run',
     expect(await page.getByTestId('version-a').inputValue()).toBe(OLD_VERSION)
     expect(await page.getByTestId('version-b').inputValue()).toBe(NEW_VERSION)
 
-    // Both alerts on the timeline, by name.
+    // Every alert on the timeline, by name.
     const markers = page.getByTestId('alert-marker')
-    await expect.poll(() => markers.count(), WAIT).toBe(alerts.length)
+    await expect.poll(() => markers.count(), WAIT).toBe(alertNames.length)
     const markerTexts = await markers.allTextContents()
-    expect(markerTexts.sort()).toEqual(alerts.map((a) => `⚠ ${a.name}`).sort())
+    expect(markerTexts.sort()).toEqual(alertNames.map((name) => `⚠ ${name}`).sort())
 
     expect(await page.getByTestId('service-select').inputValue()).toBe(HOSTILE_SERVICE)
     await expectInert(guarded)
@@ -351,7 +364,7 @@ describe('UI: hostile names, labels and alerts are shown as text and never run',
     const guarded = await open('/?view=alerts')
     const { page } = guarded
     const rows = page.locator('[data-testid=alerts-table] tbody tr')
-    await expect.poll(() => rows.count(), WAIT).toBe(alerts.length)
+    await expect.poll(() => rows.count(), WAIT).toBe(alertNames.length)
     const shown = await rows.evaluateAll((trs) =>
       trs.map((tr) => ({
         attribute: tr.getAttribute('data-alert'),
@@ -360,8 +373,8 @@ describe('UI: hostile names, labels and alerts are shown as text and never run',
       })),
     )
     expect(shown.sort((a, b) => (a.name! < b.name! ? -1 : 1))).toEqual(
-      alerts
-        .map((a) => ({ attribute: a.name, name: a.name, service: HOSTILE_SERVICE }))
+      alertNames
+        .map((name) => ({ attribute: name, name, service: HOSTILE_SERVICE }))
         .sort((a, b) => (a.name! < b.name! ? -1 : 1)),
     )
     const finding = page.locator('[data-testid=findings-table] tr[data-finding=cpu_regression]')
@@ -377,6 +390,18 @@ describe('UI: hostile names, labels and alerts are shown as text and never run',
       .evaluateAll((links) => links.map((a) => (a as HTMLAnchorElement).protocol))
     expect(hrefs.length).toBeGreaterThan(0)
     expect(hrefs.filter((p) => p !== 'http:')).toEqual([])
+    // Grafana's harmless image link is shown, its hostile links are not; its values as text.
+    const grafanaRow = page.locator('[data-testid=alerts-table] tbody tr', {
+      has: page.getByTestId('alert-values'),
+    })
+    expect(
+      await grafanaRow
+        .locator('a[target=_blank]')
+        .evaluateAll((as) => as.map((a) => a.getAttribute('href'))),
+    ).toEqual(['http://grafana.example.org/render/panel.png'])
+    expect(await grafanaRow.getByTestId('alert-values').textContent()).toBe(
+      `${PAYLOADS.img('grafana-value')} = 1, B = 42.5`,
+    )
     await expectInert(guarded)
 
     // An alert's comparison opens for the hostile service.

@@ -176,6 +176,34 @@ export function hostileAlerts(window: { from: number; to: number }): GenericAler
 }
 
 /**
+ * A Grafana webhook payload whose alert URLs and values are hostile: `javascript:` and `data:`
+ * URLs in every link Grafana sends, markup in the value names. One http link (`imageURL`) is
+ * harmless and is shown.
+ */
+export function hostileGrafanaWebhook(window: { from: number; to: number }) {
+  return {
+    receiver: PAYLOADS.img('grafana-receiver'),
+    status: 'firing',
+    orgId: 1,
+    alerts: [
+      {
+        status: 'firing',
+        labels: { alertname: PAYLOADS.svg('grafana-alertname'), service: HOSTILE_SERVICE },
+        annotations: { summary: PAYLOADS.script('grafana-summary') },
+        startsAt: new Date(window.from + 120_000).toISOString(),
+        endsAt: new Date(window.to).toISOString(),
+        generatorURL: `\tjavascript:${mark('grafana-generator')}`,
+        silenceURL: PAYLOADS.jsUrl('grafana-silence'),
+        dashboardURL: `  JaVaScRiPt:${mark('grafana-dashboard')}`,
+        panelURL: `data:text/html,<script>${mark('grafana-panel')}</script>`,
+        imageURL: 'http://grafana.example.org/render/panel.png',
+        values: { [PAYLOADS.img('grafana-value')]: 1, B: 42.5 },
+      },
+    ],
+  }
+}
+
+/**
  * A name as the SVG export writes it: the characters XML 1.0 cannot hold (C0 controls but tab,
  * line feed and carriage return; lone surrogates; U+FFFE, U+FFFF) replaced by U+FFFD.
  */
