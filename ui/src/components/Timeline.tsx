@@ -137,7 +137,8 @@ export function Timeline(props: TimelineProps) {
               y2={plotBottom}
             />
             {alerts.map((alert) => {
-              const b = band(alert.window)
+              // The whole time it fired; its links look at the last hour of a longer one.
+              const b = band({ from: alert.startsAt, to: alert.window.to })
               return b ? (
                 <rect
                   key={alert.id}
@@ -255,7 +256,7 @@ export function Timeline(props: TimelineProps) {
               <Marker
                 key={alert.id}
                 className="timeline-alert"
-                left={Math.max(MARGIN.left, x(alert.window.from))}
+                left={Math.max(MARGIN.left, x(alert.startsAt))}
                 top={22}
                 to={props.alertLink?.(alert) ?? null}
                 testId="alert-marker"
