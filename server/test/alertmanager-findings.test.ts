@@ -158,7 +158,7 @@ describe("Kiln's findings as alerts of a real Alertmanager", () => {
       severity: 'warning',
       service: 'shop',
       kind: 'cpu_regression',
-      type: 'cpu',
+      profile_type: 'cpu',
       version: '2.0.0',
       function: 'hot',
     }

@@ -25,6 +25,7 @@ const AUTH = { authorization: `Bearer ${TOKEN}` }
 const PUBLIC_URL = 'https://kiln.example.org'
 const MINUTE = 60_000
 const MAX_ALERTS = 50
+const BAD_TOKENS_PER_MINUTE = 3
 
 const fixture = <T>(name: string): T =>
   JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as T
@@ -47,7 +48,13 @@ describe('on-call hooks and links on the embedded store', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'kiln-on-call-'))
     app = await buildAppWith(
-      { dataDir, logLevel: 'silent', insertBatchWaitMs: 1, authTokens: TOKEN },
+      {
+        dataDir,
+        logLevel: 'silent',
+        insertBatchWaitMs: 1,
+        authTokens: TOKEN,
+        authFailuresPerMinute: BAD_TOKENS_PER_MINUTE,
+      },
       { publicUrl: PUBLIC_URL, alertMaxPerRequest: MAX_ALERTS },
     )
     await app.ready()
@@ -69,7 +76,8 @@ describe('on-call hooks and links on the embedded store', () => {
       shopUploads.push({
         service: 'shop',
         at,
-        labels: { service_version: v11 ? '1.1' : '1.0' },
+        // A rolling deploy: the new version runs in new pods.
+        labels: { service_version: v11 ? '1.1' : '1.0', pod: v11 ? 'shop-new' : 'shop-old' },
         sampleType: ['cpu', 'nanoseconds'],
         samples: [
           { stack: ['main', 'render'], value: v11 ? 90 : 30 },
@@ -185,6 +193,49 @@ describe('on-call hooks and links on the embedded store', () => {
     expect(resolved).toMatchObject({ status: 'resolved', endsAt, window: { to: endsAt } })
   })
 
+  it('lists an alert that has fired for hours in a window of its early hours', async () => {
+    const startsAt = now - 6 * 60 * MINUTE
+    const [alert] = (
+      await hook('alertmanager', {
+        alerts: [
+          podAlert({ fingerprint: 'six-hours', startsAt: new Date(startsAt).toISOString() }),
+        ],
+      })
+    ).alerts
+    expect(alert!.window.from).toBeGreaterThan(startsAt) // its links look at the last hour
+    const early = await get<AlertsResponse>(
+      `/api/v1/alerts?from=${startsAt + 60 * MINUTE}&to=${startsAt + 3 * 60 * MINUTE}&limit=1000`,
+    )
+    expect(early.alerts.map((a) => a.id)).toContain(alert!.id)
+  })
+
+  it('keeps the resolution of an alert sent firing and resolved in one notification', async () => {
+    const startsAt = new Date(minute0 - 9 * MINUTE).toISOString()
+    const endsAt = new Date(minute0 - 3 * MINUTE).toISOString()
+    const fingerprint = 'both-at-once'
+    const answer = await hook('alertmanager', {
+      alerts: [
+        podAlert({ fingerprint, startsAt, status: 'resolved', endsAt }),
+        podAlert({ fingerprint, startsAt }),
+      ],
+    })
+    expect(answer.alerts.map((a) => a.status)).toEqual(['resolved', 'resolved'])
+    const listed = await get<AlertsResponse>(
+      `/api/v1/alerts?service=cart&from=${minute0 - 30 * MINUTE}&to=${Date.now()}&limit=1000`,
+    )
+    const mine = listed.alerts.filter((a) => a.startsAt === minute0 - 9 * MINUTE)
+    expect(mine.map((a) => a.status)).toEqual(['resolved'])
+  })
+
+  it('refuses an oversized alert alone and stores the others', async () => {
+    const labels = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`l${i}`, 'x']))
+    const answer = await hook('alertmanager', {
+      alerts: [podAlert({ fingerprint: 'ok-one' }), podAlert({ fingerprint: 'huge', labels })],
+    })
+    expect(answer.stored).toBe(1)
+    expect(answer.rejected).toEqual([{ index: 1, reason: '200 labels, more than 128' }])
+  })
+
   it('stores a storm up to the limit and reports the rest as dropped, with a 200', async () => {
     const alerts = Array.from({ length: MAX_ALERTS + 7 }, (_, i) =>
       podAlert({ fingerprint: `storm-${i}` }),
@@ -258,9 +309,15 @@ describe('on-call hooks and links on the embedded store', () => {
     })
 
     it('compares with the previous version when a deploy falls in the lookback', async () => {
+      // The alert names a pod of the new version: the previous version's side drops it.
       const resolved = await get<OpenResponse>(
-        `/api/v1/open?label.service_name=shop&at=${minute0 - 5 * MINUTE}`,
+        `/api/v1/open?label.service_name=shop&label.pod=shop-new&at=${minute0 - 5 * MINUTE}`,
       )
+      expect(resolved.selector).toBe('{pod="shop-new"}')
+      expect(paramsOf(resolved.url)).toMatchObject({
+        baseQuery: '{service_version="1.0"}',
+        compQuery: '{pod="shop-new", service_version="1.1"}',
+      })
       expect(resolved).toMatchObject({
         service: 'shop',
         rule: 'service_name',
@@ -287,6 +344,33 @@ describe('on-call hooks and links on the embedded store', () => {
       expect(res.headers.location).toMatch(/^\/\?view=open&/)
       expect(location.searchParams.get('view')).toBe('open')
       expect(location.searchParams.get('label.pod')).toBe('cart-a')
+    })
+
+    it('reads times as templates write them: unescaped offsets, Go zero time in ms', async () => {
+      const start = new Date(minute0 - 12 * MINUTE + 2 * 60 * MINUTE).toISOString().slice(0, 19)
+      // `+02:00` in a query string arrives as ` 02:00`.
+      const res = await get<OpenResponse>(
+        `/api/v1/open?service=cart&start=${start}+02:00&end=-62135596800000`,
+      )
+      expect(res.window.from).toBe(minute0 - 12 * MINUTE)
+      expect(res.window.to).toBeGreaterThanOrEqual(now)
+    })
+
+    it('counts refused tokens against the failure limit', async () => {
+      const statuses: number[] = []
+      for (let i = 0; i <= BAD_TOKENS_PER_MINUTE; i++) {
+        const res = await app.inject({
+          url: podLink(),
+          headers: { authorization: `Bearer guess-${i}` },
+        })
+        statuses.push(res.statusCode)
+        if (res.statusCode === 429) {
+          expect(res.json()).toMatchObject({ code: 'KILN_ERR_RATE_LIMITED' })
+          break
+        }
+        expect(res.statusCode).toBe(302)
+      }
+      expect(statuses.at(-1)).toBe(429)
     })
 
     it('answers a clear 400 without times or service', async () => {

@@ -40,7 +40,8 @@ export function findingLabels({ tenant, finding }: TenantFinding): Record<string
     severity: 'warning',
     service: finding.service,
     kind: finding.kind,
-    type: finding.type,
+    // The label Kiln's own hooks and links read the profile type from.
+    profile_type: finding.type,
   }
   if (finding.version) labels.version = finding.version
   const top = finding.functions[0]?.name

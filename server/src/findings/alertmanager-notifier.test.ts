@@ -95,7 +95,7 @@ describe('AlertmanagerNotifier', () => {
           severity: 'warning',
           service: 'shop',
           kind: 'cpu_regression',
-          type: 'cpu',
+          profile_type: 'cpu',
           version: '2.0.0',
           function: 'hot',
         },
@@ -134,7 +134,7 @@ describe('AlertmanagerNotifier', () => {
       severity: 'warning',
       service: 'shop',
       kind: 'heap_growth',
-      type: 'heap_inuse_space',
+      profile_type: 'heap_inuse_space',
       function: 'leak',
       tenant: 'acme',
     })

@@ -101,11 +101,14 @@ export class AlertmanagerNotifier {
       firing.add(key)
       alerts.push(alert)
     }
+    // Alertmanager knows alerts by their labels: a finding that ended while another with the
+    // same labels fires (a new episode of heap growth) is that firing alert, not resolved.
+    const firingLabels = new Set(alerts.map((a) => labelKey(a.labels)))
     const resolving: string[] = []
     for (const [key, p] of this.#posted) {
       if (firing.has(key) || !checked(p)) continue
-      if (p.endsAt <= now) {
-        this.#posted.delete(key) // Alertmanager resolved it at its end
+      if (p.endsAt <= now || firingLabels.has(labelKey(p.alert.labels))) {
+        this.#posted.delete(key) // resolved by Alertmanager at its end, or carried on by another
         continue
       }
       resolving.push(key)
@@ -136,3 +139,8 @@ export class AlertmanagerNotifier {
 }
 
 const alertKey = (tenant: string, findingId: string): string => `${tenant}\u0000${findingId}`
+
+/** A label set as one string, the same whatever the order of its keys. */
+function labelKey(labels: Record<string, string>): string {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+}

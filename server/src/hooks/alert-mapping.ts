@@ -35,6 +35,21 @@ export const ONSET_WINDOW_MS = 30 * MINUTE
  */
 export const FIRING_STALE_MS = 12 * HOUR
 
+/** An alert with more labels or annotations than this, or longer values, is refused alone. */
+export const MAX_ALERT_LABELS = 128
+export const MAX_ALERT_VALUE_BYTES = 16_384
+
+function oversized(map: Record<string, string>, what: string): string | undefined {
+  const entries = Object.entries(map)
+  if (entries.length > MAX_ALERT_LABELS) {
+    return `${entries.length} ${what}, more than ${MAX_ALERT_LABELS}`
+  }
+  const long = entries.find(([k, v]) => k.length + v.length > MAX_ALERT_VALUE_BYTES)
+  return long
+    ? `${what} ${JSON.stringify(long[0].slice(0, 64))} longer than ${MAX_ALERT_VALUE_BYTES} characters`
+    : undefined
+}
+
 /** Label or annotation choosing the profile type of an alert's links, e.g. `heap_inuse_space`. */
 export const PROFILE_TYPE_LABEL = 'profile_type'
 
@@ -87,6 +102,8 @@ export function mapAlert(
   target: AlertTarget,
   ctx: MapContext,
 ): AlertRow | { reason: string } {
+  const tooLarge = oversized(alert.labels, 'labels') ?? oversized(alert.annotations, 'annotations')
+  if (tooLarge) return { reason: tooLarge }
   const startsAt = parseAlertTime(alert.startsAt)
   if (startsAt === undefined) {
     return {

@@ -13,9 +13,14 @@ import {
 /** How long the list of a tenant's profiled services is reused. */
 const SERVICES_TTL_MS = 30_000
 /** A service that no rule found is looked up again after this long, at most. */
-const SERVICES_RETRY_MS = 1_000
-/** Labels of one alert looked at for its selector. */
+const SERVICES_RETRY_MS = 10_000
+/** Tenants whose services are remembered; the least recently looked up is forgotten first. */
+const MAX_CACHED_TENANTS = 1_000
+/** Labels of one alert looked at for its selector, and the longest value looked at. */
 const MAX_CARRIED_LABELS = 64
+const MAX_CARRIED_VALUE = 1_024
+/** Label values of one service looked up for a request; the alerts past it carry fewer. */
+const MAX_PAIRS_PER_SERVICE = 2_000
 
 /**
  * Labels that describe the alert itself, never its profiles (Alertmanager's and Grafana's), so
@@ -69,28 +74,39 @@ export class AlertTargets {
 
     // The labels each alert could carry, grouped by service: one lookup per service.
     const wanted = new Map<string, Map<string, Set<string>>>()
+    const counts = new Map<string, number>()
     const carried = requests.map((r, i) => {
       const choice = choices[i]!
       if (!profiled.has(choice.service)) return []
-      const ruleLabel = choice.rule.split('=~')[0]
+      // A plain rule's label named the service, not a series; a rule with an expression read a
+      // pod or a container, which the series may well carry.
+      const ruleLabel = choice.rule.includes('=~') ? undefined : choice.rule
       const pairs = Object.entries(r.labels)
         .filter(
           ([k, v]) =>
-            v !== '' && k !== ruleLabel && !ALERT_ONLY_LABELS.has(k) && LABEL_NAME.test(k),
+            v !== '' &&
+            v.length <= MAX_CARRIED_VALUE &&
+            k !== ruleLabel &&
+            !ALERT_ONLY_LABELS.has(k) &&
+            LABEL_NAME.test(k),
         )
         .slice(0, MAX_CARRIED_LABELS)
       let names = wanted.get(choice.service)
       if (!names) wanted.set(choice.service, (names = new Map()))
+      let count = counts.get(choice.service) ?? 0
       for (const [k, v] of pairs) {
         let values = names.get(k)
         if (!values) names.set(k, (values = new Set()))
+        if (values.has(v) || count >= MAX_PAIRS_PER_SERVICE) continue
         values.add(v)
+        count++
       }
+      counts.set(choice.service, count)
       return pairs
     })
     const present = new Map<string, Set<string>>()
     for (const [service, names] of wanted) {
-      present.set(service, await this.#presentPairs(tenant, service, names))
+      present.set(service, await this.presentPairs(tenant, service, names))
     }
     return choices.map((choice, i) => {
       const have = present.get(choice.service)
@@ -114,15 +130,24 @@ export class AlertTargets {
       { tenant },
     )
     const names = new Set(rows.map((r) => r.service))
+    this.#services.delete(tenant)
     this.#services.set(tenant, { at: now, names })
+    if (this.#services.size > MAX_CACHED_TENANTS) {
+      this.#services.delete(this.#services.keys().next().value!)
+    }
     return names
   }
 
-  /** Which of these label values a service's series carry. */
-  async #presentPairs(
+  /**
+   * Which of these label values a service's series carry (only its series that also carry
+   * `also`, e.g. a version's). A failed lookup carries nothing: the links then show the whole
+   * service, and the alert is stored all the same.
+   */
+  async presentPairs(
     tenant: string,
     service: string,
     names: Map<string, Set<string>>,
+    also?: { name: string; value: string },
   ): Promise<Set<string>> {
     const keys: string[] = []
     const values: string[] = []
@@ -133,17 +158,28 @@ export class AlertTargets {
       }
     }
     if (keys.length === 0) return new Set()
-    const rows = await selectRows<{ k: string; v: string }>(
-      this.#client,
-      `SELECT DISTINCT k, v FROM ${this.#db}.series
-        ARRAY JOIN mapKeys(labels) AS k, mapValues(labels) AS v
-        WHERE tenant = {tenant:String} AND service = {service:String}
-          AND has({keys:Array(String)}, k)
-          AND has(arrayZip({keys:Array(String)}, {values:Array(String)}), (k, v))`,
-      { tenant, service, keys, values },
-    )
-    return new Set(rows.map((r) => pairKey(r.k, r.v)))
+    try {
+      const rows = await selectRows<{ k: string; v: string }>(
+        this.#client,
+        `SELECT DISTINCT k, v FROM ${this.#db}.series
+          ARRAY JOIN mapKeys(labels) AS k, mapValues(labels) AS v
+          WHERE tenant = {tenant:String} AND service = {service:String}
+            ${also ? 'AND labels[{alsoName:String}] = {alsoValue:String}' : ''}
+            AND has({keys:Array(String)}, k)
+            AND has(arrayZip({keys:Array(String)}, {values:Array(String)}), (k, v))`,
+        {
+          tenant,
+          service,
+          keys,
+          values,
+          ...(also ? { alsoName: also.name, alsoValue: also.value } : {}),
+        },
+      )
+      return new Set(rows.map((r) => pairKey(r.k, r.v)))
+    } catch {
+      return new Set()
+    }
   }
 }
 
-const pairKey = (k: string, v: string): string => `${k}\u0000${v}`
+export const pairKey = (k: string, v: string): string => `${k}\u0000${v}`

@@ -28,7 +28,7 @@ import { readOpenParams, resolveOpen, type OpenParams } from './open-link.js'
 import { parseServiceRules } from './service-rules.js'
 import { resolveListWindow } from '../http/list-window.js'
 import { strictTimes } from '../http/unix-ms.js'
-import { insertAlerts, listAlerts, storedStatuses } from '../store/alert-store.js'
+import { insertAlerts, listAlerts, storedAlerts } from '../store/alert-store.js'
 import type { AlertRow } from '../store/rows.js'
 
 export interface HooksPluginOptions {
@@ -58,6 +58,46 @@ export const hooksPlugin = fp<HooksPluginOptions>(
       parseServiceRules(config.alertServiceLabels),
     )
     const maxAlerts = config.alertMaxPerRequest
+
+    /**
+     * A resolution is final: a firing copy of a resolved alert instance (same fingerprint and
+     * start; an HA peer's, a retry, or the same notification twice) leaves it resolved, whatever
+     * the order of receipt. Within one request the resolution wins; a firing copy of a stored
+     * resolution is not stored (the table keeps the latest receipt of a row). Returns what each
+     * alert is now, and stores what changed.
+     */
+    const keepResolutions = async (tenant: string, rows: AlertRow[]): Promise<AlertRow[]> => {
+      const { client, database } = fastify.store
+      const resolvedHere = new Map(
+        rows.filter((r) => r.status === 'resolved').map((r) => [r.alert_id, r]),
+      )
+      const stored = await storedAlerts(
+        client,
+        database,
+        tenant,
+        rows.filter((r) => r.status === 'firing').map((r) => r.alert_id),
+      )
+      const kept = rows.map((r) => {
+        if (r.status === 'resolved') return r
+        const resolution = resolvedHere.get(r.alert_id) ?? stored.get(r.alert_id)
+        return resolution?.status === 'resolved' ? resolution : r
+      })
+      await insertAlerts(
+        client,
+        database,
+        kept.filter((r, i) => r === rows[i]),
+      )
+      return kept
+    }
+    // Check and store one request at a time, so that two copies racing on this server cannot
+    // both pass the check. (Two servers receiving the two copies within milliseconds still can;
+    // reads prefer the resolution until the store merges the two rows.)
+    let serial: Promise<unknown> = Promise.resolve()
+    const finalResolutions = <T>(work: () => Promise<T>): Promise<T> => {
+      const result = serial.then(work)
+      serial = result.catch(() => undefined)
+      return result
+    }
 
     const receive = async (
       request: FastifyRequest,
@@ -91,23 +131,7 @@ export const hooksPlugin = fp<HooksPluginOptions>(
           `no alert could be read: ${rejected[0]!.reason}`,
         )
       }
-      // A resolution is final: a late firing copy (an HA peer, a retry) of a resolved alert
-      // instance (same fingerprint and start) leaves it resolved, whatever the order of receipt.
-      const stored = await storedStatuses(
-        client,
-        database,
-        tenant,
-        rows.filter((r) => r.status === 'firing').map((r) => r.alert_id),
-      )
-      const kept = rows.map((r) => {
-        const before = stored.get(r.alert_id)
-        return r.status === 'firing' && before?.status === 'resolved' ? before : r
-      })
-      await insertAlerts(
-        client,
-        database,
-        kept.filter((r, i) => r === rows[i]),
-      )
+      const kept = await finalResolutions(() => keepResolutions(tenant, rows))
       const unmapped = kept.filter((r) => r.mapping_warning !== '').length
       if (unmapped > 0) {
         request.log.warn(
@@ -180,9 +204,9 @@ export const hooksPlugin = fp<HooksPluginOptions>(
 
     fastify.get<{ Querystring: OpenParams }>(
       '/open',
-      { schema: OpenRedirectSchema, config: { access: 'public' } },
+      { schema: OpenRedirectSchema, config: { access: 'public', rateClass: 'query' } },
       async (request, reply) => {
-        const access = fastify.readAccess(request, request.query.tenant)
+        const access = await fastify.readAccess(request, request.query.tenant)
         // Relative redirects: the link reached this server by whatever name it has here.
         const uiPath = `${new URL(publicUrl).pathname.replace(/\/+$/, '')}/`
         if (access) {

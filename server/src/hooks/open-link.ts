@@ -11,7 +11,7 @@ import { listVersions } from '../findings/cpu-regression.js'
 import { formatSelector, parseSelector } from '../query/selector.js'
 import { alertWindows, PROFILE_TYPE_LABEL } from './alert-mapping.js'
 import { parseAlertTime } from './alert-time.js'
-import type { AlertTargets } from './alert-targets.js'
+import { pairKey, type AlertTargets } from './alert-targets.js'
 
 const MINUTE = 60_000
 
@@ -54,11 +54,14 @@ export function readOpenParams(params: OpenParams, now: number): OpenRequest {
     throw new KilnError('KILN_ERR_BAD_REQUEST', `unknown profile type ${JSON.stringify(type)}`)
   }
   const time = (name: string): number | undefined => {
-    const raw = params[name]
-    if (raw === undefined || raw === '') return undefined
+    const given = params[name]
+    if (given === undefined || given === '') return undefined
+    // A template that did not escape `+02:00` sends it as ` 02:00` (a query's `+` is a space).
+    const raw = given.replace(/ (\d{2}:\d{2})$/, '+$1')
+    // Go's zero time reads as "not set", as its Unix ms (negative) do.
+    if (raw.startsWith('0001-01-01') || /^-\d+$/.test(raw)) return undefined
     const ms = parseAlertTime(raw)
-    // Go's zero time reads as "not set"; anything else unreadable is a mistake.
-    if (ms === undefined && !raw.startsWith('0001-01-01')) {
+    if (ms === undefined) {
       throw new KilnError(
         'KILN_ERR_BAD_REQUEST',
         `${name}=${JSON.stringify(raw.slice(0, 64))} is not an RFC 3339 time or Unix ms`,
@@ -125,16 +128,26 @@ export async function resolveOpen(
     ? undefined
     : await findDeploy(client, db, { tenant, service, type: request.type, window })
   if (deploy) {
+    // A version's side keeps the alert's labels that its own series carry: a rolling deploy
+    // replaced the pods, so the alerting pod of the new version never ran the previous one.
     const matchers = parseSelector(selector).filter((m) => m.name !== deploy.label)
-    const versioned = (version: string) =>
-      formatSelector([...matchers, { name: deploy.label, op: '=', value: version }])
+    const names = new Map<string, Set<string>>()
+    for (const m of matchers) names.set(m.name, new Set([m.value]))
+    const versioned = async (version: string): Promise<string> => {
+      const have = await targets.presentPairs(tenant, service, names, {
+        name: deploy.label,
+        value: version,
+      })
+      const kept = matchers.filter((m) => have.has(pairKey(m.name, m.value)))
+      return formatSelector([...kept, { name: deploy.label, op: '=', value: version }])
+    }
     const links = comparisonLinks(publicUrl, {
       service,
       type: request.type,
       comparison: deploy.comparison,
       baseline: deploy.baseline,
-      baseQuery: versioned(deploy.previous),
-      compQuery: versioned(deploy.version),
+      baseQuery: await versioned(deploy.previous),
+      compQuery: await versioned(deploy.version),
     })
     return {
       ...base,
@@ -170,13 +183,17 @@ interface Deploy {
   previous: string
   /** The new version's profiles in the anomaly window (from its first profile). */
   comparison: TimeWindow
-  /** The previous version's last hour before the deploy. */
+  /**
+   * The previous version up to the deploy (or to its last profile, if it stopped before), at
+   * most as long as the comparison.
+   */
   baseline: TimeWindow
 }
 
 /**
- * The newest version first seen within the lookback before the window's end (or inside it)
- * that followed another version: the deploy an alert most likely follows.
+ * The newest version first seen within the lookback before the window's end (or inside it),
+ * still running in the window, that followed another version: the deploy an alert most likely
+ * follows. A version rolled back before the window is not it.
  */
 async function findDeploy(
   client: ClickHouseClient,
@@ -196,11 +213,12 @@ async function findDeploy(
   for (let i = versions.length - 1; i >= 1; i--) {
     const v = versions[i]!
     if (v.firstSeen < lookFrom) break
+    if (v.lastSeen < window.from) continue
     const prev = versions[i - 1]!
     const cmpFrom = Math.max(v.firstSeen, window.from)
     const comparison = { from: cmpFrom, to: Math.max(window.to, cmpFrom + MINUTE) }
     const length = comparison.to - comparison.from
-    const baseTo = Math.min(prev.lastSeen, window.to)
+    const baseTo = Math.min(prev.lastSeen, v.firstSeen)
     const baseline = { from: Math.max(prev.firstSeen, baseTo - length), to: baseTo }
     if (baseline.to <= baseline.from) continue
     return { label: v.label, version: v.version, previous: prev.version, comparison, baseline }

@@ -24,6 +24,9 @@ export interface ServiceCandidate {
   service: string
 }
 
+/** Longest label value read as (or matched for) a service name. */
+const MAX_SERVICE_VALUE = 1_024
+
 export const DEFAULT_SERVICE_RULES =
   'service_name,service,app_kubernetes_io_name,app.kubernetes.io/name,app,container,job'
 
@@ -81,7 +84,8 @@ export function serviceCandidates(
   const out: ServiceCandidate[] = []
   for (const rule of rules) {
     const value = labels[rule.label]?.trim()
-    if (!value) continue
+    // No service name is this long; an expression never runs over an unbounded value.
+    if (!value || value.length > MAX_SERVICE_VALUE) continue
     let service = value
     if (rule.pattern) {
       const m = rule.pattern.exec(value)

@@ -30,6 +30,11 @@ declare module 'fastify' {
      * from starting. The access hook decides from this, never from the URL.
      */
     access?: AccessLevel
+    /**
+     * A public route that reads the store for some requests (`/open`) counts against the
+     * query rate limit all the same.
+     */
+    rateClass?: 'query'
   }
   interface FastifyRequest {
     /** The tenant the request acts for: from its token or `X-Scope-OrgID`, else `default`. */
@@ -45,7 +50,7 @@ declare module 'fastify' {
      * when it could not (no token where one is needed, no tenant where one must be named).
      * `tenant` stands in for `X-Scope-OrgID` when the request sends none (a link's parameter).
      */
-    readAccess(request: FastifyRequest, tenant?: string): { tenant: string } | undefined
+    readAccess(request: FastifyRequest, tenant?: string): Promise<{ tenant: string } | undefined>
   }
 }
 
@@ -116,18 +121,6 @@ export const accessPlugin = fp<{ config: KilnConfig }>(
     }
     const table: RouteAccess[] = []
     fastify.decorate('accessTable', table)
-    fastify.decorate('readAccess', (request: FastifyRequest, tenant?: string) => {
-      const credentials = readCredentials(request.headers)
-      const claimed =
-        credentials.tenantHeader === undefined && tenant !== undefined
-          ? { ...credentials, tenantHeader: tenant }
-          : credentials
-      try {
-        return { tenant: decideAccess('read', claimed, policy).tenant }
-      } catch {
-        return undefined
-      }
-    })
     fastify.decorateRequest('tenant', DEFAULT_TENANT)
     fastify.decorateRequest('principal', undefined)
 
@@ -144,7 +137,8 @@ export const accessPlugin = fp<{ config: KilnConfig }>(
 
     const classOf = (request: FastifyRequest): 'ingest' | 'query' | undefined => {
       const access = request.routeOptions.config.access
-      if (access === undefined || access === 'public') return undefined
+      if (access === 'public') return request.routeOptions.config.rateClass
+      if (access === undefined) return undefined
       return access === 'ingest' ? 'ingest' : 'query'
     }
     const limitOf = (kind: 'ingest' | 'query'): number =>
@@ -182,6 +176,24 @@ export const accessPlugin = fp<{ config: KilnConfig }>(
         throw rateLimited(limit.ttlInSeconds, 'too many failed authentications from this address')
       }
     }
+
+    // A refused token counts as a failed authentication here too: the answer tells a known
+    // token from an unknown one, so guessing through it must be as slow as anywhere.
+    fastify.decorate('readAccess', async (request: FastifyRequest, tenant?: string) => {
+      const credentials = readCredentials(request.headers)
+      const claimed =
+        credentials.tenantHeader === undefined && tenant !== undefined
+          ? { ...credentials, tenantHeader: tenant }
+          : credentials
+      try {
+        return { tenant: decideAccess('read', claimed, policy).tenant }
+      } catch (error) {
+        if (isKilnError(error) && error.code === 'KILN_ERR_UNAUTHORIZED' && credentials.sent) {
+          await noteFailure(request)
+        }
+        return undefined
+      }
+    })
 
     fastify.addHook('onRequest', async (request) => {
       if (request.is404) return
