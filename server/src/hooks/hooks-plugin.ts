@@ -103,7 +103,6 @@ export const hooksPlugin = fp<HooksPluginOptions>(
       request: FastifyRequest,
       incoming: IncomingAlert[],
     ): Promise<HookResponse> => {
-      const { client, database } = fastify.store
       const now = Date.now()
       const tenant = request.tenant
       const alerts = incoming.slice(0, maxAlerts)
