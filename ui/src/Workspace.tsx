@@ -7,6 +7,8 @@ import { EmptyState } from './components/EmptyState'
 import { ErrorState } from './components/ErrorState'
 import { LoadingState } from './components/LoadingState'
 import { OpenLink } from './components/OpenLink'
+import { StaleNotice } from './components/StaleNotice'
+import { UnknownServiceState } from './components/UnknownServiceState'
 import { useAutoRefresh } from './hooks/use-auto-refresh'
 import { useResource, type ResourceRequest } from './hooks/use-resource'
 import { useViewState, type HistoryMode } from './hooks/use-view-state'
@@ -77,10 +79,15 @@ function ViewWorkspace({ sessionControls }: WorkspaceProps) {
     if (view.view === 'alerts') {
       return <AlertsView state={view} refreshToken={refreshToken} onRetry={refresh} />
     }
-    if (services.error !== undefined) {
+    if (services.error !== undefined && services.data === undefined) {
       return <ErrorState what="services" error={services.error} onRetry={refresh} />
     }
     if (services.data === undefined) return <LoadingState what="services" />
+    if (selection === null && view.service !== null && services.data.services.length > 0) {
+      return (
+        <UnknownServiceState name={view.service} services={services.data.services} view={view} />
+      )
+    }
     if (selection === null) return <EmptyState refreshIntervalMs={AUTO_REFRESH_INTERVAL_MS} />
     const common = {
       services: services.data.services,
@@ -133,7 +140,12 @@ function ViewWorkspace({ sessionControls }: WorkspaceProps) {
           </div>
           {sessionControls}
         </header>
-        <main className="app-main">{content()}</main>
+        <main className="app-main">
+          {services.error !== undefined && services.data !== undefined ? (
+            <StaleNotice what="the services" error={services.error} onRetry={refresh} />
+          ) : null}
+          {content()}
+        </main>
       </div>
     </NavigateContext>
   )

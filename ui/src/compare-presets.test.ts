@@ -72,6 +72,12 @@ describe('deployComparison', () => {
     })
   })
 
+  it('keeps the label filter on both sides, with each version', () => {
+    const c = deployComparison(versions, '1.1', 15 * MINUTE_MS, label, '{pod="b"}')!
+    expect(c.baseQuery).toBe('{pod="b", service_version="1.0"}')
+    expect(c.compQuery).toBe('{pod="b", service_version="1.1"}')
+  })
+
   it('shortens each window to the life of its version', () => {
     const length = 2 * HOUR_MS
     const c = deployComparison(versions, '1.2', length, label)!

@@ -1,4 +1,5 @@
 import { VERSION_LABELS, type VersionSummary } from '@kiln/wire'
+import { combineSelectors } from './label-selector'
 import { DAY_MS, previousWindow, shiftWindow, type TimeWindow } from './time-window'
 import { defaultDiffState, type DiffState } from './url-state'
 
@@ -69,6 +70,7 @@ export function deployComparison(
   version: string,
   lengthMs: number,
   label: string,
+  query = '',
 ): Comparison | null {
   const ordered = namedVersions(versions)
   const index = ordered.findIndex((v) => v.version === version)
@@ -82,8 +84,8 @@ export function deployComparison(
   return {
     baseline,
     comparison,
-    baseQuery: versionSelector(label, previous.version),
-    compQuery: versionSelector(label, current.version),
+    baseQuery: combineSelectors(query, versionSelector(label, previous.version)),
+    compQuery: combineSelectors(query, versionSelector(label, current.version)),
   }
 }
 
@@ -107,6 +109,7 @@ export function versionsComparison(
   base: string,
   comp: string,
   label: string,
+  query = '',
 ): Comparison | null {
   const find = (name: string) => versions.find((v) => v.version === name)
   const a = find(base)
@@ -119,8 +122,8 @@ export function versionsComparison(
   return {
     baseline: recent(a),
     comparison: recent(b),
-    baseQuery: versionSelector(label, a.version),
-    compQuery: versionSelector(label, b.version),
+    baseQuery: combineSelectors(query, versionSelector(label, a.version)),
+    compQuery: combineSelectors(query, versionSelector(label, b.version)),
   }
 }
 

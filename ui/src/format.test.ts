@@ -30,8 +30,8 @@ describe('formatValue', () => {
 
   it('scales bytes by powers of 1024', () => {
     expect(formatValue(512, 'bytes')).toBe('512 B')
-    expect(formatValue(1.5 * KB, 'bytes')).toBe('1.5 KB')
-    expect(formatValue(64 * MB, 'bytes')).toBe('64 MB')
+    expect(formatValue(1.5 * KB, 'bytes')).toBe('1.5 KiB')
+    expect(formatValue(64 * MB, 'bytes')).toBe('64 MiB')
   })
 
   it('scales counts by powers of 1000 and leaves small counts bare', () => {

@@ -20,13 +20,13 @@ const DURATION_STEPS: readonly Step[] = [
   { divisor: 3600 * NANOS_PER_SECOND, suffix: 'h' },
 ]
 
-// Binary multiples, as pprof tools print heap sizes.
+// Binary multiples, named as such (KiB, MiB): the findings and `go tool pprof -unit` agree.
 const BYTE_STEPS: readonly Step[] = [
   { divisor: 1, suffix: 'B' },
-  { divisor: 1024, suffix: 'KB' },
-  { divisor: 1024 ** 2, suffix: 'MB' },
-  { divisor: 1024 ** 3, suffix: 'GB' },
-  { divisor: 1024 ** 4, suffix: 'TB' },
+  { divisor: 1024, suffix: 'KiB' },
+  { divisor: 1024 ** 2, suffix: 'MiB' },
+  { divisor: 1024 ** 3, suffix: 'GiB' },
+  { divisor: 1024 ** 4, suffix: 'TiB' },
 ]
 
 const COUNT_STEPS: readonly Step[] = [
@@ -65,4 +65,13 @@ export function formatValue(value: number, unit: ValueUnit): string {
 export function formatPercent(part: number, total: number): string {
   if (total <= 0) return '0%'
   return `${formatNumber((100 * part) / total)}%`
+}
+
+/**
+ * A rate of a cumulative profile value, per second of collected instance time: CPU or wall
+ * time as "ms/s" (120 ms/s is 12 % of a core), bytes as "KiB/s", counts as "/s".
+ */
+export function formatRate(perSecond: number, unit: ValueUnit): string {
+  const value = formatValue(perSecond, unit)
+  return value.includes(' ') ? `${value}/s` : `${value} /s`
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { addMatcher, formatMatcher, isLabelName, normalizeSelector } from './label-selector'
+import {
+  addMatcher,
+  combineSelectors,
+  formatMatcher,
+  isLabelName,
+  normalizeSelector,
+} from './label-selector'
 
 describe('formatMatcher', () => {
   it('quotes values with escapes', () => {
@@ -38,5 +44,16 @@ describe('isLabelName', () => {
     expect(isLabelName('1x')).toBe(false)
     expect(isLabelName('a-b')).toBe(false)
     expect(isLabelName('')).toBe(false)
+  })
+})
+
+describe('combineSelectors', () => {
+  it('joins the matchers of both, once when they are the same', () => {
+    expect(combineSelectors('{pod="b"}', '{service_version="2"}')).toBe(
+      '{pod="b", service_version="2"}',
+    )
+    expect(combineSelectors('', '{a="1"}')).toBe('{a="1"}')
+    expect(combineSelectors('{a="1"}', ' {a="1"} ')).toBe('{a="1"}')
+    expect(combineSelectors('', '{}')).toBe('')
   })
 })

@@ -42,3 +42,14 @@ export function normalizeSelector(selector: string): string {
   const body = selectorBody(selector)
   return body === '' ? '' : `{${body}}`
 }
+
+/**
+ * Both selectors at once: `{pod="b"}` and `{service_version="2"}` -> `{pod="b", service_version="2"}`.
+ * A filter the reader set is carried this way into presets and links that have a selector of
+ * their own (a version, an alert's pod), so it is never dropped on the way.
+ */
+export function combineSelectors(a: string, b: string): string {
+  const bodies = [selectorBody(a), selectorBody(b)].filter((body) => body !== '')
+  if (bodies.length === 2 && bodies[0] === bodies[1]) return `{${bodies[0]}}`
+  return bodies.length === 0 ? '' : `{${bodies.join(', ')}}`
+}

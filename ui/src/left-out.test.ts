@@ -111,6 +111,7 @@ describe('the tables', () => {
         unit: 'nanoseconds',
         totals: { base: TOTAL, comp: TOTAL },
         stacks: { base: STACKS, comp: STACKS },
+        seconds: null,
         focus: null,
         onRankChange: noop,
         onFocus: noop,

@@ -1,6 +1,6 @@
 import type { ServiceSummary } from '@kiln/wire'
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_PROFILE_TYPE, resolveSelection } from './selection'
+import { DEFAULT_PROFILE_TYPE, mostRecentService, resolveSelection } from './selection'
 
 const api: ServiceSummary = { name: 'api', types: ['wall', DEFAULT_PROFILE_TYPE], lastSeen: 2 }
 const worker: ServiceSummary = { name: 'worker', types: ['alloc_space', 'wall'], lastSeen: 1 }
@@ -19,10 +19,13 @@ describe('resolveSelection', () => {
     })
   })
 
-  it('picks the first service when none or an unknown one is wanted', () => {
-    for (const service of [null, 'gone']) {
-      expect(resolveSelection(services, { service, type: null })?.service).toBe(services[0])
-    }
+  it('picks the most recently active service when none is wanted', () => {
+    expect(resolveSelection([idle, worker, api], { service: null, type: null })?.service).toBe(api)
+    expect(mostRecentService([worker, idle])).toBe(worker)
+  })
+
+  it('picks nothing when an unknown service is wanted: the page says so', () => {
+    expect(resolveSelection(services, { service: 'gone', type: null })).toBeNull()
   })
 
   it('picks the default type when present, else the first type', () => {

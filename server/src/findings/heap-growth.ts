@@ -194,7 +194,7 @@ export async function detectHeapGrowth(
     kind: 'heap_growth',
     type: HEAP_TYPE,
     title:
-      `${o.service}: heap in use grew ${formatBytes(growth)} (${(ratio * 100).toFixed(0)}%) ` +
+      `${o.service}: heap in use grew ${formatBytes(growth)}${growthPercent(ratio)} ` +
       `in ${formatDuration(lastX - firstX)}, R² ${fit.r2.toFixed(2)}` +
       (sitesText ? `; growing: ${sitesText}` : ''),
     time: firstBucket,
@@ -213,6 +213,11 @@ export async function detectHeapGrowth(
       stepMs: step,
     },
   }
+}
+
+/** ` (+35%)`; nothing when it started from nothing, where a percentage means nothing. */
+function growthPercent(ratio: number): string {
+  return Number.isFinite(ratio) ? ` (${(ratio * 100).toFixed(0)}%)` : ' (from nothing)'
 }
 
 function formatBytes(bytes: number): string {

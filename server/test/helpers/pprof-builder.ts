@@ -32,11 +32,14 @@ export function buildProfile(spec: SyntheticProfile): Profile {
   const locationOf = (frame: string): Location => {
     let location = locations.get(frame)
     if (location) return location
-    const [name, file = `${frame}.js`] = frame.split('@')
+    // The name ends at the first `@`: files can hold more (`node_modules/@scope/lib/index.js`).
+    const at = frame.indexOf('@')
+    const name = at < 0 ? frame : frame.slice(0, at)
+    const file = at < 0 ? `${frame}.js` : frame.slice(at + 1)
     const fn = new PprofFunction({
       id: functions.size + 1,
-      name: strings.dedup(name!),
-      systemName: strings.dedup(name!),
+      name: strings.dedup(name),
+      systemName: strings.dedup(name),
       filename: strings.dedup(file),
     })
     functions.set(frame, fn)

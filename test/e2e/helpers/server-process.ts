@@ -17,10 +17,15 @@ export interface ServerProcess {
 
 /**
  * The server's CLI in a process of its own, on loopback, port 0, with a fresh embedded store in
- * a temporary directory; `env` adds `KILN_*` settings.
+ * a temporary directory (or `options.dataDir`, kept when it stops); `env` adds `KILN_*` settings.
  */
-export function startServerProcess(env: Record<string, string> = {}): Promise<ServerProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'kiln-server-'))
+export function startServerProcess(
+  env: Record<string, string> = {},
+  options: { dataDir?: string } = {},
+): Promise<ServerProcess> {
+  // A directory given by the caller outlives the process (a restart reads it again).
+  const owned = options.dataDir === undefined
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'kiln-server-'))
   const child = spawn(process.execPath, [SERVER_CLI], {
     env: {
       ...process.env,
@@ -41,7 +46,7 @@ export function startServerProcess(env: Record<string, string> = {}): Promise<Se
       await exited
       clearTimeout(killer)
     }
-    rmSync(dataDir, { recursive: true, force: true })
+    if (owned) rmSync(dataDir, { recursive: true, force: true })
   }
   return new Promise((resolve, reject) => {
     let out: string | undefined = ''
@@ -57,7 +62,7 @@ export function startServerProcess(env: Record<string, string> = {}): Promise<Se
     })
     child.once('exit', (code) => {
       if (out === undefined) return
-      rmSync(dataDir, { recursive: true, force: true })
+      if (owned) rmSync(dataDir, { recursive: true, force: true })
       reject(new Error(`server exited (${code}) before listening: ${out}`))
     })
   })

@@ -1,5 +1,5 @@
 import type { DiffChanges, DiffFunction } from '@kiln/wire'
-import { formatNumber, formatValue, type ValueUnit } from '../format'
+import { formatNumber, formatRate, formatValue, type ValueUnit } from '../format'
 import { changesLeftOutNote } from '../left-out'
 import { functionLocation, functionRef, sameFunction } from '../top-functions'
 import type { DiffMode, FunctionRef, RankBy } from '../url-state'
@@ -13,6 +13,12 @@ interface ChangesTableProps {
   totals: { base: number; comp: number }
   /** Distinct stacks of each window. */
   stacks: { base: number; comp: number }
+  /**
+   * Seconds of collected instance time of each window (cumulative types): absolute values are
+   * shown per second of it, so windows of other lengths or fleets compare. `null`: raw values
+   * (gauges such as heap in use, which are not per second).
+   */
+  seconds: { base: number; comp: number } | null
   focus: FunctionRef | null
   onRankChange(rank: RankBy): void
   onFocus(fn: FunctionRef | null): void
@@ -40,10 +46,17 @@ function ChangeRows(props: ChangesTableProps & { kind: 'grew' | 'shrank'; rows: 
         const comp = rank === 'self' ? fn.compSelf : fn.compTotal
         const share = rank === 'self' ? fn.selfShare : fn.totalShare
         const delta = rank === 'self' ? fn.selfDelta : fn.totalDelta
+        const { seconds } = props
+        const perSecond = mode === 'absolute' && seconds !== null
         const change =
           mode === 'normalized'
             ? signed(`${formatNumber(Math.abs(share) * 100)} pp`, share)
-            : signed(formatValue(Math.abs(delta), unit), delta)
+            : perSecond
+              ? // `delta` is the comparison at the baseline's coverage, less the baseline.
+                signed(formatRate(Math.abs(delta) / seconds.base, unit), delta)
+              : signed(formatValue(Math.abs(delta), unit), delta)
+        const shown = (value: number, side: 'base' | 'comp') =>
+          perSecond ? formatRate(value / seconds[side], unit) : formatValue(value, unit)
         const focused = focus !== null && sameFunction(fn, focus)
         return (
           <tr
@@ -65,11 +78,11 @@ function ChangeRows(props: ChangesTableProps & { kind: 'grew' | 'shrank'; rows: 
               </button>
             </td>
             <td className="numeric">
-              {formatValue(base, unit)}
+              {shown(base, 'base')}
               <span className="share">{pct(base, totals.base)}</span>
             </td>
             <td className="numeric">
-              {formatValue(comp, unit)}
+              {shown(comp, 'comp')}
               <span className="share">{pct(comp, totals.comp)}</span>
             </td>
             <td className={`numeric change-${kind}`}>{change}</td>
@@ -116,7 +129,12 @@ export function ChangesTable(props: ChangesTableProps) {
         <table key={kind} className="changes-table" data-testid={`changes-${kind}`}>
           <caption>
             {kind === 'grew' ? 'Grew most' : 'Shrank most'} (
-            {mode === 'normalized' ? 'change of share of the total' : 'change of value'})
+            {mode === 'normalized'
+              ? 'change of share of the total'
+              : props.seconds !== null
+                ? 'change per second of collected instance time'
+                : 'change of value'}
+            )
           </caption>
           <thead>
             <tr>

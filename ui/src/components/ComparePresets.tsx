@@ -47,7 +47,7 @@ export function ComparePresets(props: ComparePresetsProps) {
   const link = (c: Comparison) => comparisonState(c, { service, type })
   const versionComparison =
     baseVersion !== compVersion
-      ? versionsComparison(named, baseVersion, compVersion, props.versionLabel)
+      ? versionsComparison(named, baseVersion, compVersion, props.versionLabel, query)
       : null
 
   return (

@@ -25,6 +25,12 @@ export function ProfileSummary({
       <span>{formatWindow(profile)}</span>
       {profile.query !== undefined && profile.query !== '{}' ? <code>{profile.query}</code> : null}
       {children}
+      {profile.aggregation === 'gauge' ? (
+        <span className="summary-note" data-testid="gauge-note">
+          Each frame is where memory that is still live was allocated (sampled). Values are the
+          average of each instance’s snapshots in the window, summed over the instances.
+        </span>
+      ) : null}
     </p>
   )
 }

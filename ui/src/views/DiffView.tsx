@@ -1,4 +1,9 @@
-import { PROFILE_TYPES, isProfileTypeName, type ServiceSummary } from '@kiln/wire'
+import {
+  PROFILE_TYPES,
+  isProfileTypeName,
+  type DiffResponse,
+  type ServiceSummary,
+} from '@kiln/wire'
 import { useMemo } from 'react'
 import { fetchDiff, fetchTimeline, fetchVersions } from '../api'
 import {
@@ -16,8 +21,10 @@ import { ChangesTable } from '../components/ChangesTable'
 import { Controls } from '../components/Controls'
 import { DiffWindows } from '../components/DiffWindows'
 import { ErrorState } from '../components/ErrorState'
+import { StaleNotice } from '../components/StaleNotice'
 import { FlameGraph } from '../components/FlameGraph'
 import { LoadingState } from '../components/LoadingState'
+import { PackagesTable } from '../components/PackagesTable'
 import { Timeline, TimelinePlaceholder } from '../components/Timeline'
 import { defaultDiffMode, diffChartTree, sideTree } from '../diff-tree'
 import { fileTime } from '../flame-export'
@@ -164,6 +171,7 @@ export function DiffView(props: DiffViewProps) {
       unit={diff.data.unit}
       totals={{ base: diff.data.baseline.total, comp: diff.data.comparison.total }}
       stacks={{ base: diff.data.baseline.stacks, comp: diff.data.comparison.stacks }}
+      seconds={collectedSeconds(diff.data)}
       focus={state.focus}
       onRankChange={(rank) => update({ rank }, 'replace')}
       onFocus={(focus) => update({ focus })}
@@ -222,6 +230,13 @@ export function DiffView(props: DiffViewProps) {
           </div>
         </div>
       </Controls>
+      <p className="mode-note" data-testid="mode-note">
+        {mode === 'normalized'
+          ? 'Normalized: each function’s change of share of its window’s total, so windows of any length or load compare.'
+          : aggregation === 'gauge'
+            ? 'Absolute: the change of each function’s average value (heap in use is averaged over each instance’s snapshots, then summed).'
+            : 'Absolute: values per second of collected instance time, so windows of other lengths or fleet sizes compare.'}
+      </p>
       <DiffWindows
         service={name}
         type={type}
@@ -279,7 +294,15 @@ export function DiffView(props: DiffViewProps) {
           domain={domain}
           deploys={deployMarkers(versionList, domain)}
           deployLink={(marker) => {
-            const c = deployComparison(versionList, marker.version, windowLength(comparison), label)
+            // A filter on both sides (not a version each) goes with the deploy's versions.
+            const filter = baseQuery === compQuery ? compQuery : ''
+            const c = deployComparison(
+              versionList,
+              marker.version,
+              windowLength(comparison),
+              label,
+              filter,
+            )
             return c && comparisonState(c, { service: name, type })
           }}
           highlights={[
@@ -297,7 +320,10 @@ export function DiffView(props: DiffViewProps) {
       ) : (
         <TimelinePlaceholder {...(timeline.error ? { error: timeline.error } : {})} />
       )}
-      {diff.error !== undefined ? (
+      {diff.error !== undefined && diff.data !== undefined ? (
+        <StaleNotice what="the comparison" error={diff.error} onRetry={props.onRetry} />
+      ) : null}
+      {diff.error !== undefined && diff.data === undefined ? (
         <ErrorState what="the comparison" error={diff.error} onRetry={props.onRetry} />
       ) : diff.data === undefined || chartTree === null ? (
         <LoadingState what="the comparison" />
@@ -369,6 +395,16 @@ export function DiffView(props: DiffViewProps) {
               {changesTable}
             </>
           )}
+          <PackagesTable
+            source={{
+              kind: 'diff',
+              root: diff.data.root,
+              totals: { base: diff.data.baseline.total, comp: diff.data.comparison.total },
+            }}
+            unit={diff.data.unit}
+            search={state.search}
+            onSearchChange={(search) => update({ search }, 'replace')}
+          />
         </>
       )}
       {fixed ? null : (
@@ -378,4 +414,15 @@ export function DiffView(props: DiffViewProps) {
       )}
     </>
   )
+}
+
+/**
+ * Seconds of collected instance time of each window, for per-second values; the window's
+ * length when its profiles do not say how long they lasted. `null` for gauges (heap in use).
+ */
+function collectedSeconds(diff: DiffResponse): { base: number; comp: number } | null {
+  if (diff.aggregation === 'gauge') return null
+  const seconds = (w: DiffResponse['baseline']) =>
+    (w.coverageMs > 0 ? w.coverageMs : Math.max(w.to - w.from, 1)) / 1000
+  return { base: seconds(diff.baseline), comp: seconds(diff.comparison) }
 }

@@ -19,10 +19,12 @@ import { AgentsPanel } from '../components/AgentsPanel'
 import { ComparePresets } from '../components/ComparePresets'
 import { Controls } from '../components/Controls'
 import { ErrorState } from '../components/ErrorState'
+import { StaleNotice } from '../components/StaleNotice'
 import { FlameGraph } from '../components/FlameGraph'
 import { LabelFilter } from '../components/LabelFilter'
 import { LoadingState } from '../components/LoadingState'
 import { NoSamplesState } from '../components/NoSamplesState'
+import { PackagesTable } from '../components/PackagesTable'
 import { PprofLink } from '../components/PprofLink'
 import { ProfileSummary } from '../components/ProfileSummary'
 import { SandwichPanel } from '../components/SandwichPanel'
@@ -37,7 +39,8 @@ import { useNavigate } from '../navigation'
 import { timelineStep } from '../timeline-geometry'
 import { timeRangeOf, timeWindow } from '../time-range'
 import { roundWindow, windowLength, type TimeWindow } from '../time-window'
-import { viewOfLink, type ExploreState } from '../url-state'
+import { viewOfLink, type ExploreState, type ViewState } from '../url-state'
+import { combineSelectors } from '../label-selector'
 
 /** Rows asked of `/top`; the table searches and sorts within them. */
 const TOP_LIMIT = 500
@@ -172,10 +175,18 @@ export function ExploreView(props: ExploreViewProps) {
           deploys={deployMarkers(versionList, shown)}
           alerts={alerts.data?.alerts ?? []}
           deployLink={(marker) => {
-            const c = deployComparison(versionList, marker.version, windowLength(shown), label)
+            const c = deployComparison(
+              versionList,
+              marker.version,
+              windowLength(shown),
+              label,
+              query,
+            )
             return c && comparisonState(c, { service: name, type })
           }}
-          alertLink={(alert) => (alert.links ? viewOfLink(alert.links.diff) : null)}
+          alertLink={(alert) =>
+            alert.links ? withFilter(viewOfLink(alert.links.diff), query) : null
+          }
           brushHint="Drag to zoom into a window; Shift+drag to compare it with the window before."
           onBrush={(window, { shiftKey }) => {
             const brushed = roundWindow(window)
@@ -204,13 +215,25 @@ export function ExploreView(props: ExploreViewProps) {
           versionLabel={label}
         />
       ) : null}
-      {profile.error !== undefined ? (
+      {profile.error !== undefined && profile.data !== undefined ? (
+        <StaleNotice what="the flame graph" error={profile.error} onRetry={props.onRetry} />
+      ) : null}
+      {profile.error !== undefined && profile.data === undefined ? (
         <ErrorState what="the flame graph" error={profile.error} onRetry={props.onRetry} />
       ) : type === null || (profile.data !== undefined && profile.data.root.value === 0) ? (
         <NoSamplesState
           service={name}
           type={type}
           rangeLabel={fixed === null ? timeRangeOf(range).label : 'chosen window'}
+          query={query}
+          lastSeen={props.service.lastSeen}
+          window={current}
+          onClearFilter={() => update({ query: '' })}
+          onJumpToLast={() => {
+            const length = windowLength(current)
+            const to = props.service.lastSeen
+            update({ window: roundWindow({ from: to - length, to }) })
+          }}
         />
       ) : profile.data === undefined ? (
         <LoadingState what="the flame graph" />
@@ -253,6 +276,16 @@ export function ExploreView(props: ExploreViewProps) {
               exportName={['kiln', name, type, fileTime(profile.data.from)]}
             />
           </div>
+          <PackagesTable
+            source={{
+              kind: 'explore',
+              root: profile.data.root,
+              total: profile.data.total || profile.data.root.value,
+            }}
+            unit={profile.data.unit}
+            search={state.search}
+            onSearchChange={(search) => update({ search }, 'replace')}
+          />
           {state.focus !== null ? (
             <SandwichPanel
               root={profile.data.root}
@@ -271,4 +304,14 @@ export function ExploreView(props: ExploreViewProps) {
 
 function shownWindow(profile: { from: number; to: number }): TimeWindow {
   return { from: profile.from, to: profile.to }
+}
+
+/** A comparison opened from the explore view keeps its label filter on both sides. */
+function withFilter(view: ViewState, query: string): ViewState {
+  if (view.view !== 'diff' || query === '') return view
+  return {
+    ...view,
+    baseQuery: combineSelectors(view.baseQuery, query),
+    compQuery: combineSelectors(view.compQuery, query),
+  }
 }
