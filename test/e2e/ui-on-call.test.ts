@@ -142,6 +142,39 @@ describe('UI for the engineer on call', () => {
     expect(params.get('compQuery')).toBe(filter)
   })
 
+  it('follows a dark operating system theme', async () => {
+    const context = await browser.newContext({ colorScheme: 'dark' })
+    const page = await context.newPage()
+    page.on('pageerror', (error) => errors.push(error.message))
+    await page.goto(`${server.url}/?service=${CPU_SERVICE}&type=cpu&range=1h`)
+    await waitForFlameGraph(page)
+    const luminance = (css: string) => {
+      const [r, g, b] = (/\d+/g[Symbol.match](css) ?? []).map(Number)
+      return (0.2126 * r! + 0.7152 * g! + 0.0722 * b!) / 255
+    }
+    const colours = await page.evaluate(() => ({
+      page: getComputedStyle(document.documentElement).backgroundColor,
+      text: getComputedStyle(document.body).color,
+    }))
+    expect(luminance(colours.page)).toBeLessThan(0.2)
+    expect(luminance(colours.text)).toBeGreaterThan(0.7)
+    await context.close()
+  })
+
+  it('shows the first rows of the flame graph without scrolling at 1280×720', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } })
+    const page = await context.newPage()
+    await page.goto(`${server.url}/?service=${CPU_SERVICE}&type=cpu&range=1h`)
+    await waitForFlameGraph(page)
+    const top = await page
+      .locator('[data-testid=flamegraph] svg')
+      .first()
+      .evaluate((svg) => svg.getBoundingClientRect().top)
+    // At least 15 rows of frames (18 px each) in view: the flame graph, not the controls.
+    expect(720 - top).toBeGreaterThanOrEqual(15 * 18)
+    await context.close()
+  })
+
   it('keeps the flame graph on screen while the server is away, and recovers', async () => {
     const page = await open(`/?service=${CPU_SERVICE}&type=cpu&range=1h`)
     await waitForFlameGraph(page)

@@ -16,6 +16,15 @@ import type { ViewState } from '../url-state'
 import { AppLink } from './AppLink'
 
 const HEIGHT_PX = 150
+/** On short screens (a laptop at 1280×720) the timeline gives its height to the flame graph. */
+const SHORT_HEIGHT_PX = 104
+const SHORT_VIEWPORT_PX = 820
+
+function chartHeight(): number {
+  return typeof window !== 'undefined' && window.innerHeight < SHORT_VIEWPORT_PX
+    ? SHORT_HEIGHT_PX
+    : HEIGHT_PX
+}
 const MARGIN = { top: 44, right: 12, bottom: 22, left: 12 }
 const MAX_TICKS = 8
 
@@ -66,7 +75,8 @@ export function Timeline(props: TimelineProps) {
   const [hoverX, setHoverX] = useState<number | null>(null)
 
   const plotRight = Math.max(MARGIN.left + 1, widthPx - MARGIN.right)
-  const plotBottom = HEIGHT_PX - MARGIN.bottom
+  const heightPx = chartHeight()
+  const plotBottom = heightPx - MARGIN.bottom
   const x = linearScale([domain.from, domain.to], [MARGIN.left, plotRight])
   const peak = Math.max(0, ...timeline.values.map((v) => v ?? 0))
   const y = linearScale([0, niceCeiling(peak)], [plotBottom, MARGIN.top])
@@ -120,11 +130,11 @@ export function Timeline(props: TimelineProps) {
       </div>
       <div className="timeline-chart" ref={container}>
         {widthPx > 0 ? (
-          <svg width={widthPx} height={HEIGHT_PX} role="img" aria-label="Totals over time">
+          <svg width={widthPx} height={heightPx} role="img" aria-label="Totals over time">
             {ticks.map((t) => (
               <g key={t} className="timeline-tick">
                 <line x1={x(t)} x2={x(t)} y1={MARGIN.top} y2={plotBottom} />
-                <text x={x(t)} y={HEIGHT_PX - 6} textAnchor={tickAnchor(x(t), widthPx)}>
+                <text x={x(t)} y={heightPx - 6} textAnchor={tickAnchor(x(t), widthPx)}>
                   {formatTick(t, tickStep)}
                 </text>
               </g>
