@@ -497,6 +497,35 @@ describe('query API on the embedded store, to the sample', () => {
       )
     })
 
+    it('splits totals by a label, per sample label too, and the groups add up', async () => {
+      const step = 20 * S
+      const n = (ALL.to - ALL.from) / step
+      for (const label of ['instance', 'route']) {
+        const split = await get<TimelineResponse>('/timeline', {
+          service: 'shop',
+          type: 'cpu',
+          ...ALL,
+          step,
+          groupBy: label,
+        })
+        const values = [...new Set(known.map((k) => k.labels[label] ?? ''))]
+        expect(split.groups!.map((g) => g.value).sort()).toEqual(values.sort())
+        for (const group of split.groups!) {
+          const mine = known.filter((k) => (k.labels[label] ?? '') === group.value)
+          expect(group.values, `${label}=${group.value}`).toEqual(
+            bucketSums(mine, ALL.from, step, n),
+          )
+        }
+        // Largest first.
+        const totals = split.groups!.map((g) => g.values.reduce<number>((a, v) => a + (v ?? 0), 0))
+        expect(totals).toEqual([...totals].sort((a, b) => b - a))
+      }
+      const heap = await app.inject({
+        url: `/api/v1/timeline?service=shop&type=heap_inuse_space&from=${ALL.from}&to=${ALL.to}&groupBy=instance`,
+      })
+      expect(heap.statusCode).toBe(400)
+    })
+
     it('chooses the step from the window', async () => {
       const quarter = await get<TimelineResponse>('/timeline', {
         service: 'shop',

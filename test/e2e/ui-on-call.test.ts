@@ -142,6 +142,23 @@ describe('UI for the engineer on call', () => {
     expect(params.get('compQuery')).toBe(filter)
   })
 
+  it('reads the timeline in cores, and splits it by a label', async () => {
+    const page = await open(`/?service=${CPU_SERVICE}&type=cpu&range=1h`)
+    await waitForFlameGraph(page)
+    expect(await page.getByTestId('timeline-caption').textContent()).toMatch(/^CPU in cores/)
+    const ticks = await page.getByTestId('timeline-ytick').allTextContents()
+    expect(ticks.length).toBe(2)
+    for (const tick of ticks) expect(tick).toMatch(/ cores$/)
+
+    await page.getByTestId('group-by').selectOption('instance')
+    await expect.poll(() => page.getByTestId('timeline-group').count()).toBe(INSTANCES.length)
+    const groups = await page
+      .getByTestId('timeline-group')
+      .evaluateAll((paths) => paths.map((p) => p.getAttribute('data-group')))
+    expect(groups.sort()).toEqual([...INSTANCES].sort())
+    expect(new URL(page.url()).searchParams.get('groupBy')).toBe('instance')
+  })
+
   it('follows a dark operating system theme', async () => {
     const context = await browser.newContext({ colorScheme: 'dark' })
     const page = await context.newPage()

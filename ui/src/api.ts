@@ -144,7 +144,10 @@ export function fetchTimeline(
   query: TimelineQuery,
   signal?: AbortSignal,
 ): Promise<TimelineResponse> {
-  return getJson(apiPath('/timeline', { ...windowParams(query), step: query.step }), signal)
+  return getJson(
+    apiPath('/timeline', { ...windowParams(query), step: query.step, groupBy: query.groupBy }),
+    signal,
+  )
 }
 
 export function fetchTop(query: TopQuery, signal?: AbortSignal): Promise<TopResponse> {

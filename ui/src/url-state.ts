@@ -46,6 +46,8 @@ export interface ExploreState extends CommonState {
   sort: TopSort
   /** Largest tree asked of the server; `null`: the server's default. */
   maxNodes: number | null
+  /** A label the timeline is split by (one line per value); `''`: one total. */
+  groupBy: string
 }
 
 export interface DiffState extends CommonState {
@@ -85,6 +87,7 @@ export function defaultExploreState(
     focus: null,
     sort: 'self',
     maxNodes: null,
+    groupBy: '',
     ...patch,
   }
 }
@@ -167,6 +170,7 @@ export function parseViewState(search: string): ViewState {
     focus: focusParam(params),
     sort: oneOf(params.get('sort'), ['self', 'total'] as const) ?? 'self',
     maxNodes: Number.isInteger(maxNodes) && maxNodes >= 2 ? maxNodes : null,
+    groupBy: params.get('groupBy') ?? '',
   })
 }
 
@@ -234,6 +238,7 @@ export function formatViewState(state: ViewState): string {
         ...focusParams(state.focus),
         ['sort', state.sort !== 'self' && state.sort],
         ['maxNodes', state.maxNodes],
+        ['groupBy', state.groupBy],
       ])
   }
 }

@@ -140,6 +140,8 @@ export interface VersionsResponse {
 export interface TimelineQuery extends WindowQuery {
   /** Bucket size in ms; when absent, chosen so the window has at most about 300 buckets. */
   step?: number
+  /** A label to split the totals by (cumulative types): one series per value, e.g. `pod`. */
+  groupBy?: string
 }
 
 /**
@@ -165,6 +167,13 @@ export interface TimelineResponse {
    * buckets whatever their coverage.
    */
   coverage: (number | null)[]
+  /** The label of `groupBy`, when asked. */
+  groupBy?: string
+  /**
+   * With `groupBy`: the totals split by the label's value, the 8 largest over the window first
+   * (`value` `''`: series without the label), then `other: true` summing the rest.
+   */
+  groups?: { value: string; other: boolean; values: (number | null)[] }[]
 }
 
 /**

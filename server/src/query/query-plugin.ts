@@ -162,10 +162,11 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
     '/timeline',
     { schema: TimelineSchema, config: READ },
     async (request) => {
-      const { step } = request.query
+      const { step, groupBy } = request.query
       return queryTimeline(client, db, {
         ...(await windowOf(request.tenant, request.query)),
         step,
+        groupBy,
       })
     },
   )

@@ -1,6 +1,6 @@
 import { unixMs } from '../http/unix-ms.js'
 import { Type, type TSchema } from '@sinclair/typebox'
-import { PROFILE_TYPES, type ProfileTypeName } from '@kiln/wire'
+import { LABEL_NAME_PATTERN, PROFILE_TYPES, type ProfileTypeName } from '@kiln/wire'
 import { AgentStatsHeaderSchema } from '../ingest/agent-stats.js'
 
 /*
@@ -208,6 +208,13 @@ export const TimelineQuery = Type.Object({
       description: 'Bucket size in ms; default: the window in at most 300 buckets',
     }),
   ),
+  groupBy: Type.Optional(
+    Type.String({
+      pattern: LABEL_NAME_PATTERN,
+      maxLength: 128,
+      description: 'A label to split cumulative totals by: one series per value (8 at most, then other)',
+    }),
+  ),
 })
 export const TimelineSchema = {
   summary: 'Totals per time bucket',
@@ -224,6 +231,16 @@ export const TimelineSchema = {
         description:
           'Collected instance-milliseconds per bucket (cumulative types): values / coverage is the load per instance, comparable whatever the schedule; null: no profile',
       }),
+      groupBy: Type.Optional(Type.String()),
+      groups: Type.Optional(
+        Type.Array(
+          Type.Object({
+            value: Type.String(),
+            other: Type.Boolean(),
+            values: Type.Array(Type.Union([Type.Number(), Type.Null()])),
+          }),
+        ),
+      ),
     }),
   },
 }

@@ -17,7 +17,12 @@ import {
 export interface TimelineOptions extends QueryWindow {
   /** Bucket size in ms; chosen from the window when absent. */
   step?: number | undefined
+  /** A label to split the totals by (one series per value, the largest first). */
+  groupBy?: string | undefined
 }
+
+/** Series of a grouped timeline; the rest of the values are summed into one more, `''`. */
+export const MAX_GROUPS = 8
 
 const SECOND = 1000
 const MINUTE = 60 * SECOND
@@ -70,7 +75,7 @@ export async function queryTimeline(
   db: string,
   options: TimelineOptions,
 ): Promise<TimelineResponse> {
-  const { step: askedStep, ...window } = options
+  const { step: askedStep, groupBy, ...window } = options
   const step = askedStep ?? chooseStep(window.from, window.to)
   const first = Math.floor(window.from / step) * step
   const last = Math.floor((window.to - 1) / step) * step
@@ -83,6 +88,12 @@ export async function queryTimeline(
   }
 
   const info = PROFILE_TYPES[window.type]
+  if (groupBy !== undefined && info.aggregation !== 'cumulative') {
+    throw new KilnError(
+      'KILN_ERR_QUERY_INVALID',
+      `groupBy splits cumulative types (cpu, wall, alloc_*), not ${window.type}`,
+    )
+  }
   /** The bucket of a time given in Unix ms. */
   const bucketOf = (ms: string) => `intDiv(${ms}, {step:Int64}) * {step:Int64}`
   const bucket = (column: string) => bucketOf(`toUnixTimestamp64Milli(${column})`)
@@ -147,6 +158,12 @@ export async function queryTimeline(
     }
     params = { ...raw?.params, ...rolled?.params, ...extra, step }
   }
+  const groupsPromise =
+    groupBy === undefined
+      ? Promise.resolve(undefined)
+      : timelineGroups(client, db, { ...window, groupBy, step, first, points })
+  // Awaited below, after the totals: do not let a failure go unhandled meanwhile.
+  groupsPromise.catch(() => undefined)
   const coverageSql =
     info.aggregation === 'cumulative' ? coverageByBucketSql(db, window, 'c_', bucketOf) : undefined
   const [rows, coverageRows] = await Promise.all([
@@ -170,11 +187,69 @@ export async function queryTimeline(
     const i = (Number(row.t) - first) / step
     if (i >= 0 && i < points) coverage[i] = Number(row.c)
   }
+  const groups = await groupsPromise
   return {
     ...windowHeader(window),
     step,
     timestamps,
     values,
     coverage,
+    ...(groups ? { groupBy, groups } : {}),
   }
 }
+
+/**
+ * The totals per bucket split by the value of one label (`''`: series without it), the
+ * {@link MAX_GROUPS} largest values over the window each as a series and the rest summed into
+ * one named `other`. Cumulative types only: a gauge's average per instance does not split by a
+ * label of its samples without changing its meaning.
+ */
+async function timelineGroups(
+  client: ClickHouseClient,
+  db: string,
+  o: QueryWindow & { groupBy: string; step: number; first: number; points: number },
+): Promise<NonNullable<TimelineResponse['groups']>> {
+  // Raw samples only: the rollup keeps series ids, but a long window split by a label reads
+  // its raw rows (documented in the API reference).
+  const { raw } = windowSources(db, { ...o, rollupFrom: undefined }, 'g_')
+  if (!raw) return []
+  const rows = await selectRows<{ t: string | number; g: string; v: string | number }>(
+    client,
+    `SELECT intDiv(toUnixTimestamp64Milli(time), {step:Int64}) * {step:Int64} AS t, g, sum(value) AS v
+      FROM ${db}.samples
+      INNER JOIN (
+        SELECT DISTINCT series_id, labels[{groupBy:String}] AS g FROM ${db}.series
+        WHERE tenant = {g_tenant:String} AND service = {g_service:String} AND type = {g_type:String}
+      ) AS s USING (series_id)
+      WHERE ${raw.text}
+      GROUP BY t, g`,
+    { ...raw.params, groupBy: o.groupBy, step: o.step },
+  )
+  const totals = new Map<string, number>()
+  for (const r of rows) totals.set(r.g, (totals.get(r.g) ?? 0) + Number(r.v))
+  const ranked = [...totals.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+  const kept = new Set(ranked.slice(0, MAX_GROUPS).map(([g]) => g))
+  const series = new Map<string, (number | null)[]>()
+  const valuesOf = (g: string) => {
+    let values = series.get(g)
+    if (!values) series.set(g, (values = new Array<number | null>(o.points).fill(null)))
+    return values
+  }
+  for (const r of rows) {
+    const i = (Number(r.t) - o.first) / o.step
+    if (i < 0 || i >= o.points) continue
+    const values = valuesOf(kept.has(r.g) ? r.g : OTHER_GROUP)
+    values[i] = (values[i] ?? 0) + Number(r.v)
+  }
+  const order = [...ranked.map(([g]) => g).filter((g) => kept.has(g)), OTHER_GROUP]
+  return order
+    .filter((g) => series.has(g))
+    .map((g) =>
+      g === OTHER_GROUP
+        ? { value: '', other: true, values: series.get(g)! }
+        : { value: g, other: false, values: series.get(g)! },
+    )
+}
+
+/** The key of the values past the largest {@link MAX_GROUPS} (no label value holds a NUL). */
+const OTHER_GROUP = '\u0000'

@@ -1,7 +1,7 @@
 import type { AlertView, TimelineResponse } from '@kiln/wire'
 import { useRef, useState, type PointerEvent, type ReactNode } from 'react'
 import type { DeployMarker } from '../compare-presets'
-import { formatValue } from '../format'
+import { formatNumber, formatRate, formatValue } from '../format'
 import { useElementWidth } from '../hooks/use-element-width'
 import {
   brushWindow,
@@ -118,19 +118,39 @@ export function Timeline(props: TimelineProps) {
   return (
     <section className="timeline" aria-label="Timeline" data-testid="timeline">
       <div className="timeline-caption">
-        <span>
-          {gauge ? 'In use (average)' : 'Total'} per {formatDuration(timeline.step)}, peak{' '}
-          {formatValue(peak, timeline.unit)}
-        </span>
+        <span data-testid="timeline-caption">{timelineCaption(timeline, peak)}</span>
         <span className="timeline-readout" aria-live="polite">
           {hovered !== null
             ? `${timeFormat.format(hovered.at)}: ${bucketReadout(hovered, timeline)}`
             : props.brushHint}
         </span>
       </div>
+      {timeline.groups ? (
+        <ul className="timeline-legend" aria-label={`Split by ${timeline.groupBy ?? 'label'}`}>
+          {timeline.groups.map((group, i) => (
+            <li key={group.other ? '\u0000other' : `g${group.value}`} data-group={groupName(group)}>
+              <span
+                className="timeline-swatch"
+                style={{ background: GROUP_COLOURS[i % GROUP_COLOURS.length] }}
+              />
+              {groupName(group)}
+            </li>
+          ))}
+        </ul>
+      ) : null}
       <div className="timeline-chart" ref={container}>
         {widthPx > 0 ? (
           <svg width={widthPx} height={heightPx} role="img" aria-label="Totals over time">
+            {empty
+              ? null
+              : [niceCeiling(peak), niceCeiling(peak) / 2].map((v) => (
+                  <g key={`y${v}`} className="timeline-ytick" data-testid="timeline-ytick">
+                    <line x1={MARGIN.left} x2={plotRight} y1={y(v)} y2={y(v)} />
+                    <text x={MARGIN.left + 2} y={y(v) - 3}>
+                      {naturalRate(v, timeline)}
+                    </text>
+                  </g>
+                ))}
             {ticks.map((t) => (
               <g key={t} className="timeline-tick">
                 <line x1={x(t)} x2={x(t)} y1={MARGIN.top} y2={plotBottom} />
@@ -193,6 +213,16 @@ export function Timeline(props: TimelineProps) {
             })}
             <path className="timeline-area" d={paths.area} />
             <path className="timeline-line" d={paths.line} />
+            {(timeline.groups ?? []).map((group, i) => (
+              <path
+                key={group.other ? '\u0000other' : `g${group.value}`}
+                className="timeline-group-line"
+                data-testid="timeline-group"
+                data-group={groupName(group)}
+                stroke={GROUP_COLOURS[i % GROUP_COLOURS.length]}
+                d={seriesPaths({ ...timeline, values: group.values }, domain, x, y).line}
+              />
+            ))}
             {deploys.map((m) => (
               <line
                 key={m.version}
@@ -349,17 +379,66 @@ function bucketAt(
  */
 export function bucketReadout(
   bucket: { value: number | null; coverage: number | null },
-  timeline: Pick<TimelineResponse, 'unit' | 'step' | 'aggregation'>,
+  timeline: Pick<TimelineResponse, 'unit' | 'step' | 'aggregation'> & { type?: string },
 ): string {
   if (bucket.value === null) {
     return timeline.aggregation === 'cumulative' && bucket.coverage === null
       ? 'nothing collected'
       : 'no samples'
   }
-  const value = formatValue(bucket.value, timeline.unit)
+  const raw = formatValue(bucket.value, timeline.unit)
+  const value =
+    timeline.aggregation === 'gauge' ? raw : `${naturalRate(bucket.value, timeline)} (${raw})`
   if (bucket.coverage === null || bucket.coverage <= 0) return value
   const instances = bucket.coverage / timeline.step
   return `${value} · ${instances.toFixed(instances < 10 ? 1 : 0)} instances collecting`
+}
+
+/**
+ * A bucket's value in the unit people think in: for cumulative types its rate over the bucket
+ * (CPU in cores, other times in ms/s, bytes in KiB/s), summed over the instances that collected;
+ * gauges (heap in use) as they are.
+ */
+export function naturalRate(
+  value: number,
+  timeline: Pick<TimelineResponse, 'unit' | 'step' | 'aggregation'> & { type?: string },
+): string {
+  if (timeline.aggregation === 'gauge') return formatValue(value, timeline.unit)
+  const perSecond = value / (timeline.step / 1000)
+  if (timeline.unit === 'nanoseconds' && timeline.type === 'cpu') {
+    return `${formatNumber(perSecond / 1e9)} cores`
+  }
+  return formatRate(perSecond, timeline.unit)
+}
+
+/** Colours of a split timeline's lines, told apart also without colour vision (the legend). */
+const GROUP_COLOURS = [
+  '#0b5cad',
+  '#d9480f',
+  '#2b8a3e',
+  '#862e9c',
+  '#c2255c',
+  '#5c940d',
+  '#1098ad',
+  '#e67700',
+  '#868e96',
+]
+
+/** A group's name in the legend: its label value, "(no label)", or "other". */
+export function groupName(group: { value: string; other: boolean }): string {
+  return group.other ? 'other' : group.value === '' ? '(no label)' : group.value
+}
+
+/** What the timeline's values are, said once above it. */
+export function timelineCaption(
+  timeline: Pick<TimelineResponse, 'unit' | 'step' | 'aggregation'> & { type?: string },
+  peak: number,
+): string {
+  if (timeline.aggregation === 'gauge') {
+    return `In use (average per ${formatDuration(timeline.step)}), peak ${formatValue(peak, timeline.unit)}`
+  }
+  const what = timeline.type === 'cpu' ? 'CPU in cores' : 'Per second'
+  return `${what}, summed over the instances collecting (per ${formatDuration(timeline.step)}); peak ${naturalRate(peak, timeline)}`
 }
 
 /** Tick labels near an edge are anchored inside the chart, so they are not cut off. */

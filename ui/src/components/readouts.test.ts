@@ -2,15 +2,26 @@ import type { AgentInstance } from '@kiln/wire'
 import { describe, expect, it } from 'vitest'
 import { formatPercent, formatValue } from '../format'
 import { collection } from './AgentsPanel'
-import { bucketReadout, coverageStrip } from './Timeline'
+import { bucketReadout, coverageStrip, naturalRate, timelineCaption } from './Timeline'
 
 describe('timeline readout', () => {
   const cpu = { unit: 'nanoseconds', step: 10_000, aggregation: 'cumulative' } as const
 
   it('says how many instances collected, so a gap is not read as idleness', () => {
     // 2.5 instance-buckets of coverage in a 10 s bucket: 2.5 instances on average.
-    const text = bucketReadout({ value: 3e9, coverage: 25_000 }, cpu)
-    expect(text).toBe(`${formatValue(3e9, 'nanoseconds')} · 2.5 instances collecting`)
+    const text = bucketReadout({ value: 3e9, coverage: 25_000 }, { ...cpu, type: 'cpu' })
+    // 3 s of CPU in a 10 s bucket: 0.3 cores.
+    expect(text).toBe(`0.3 cores (${formatValue(3e9, 'nanoseconds')}) · 2.5 instances collecting`)
+  })
+
+  it('gives values in natural units: cores for CPU, rates for other times, bytes for heap', () => {
+    expect(naturalRate(3e9, { ...cpu, type: 'cpu' })).toBe('0.3 cores')
+    expect(naturalRate(3e9, { ...cpu, type: 'wall' })).toBe('300 ms/s')
+    const heap = { unit: 'bytes', step: 10_000, aggregation: 'gauge' } as const
+    expect(naturalRate(64 * 1024 ** 2, heap)).toBe('64 MiB')
+    expect(timelineCaption({ ...cpu, type: 'cpu' }, 6e9)).toBe(
+      'CPU in cores, summed over the instances collecting (per 10 s); peak 0.6 cores',
+    )
   })
 
   it('tells nothing collected from no samples', () => {

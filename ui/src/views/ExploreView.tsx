@@ -1,4 +1,4 @@
-import type { ServiceSummary } from '@kiln/wire'
+import { PROFILE_TYPES, isProfileTypeName, type ServiceSummary } from '@kiln/wire'
 import { useMemo } from 'react'
 import {
   fetchAgents,
@@ -63,6 +63,11 @@ export function ExploreView(props: ExploreViewProps) {
   const { state, service, type, refreshToken, setState } = props
   const navigate = useNavigate()
   const { query, range, maxNodes, sort } = state
+  // Gauges (heap in use) are averaged per instance: their timeline is not split by a label.
+  const cumulative =
+    type !== null && isProfileTypeName(type) && PROFILE_TYPES[type].aggregation === 'cumulative'
+  const groupBy = cumulative ? state.groupBy : ''
+  const splittable = groupBy !== ''
   const name = service.name
   // The window every request of this refresh reads: a preset's moves on with each refresh.
   const fixed = state.window
@@ -80,8 +85,8 @@ export function ExploreView(props: ExploreViewProps) {
     type === null
       ? null
       : {
-          key: `timeline${spec}`,
-          group: JSON.stringify([name, type, query]),
+          key: `timeline${spec}${groupBy}`,
+          group: JSON.stringify([name, type, query, groupBy]),
           load: (signal) =>
             fetchTimeline(
               {
@@ -90,6 +95,7 @@ export function ExploreView(props: ExploreViewProps) {
                 ...current,
                 ...selector,
                 step: timelineStep(windowLength(current)),
+                ...(splittable ? { groupBy } : {}),
               },
               signal,
             ),
@@ -158,6 +164,21 @@ export function ExploreView(props: ExploreViewProps) {
           onRangeChange={(next) => update({ range: next, window: null })}
           onWindowChange={(next) => update({ window: roundWindow(next) })}
         />
+        {cumulative ? (
+          <label className="control">
+            <span>Split timeline by</span>
+            <select
+              data-testid="group-by"
+              value={groupBy}
+              onChange={(event) => update({ groupBy: event.target.value }, 'replace')}
+            >
+              <option value="">nothing (total)</option>
+              {(labels.data?.names ?? []).map((label) => (
+                <option key={label}>{label}</option>
+              ))}
+            </select>
+          </label>
+        ) : null}
         {type !== null ? (
           <LabelFilter
             service={name}
