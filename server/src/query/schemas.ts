@@ -212,7 +212,8 @@ export const TimelineQuery = Type.Object({
     Type.String({
       pattern: LABEL_NAME_PATTERN,
       maxLength: 128,
-      description: 'A label to split cumulative totals by: one series per value (8 at most, then other)',
+      description:
+        'A label to split cumulative totals by: one series per value (8 at most, then other)',
     }),
   ),
 })

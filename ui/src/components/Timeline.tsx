@@ -83,7 +83,6 @@ export function Timeline(props: TimelineProps) {
   const paths = seriesPaths(timeline, domain, x, y)
   const { step: tickStep, ticks } = timeTicks(domain, Math.min(MAX_TICKS, widthPx / 90))
   const empty = timeline.values.every((v) => v === null)
-  const gauge = timeline.aggregation === 'gauge'
 
   const localX = (event: PointerEvent<SVGElement>) =>
     event.clientX - event.currentTarget.getBoundingClientRect().left
