@@ -46,7 +46,9 @@ export function AgentsPanel({ agents }: { agents: readonly AgentInstance[] }) {
       <table>
         <thead>
           <tr>
-            <th>host</th>
+            <th title="the host name the agent reports: on Kubernetes, the pod's name">
+              pod / host
+            </th>
             <th>pid</th>
             <th>version</th>
             <th title="collection and profiler-thread CPU over the window, in % of one core">
