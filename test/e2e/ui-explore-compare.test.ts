@@ -48,6 +48,26 @@ function shareChanges(): Map<string, number> {
   return new Map([...after].map(([fn, share]) => [fn, share - (before.get(fn) ?? 0)]))
 }
 
+/** Change of share of the total of every frame below the root (each call path), new vs old. */
+function frameShareChanges(): Map<string, number> {
+  const shares = (version: string) => {
+    const stacks = CPU_STACKS[version]!
+    const total = stacks.reduce((sum, s) => sum + s.ms, 0)
+    const byPath = new Map<string, number>()
+    for (const { stack, ms } of stacks) {
+      for (let depth = 1; depth <= stack.length; depth++) {
+        const path = stack.slice(0, depth).join(';')
+        byPath.set(path, (byPath.get(path) ?? 0) + ms / total)
+      }
+    }
+    return byPath
+  }
+  const before = shares(OLD_VERSION)
+  const after = shares(NEW_VERSION)
+  const paths = new Set([...before.keys(), ...after.keys()])
+  return new Map([...paths].map((p) => [p, (after.get(p) ?? 0) - (before.get(p) ?? 0)]))
+}
+
 describe('UI: explore, compare and heap views against a real server', () => {
   let server: TestServer
   let browser: Browser
@@ -135,6 +155,24 @@ describe('UI: explore, compare and heap views against a real server', () => {
         expect(await other.getAttribute('data-change')).toBe('shrank')
       }
     }
+    // The colour scale beside the graph, with the largest changes of a frame in share points.
+    const scale = page.getByTestId('diff-scale')
+    expect(await scale.isVisible()).toBe(true)
+    expect(await scale.locator('.diff-scale-tick').allTextContents()).toEqual([
+      'gone',
+      '×½',
+      'same',
+      '×2',
+      'new',
+    ])
+    const range = scale.getByTestId('diff-scale-range')
+    const points = [...((await range.textContent()) ?? '').matchAll(/([+−])([\d.]+) pp/g)].map(
+      ([, sign, n]) => (sign === '−' ? -1 : 1) * Number(n),
+    )
+    const frameChanges = [...frameShareChanges().values()]
+    expect(points).toHaveLength(2)
+    expect(points[0]).toBeCloseTo(Math.min(...frameChanges) * 100, 0)
+    expect(points[1]).toBeCloseTo(Math.max(...frameChanges) * 100, 0)
     await screenshot(page, 'compare', { docs: true })
 
     // Absolute: the unchanged functions are the same; the slower one still grew.
@@ -148,6 +186,9 @@ describe('UI: explore, compare and heap views against a real server', () => {
       .toBe('same')
     expect(await frame.getAttribute('data-change')).toBe('grew')
     expect(new URL(page.url()).searchParams.get('mode')).toBe('absolute')
+    // The scale's largest changes are now values (CPU time), not share points.
+    await expect.poll(() => range.textContent()).not.toContain('pp')
+    expect(await range.textContent()).toMatch(/[+−][\d.]+ (ns|µs|ms|s)\b/)
 
     // Side by side: each window's own flame graph.
     await page.getByTestId('layout-split').click()

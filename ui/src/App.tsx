@@ -72,6 +72,8 @@ export function App() {
     )
   } else if (access.kind === 'pick-tenant' || switching) {
     const onPick = (tenant: string) => {
+      // Another tenant has other services: what the URL named belonged to the one left.
+      if (stored.tenant !== null && tenant !== stored.tenant) forgetServiceInUrl()
       setSwitching(false)
       store.setTenant(tenant)
     }
@@ -116,4 +118,13 @@ export function App() {
       <main className="app-main">{body}</main>
     </div>
   )
+}
+
+/** Drop the service and what hangs on it from the URL (the view and its windows stay). */
+function forgetServiceInUrl(): void {
+  const url = new URL(window.location.href)
+  for (const name of ['service', 'type', 'query', 'baseQuery', 'compQuery', 'focus', 'focusFile']) {
+    url.searchParams.delete(name)
+  }
+  window.history.replaceState(window.history.state, '', url)
 }

@@ -7,7 +7,7 @@ import { EmptyState } from './components/EmptyState'
 import { ErrorState } from './components/ErrorState'
 import { LoadingState } from './components/LoadingState'
 import { OpenLink } from './components/OpenLink'
-import { StaleNotice } from './components/StaleNotice'
+import { StaleNotice, keepsLastAnswer } from './components/StaleNotice'
 import { UnknownServiceState } from './components/UnknownServiceState'
 import { useAutoRefresh } from './hooks/use-auto-refresh'
 import { useResource, type ResourceRequest } from './hooks/use-resource'
@@ -79,7 +79,10 @@ function ViewWorkspace({ sessionControls }: WorkspaceProps) {
     if (view.view === 'alerts') {
       return <AlertsView state={view} refreshToken={refreshToken} onRetry={refresh} />
     }
-    if (services.error !== undefined && services.data === undefined) {
+    if (
+      services.error !== undefined &&
+      (services.data === undefined || !keepsLastAnswer(services.error))
+    ) {
       return <ErrorState what="services" error={services.error} onRetry={refresh} />
     }
     if (services.data === undefined) return <LoadingState what="services" />
@@ -141,7 +144,9 @@ function ViewWorkspace({ sessionControls }: WorkspaceProps) {
           {sessionControls}
         </header>
         <main className="app-main">
-          {services.error !== undefined && services.data !== undefined ? (
+          {services.error !== undefined &&
+          services.data !== undefined &&
+          keepsLastAnswer(services.error) ? (
             <StaleNotice what="the services" error={services.error} onRetry={refresh} />
           ) : null}
           {content()}

@@ -4,6 +4,7 @@ import type { FlameNode } from '@kiln/wire'
 import flamegraph, { type FlameGraphFrame } from 'd3-flame-graph/dist/d3-flamegraph.js'
 import 'd3-flame-graph/dist/d3-flamegraph.css'
 import { select } from 'd3-selection'
+import { fitLabel } from './flame-export'
 import {
   findFrame,
   framePath,
@@ -26,8 +27,8 @@ export const PAINT_MEASURE = 'kiln:flamegraph-first-paint'
 export interface FlameChartHandlers<T extends FlameNode> {
   onHover(node: T): void
   onLeave(): void
-  /** `zoomed` is false when the chart shows the whole tree again. */
-  onZoom(zoomed: boolean): void
+  /** The frame zoomed to (by a click, a focus or a refresh); `null`: the whole tree again. */
+  onZoom(node: T | null): void
   /** `null` when the search term is empty. */
   onSearch(summary: SearchSummary | null): void
 }
@@ -55,24 +56,72 @@ export interface FlameChart<T extends FlameNode> {
   destroy(): void
 }
 
-/**
- * d3-flame-graph writes labels at the end of a transition
- * (`.transition().delay(transitionDuration).text(getName)` in its `update()`), so right after a
- * draw the label divs are empty. Fill them now from the `name` attribute it sets at once, so
- * the names are in the DOM as soon as the SVG is.
- */
-function fillLabels(container: HTMLElement): void {
-  for (const label of container.querySelectorAll<HTMLElement>('g.frame .d3-flame-graph-label')) {
-    // Frames narrower than 35 px hide their label: leave those empty (most of a big tree).
-    if (label.style.display === 'none') continue
-    const name = label.closest('g.frame')?.getAttribute('name')
-    if (name != null && label.textContent !== name) label.textContent = name
+const SVG_NS = 'http://www.w3.org/2000/svg'
+/** The label font (`.flame-chart .d3-flame-graph-label` in styles.css), to measure a character. */
+const LABEL_FONT = '12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace'
+const LABEL_X_PX = 4
+/** Baseline of a label in a 20 px cell: 12 px text, vertically centred. */
+const LABEL_BASELINE_PX = 14
+
+/** Width of one character of the (monospace) label font, measured once; `undefined`: no canvas. */
+let labelCharPx: number | null = null
+function measureLabelChar(): number | undefined {
+  if (labelCharPx === null) {
+    const context = document.createElement('canvas').getContext('2d')
+    if (context !== null) context.font = LABEL_FONT
+    labelCharPx = (context?.measureText('0123456789').width ?? 0) / 10
   }
+  return labelCharPx > 0 ? labelCharPx : undefined
+}
+
+/**
+ * Labels as SVG `<text>`, cut to the frame's width, in place of d3-flame-graph's.
+ *
+ * d3-flame-graph gives every frame a `<foreignObject><div class="d3-flame-graph-label">`, even
+ * the ones too narrow for text (it hides those with `display: none`), and writes the name at
+ * the end of a transition per frame (`.transition().delay(transitionDuration).text(getName)` in
+ * its `update()`): an HTML layout box and a timer per frame, most of the first draw of a
+ * 10k-frame graph (bench/README.md, "UI render"). The build leaves those boxes out
+ * (d3-flame-graph-patch.ts); where the bundle is not patched (`vite dev`) each draw removes the
+ * ones it added. Either way a frame gets a `<text>` (same class, for styles and tests) when it
+ * has room for two characters, the name cut with an ellipsis as the export does (`fitLabel`).
+ */
+function writeLabel(frame: Element, charPx: number | undefined): void {
+  // A frame d3-flame-graph has just added ends with its `<foreignObject>`; ours with the label.
+  let last = frame.lastElementChild
+  if (last?.localName === 'foreignObject') {
+    last.remove()
+    last = frame.lastElementChild
+  }
+  let text = last?.localName === 'text' ? last : null
+  // d3-flame-graph sets `width` on the `<g>` at once (the `<rect>`'s follows in a transition).
+  const label = fitLabel(
+    frame.getAttribute('name') ?? '',
+    Number(frame.getAttribute('width')),
+    charPx,
+  )
+  if (label === '') {
+    text?.remove()
+    return
+  }
+  if (text === null) {
+    text = document.createElementNS(SVG_NS, 'text')
+    text.setAttribute('class', 'd3-flame-graph-label')
+    text.setAttribute('x', String(LABEL_X_PX))
+    text.setAttribute('y', String(LABEL_BASELINE_PX))
+    frame.append(text)
+  }
+  if (text.textContent !== label) text.textContent = label
 }
 
 /** The datum d3 keeps on each drawn `<g>` (d3-selection stores it as `__data__`). */
 function frameOf<T>(element: Element): FlameGraphFrame<T> | undefined {
   return (element as Element & { __data__?: FlameGraphFrame<T> }).__data__
+}
+
+/** A copy of each node (the values they point to are shared: the chart only reads those). */
+function copyTree<T extends FlameNode>(node: T): T {
+  return { ...node, children: node.children.map((child) => copyTree(child as T)) }
 }
 
 function* frames<T>(root: FlameGraphFrame<T>): Generator<FlameGraphFrame<T>> {
@@ -91,8 +140,13 @@ export function createFlameChart<T extends FlameNode>(
   let drawn = false
   let zoomPath: string[] = []
   let searchTerm = ''
+  let searchMatches = 0
   let focused: FunctionRef | null = null
   const chartName = options.name ?? 'flamegraph'
+  // What d3-flame-graph draws into. The first draw happens while it is out of the document, so
+  // the browser does not restyle the page for each of the thousands of elements d3 adds and
+  // sets attributes on (the worst-case draw took 1.2 s attached, 0.9 s detached).
+  const host = document.createElement('div')
 
   const tooltip = Object.assign((_svg: unknown) => undefined, {
     show: (frame: FlameGraphFrame<T>) => handlers.onHover(frame.data),
@@ -111,10 +165,13 @@ export function createFlameChart<T extends FlameNode>(
     .resetHeightOnZoom(true)
     .tooltip(tooltip)
     .setSearchMatch((frame, term) => matchesSearch(frame.data, term))
-    .setSearchHandler((matches) => handlers.onSearch(summarizeMatches(matches)))
+    .setSearchHandler((matches) => {
+      searchMatches = matches.length
+      handlers.onSearch(summarizeMatches(matches))
+    })
     .onClick((frame) => {
       zoomPath = framePath(frame)
-      handlers.onZoom(frame.parent !== null)
+      handlers.onZoom(frame.parent !== null ? frame.data : null)
       decorate()
     })
   const { color } = options
@@ -123,29 +180,44 @@ export function createFlameChart<T extends FlameNode>(
   }
 
   function rootFrame(): FlameGraphFrame<T> {
-    // d3-flame-graph replaces the container's datum with the d3-hierarchy root it builds.
-    return select(container).datum() as FlameGraphFrame<T>
+    // d3-flame-graph replaces the host's datum with the d3-hierarchy root it builds.
+    return select(host).datum() as FlameGraphFrame<T>
   }
 
-  /** Labels, the caller's attributes and the focus outline on every drawn frame. */
+  /**
+   * Labels, the caller's attributes, the focus outline and the search match on every drawn
+   * frame. While a search matches, the frames that do not are dimmed (styles.css), so a narrow
+   * match stands out.
+   */
   function decorate(): void {
-    fillLabels(container)
+    const charPx = measureLabelChar()
     const { attributes } = options
-    if (attributes === undefined && focused === null) return
-    for (const element of container.querySelectorAll('g.frame')) {
-      const node = frameOf<T>(element)?.data
-      if (node === undefined) continue
+    const searching = searchTerm.trim() !== '' && searchMatches > 0
+    host.toggleAttribute('data-searching', searching)
+    for (const element of host.querySelectorAll('g.frame')) {
+      writeLabel(element, charPx)
+      const frame = frameOf<T>(element)
+      if (frame === undefined) continue
+      const node = frame.data
       if (attributes !== undefined) {
         for (const [name, value] of Object.entries(attributes(node))) {
           if (element.getAttribute(name) !== value) element.setAttribute(name, value)
         }
       }
-      element.toggleAttribute('data-focused', focused !== null && sameFunction(node, focused))
+      const isFocused = focused !== null && sameFunction(node, focused)
+      if (element.hasAttribute('data-focused') !== isFocused) {
+        element.toggleAttribute('data-focused', isFocused)
+      }
+      const isMatch = searching && frame.highlight === true
+      if (element.hasAttribute('data-match') !== isMatch) {
+        element.toggleAttribute('data-match', isMatch)
+      }
     }
   }
 
   function applySearch(): void {
     if (searchTerm.trim() === '') {
+      searchMatches = 0
       chart.clear()
       handlers.onSearch(null)
     } else {
@@ -171,10 +243,10 @@ export function createFlameChart<T extends FlameNode>(
    * an animation frame runs once that frame is painted.
    */
   function measure(start: number, first: boolean): void {
-    const detail = { chart: chartName, frames: container.querySelectorAll('g.frame').length }
+    const detail = { chart: chartName, frames: host.querySelectorAll('g.frame').length }
     performance.measure(RENDER_MEASURE, { start, end: performance.now(), detail })
     if (!first) return
-    const rect = container.querySelector('g.frame rect')
+    const rect = host.querySelector('g.frame rect')
     const check = () => {
       if (rect === null || Number(rect.getAttribute('width')) > 0) {
         setTimeout(() => performance.measure(PAINT_MEASURE, { start, detail }))
@@ -190,13 +262,13 @@ export function createFlameChart<T extends FlameNode>(
       const start = performance.now()
       const first = !drawn
       // The chart keeps zoom state (`hide`, `fade`) on the data objects: give it its own copy.
-      const data = structuredClone(root)
+      const data = copyTree(root)
       if (drawn) {
         chart.update(data)
       } else {
         // Nothing to animate from on the first draw: show the frames at once.
         chart.transitionDuration(0)
-        select(container).datum(data).call(chart)
+        select(host).datum(data).call(chart)
         chart.transitionDuration(TRANSITION_MS)
       }
       drawn = true
@@ -204,7 +276,7 @@ export function createFlameChart<T extends FlameNode>(
         const frame = findFrame(rootFrame(), zoomPath)
         if (frame === undefined) {
           zoomPath = []
-          handlers.onZoom(false)
+          handlers.onZoom(null)
         } else {
           chart.zoomTo(frame)
         }
@@ -213,6 +285,7 @@ export function createFlameChart<T extends FlameNode>(
       }
       if (searchTerm !== '') applySearch()
       decorate()
+      if (first) container.append(host)
       measure(start, first)
     },
     resize(widthPx) {
@@ -246,10 +319,11 @@ export function createFlameChart<T extends FlameNode>(
       if (drawn) chart.resetZoom()
     },
     svg() {
-      return container.querySelector('svg')
+      return host.querySelector('svg')
     },
     destroy() {
       chart.destroy()
+      host.remove()
     },
   }
 }

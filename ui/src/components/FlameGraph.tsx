@@ -4,8 +4,10 @@ import { formatPercent, type ValueUnit } from '../format'
 import type { SearchSummary } from '../flame-tree'
 import { createFlameChart, type FlameChart, type FlameChartOptions } from '../flamegraph-bindings'
 import type { DiffMode, FunctionRef } from '../url-state'
+import { DiffScaleLegend } from './DiffScaleLegend'
 import { ExportButtons } from './ExportButtons'
 import { FlameTooltip } from './FlameTooltip'
+import { FrameDetails } from './FrameDetails'
 
 interface FlameGraphProps {
   root: ChartNode
@@ -45,7 +47,11 @@ const diffOptions: FlameChartOptions<ChartNode> = {
       : {},
 }
 
-/** The flame graph with its search box, reset-zoom button, export buttons and tooltip. */
+/**
+ * The flame graph with its search box, reset-zoom button, export buttons, the colour scale of a
+ * diff, the tooltip and, under a graph with a toolbar, a line with the hovered or zoomed frame's
+ * details and a button that copies its name.
+ */
 export function FlameGraph(props: FlameGraphProps) {
   const { root, unit, total, search, onSearchChange, focus = null, diffMode } = props
   const testId = props.testId ?? 'flamegraph'
@@ -53,9 +59,9 @@ export function FlameGraph(props: FlameGraphProps) {
   const chart = useRef<FlameChart<ChartNode> | null>(null)
   const pointer = useRef({ x: 0, y: 0 })
   const [hover, setHover] = useState<Hover | null>(null)
-  const [zoomed, setZoomed] = useState(false)
+  /** The frame zoomed to; `null`: the whole tree. */
+  const [zoomed, setZoomed] = useState<ChartNode | null>(null)
   const [searchSummary, setSearchSummary] = useState<SearchSummary | null>(null)
-  const [widthPx, setWidthPx] = useState(0)
   // Chosen once per chart: a graph is a diff or not for its whole life (its parent keys it).
   const [isDiff] = useState(diffMode !== undefined)
 
@@ -74,12 +80,10 @@ export function FlameGraph(props: FlameGraphProps) {
     )
     chart.current = created
     let lastWidthPx = element.clientWidth
-    setWidthPx(lastWidthPx)
     const observer = new ResizeObserver(() => {
       const width = element.clientWidth
       if (width === lastWidthPx || width === 0) return
       lastWidthPx = width
-      setWidthPx(width)
       created.resize(width)
     })
     observer.observe(element)
@@ -132,13 +136,16 @@ export function FlameGraph(props: FlameGraphProps) {
           <button
             type="button"
             onClick={() => chart.current?.resetZoom()}
-            disabled={!zoomed}
+            disabled={zoomed === null}
             title="Show the whole tree again"
           >
             Reset zoom
           </button>
           {props.exportName !== undefined ? (
             <ExportButtons name={props.exportName} svg={() => chart.current?.svg() ?? null} />
+          ) : null}
+          {diffMode !== undefined ? (
+            <DiffScaleLegend root={root} mode={diffMode} unit={unit} />
           ) : null}
           {props.children}
           <span className="flame-hint">Click a frame to zoom into it.</span>
@@ -154,10 +161,18 @@ export function FlameGraph(props: FlameGraphProps) {
             mode={diffMode}
             x={hover.x}
             y={hover.y}
-            containerWidth={widthPx}
           />
         ) : null}
       </div>
+      {toolbar ? (
+        <FrameDetails
+          node={hover?.node ?? zoomed}
+          unit={unit}
+          total={total}
+          mode={diffMode}
+          testId={`${testId}-details`}
+        />
+      ) : null}
     </section>
   )
 }

@@ -1,8 +1,9 @@
-import type { ChartNode, DiffValues } from '../diff-tree'
-import { formatNumber, formatPercent, formatValue, type ValueUnit } from '../format'
+import { useLayoutEffect, useRef } from 'react'
+import type { ChartNode } from '../diff-tree'
+import type { ValueUnit } from '../format'
+import { frameFigures } from '../frame-figures'
+import { placeTooltip } from '../tooltip-placement'
 import type { DiffMode } from '../url-state'
-
-const POINTER_OFFSET_PX = 14
 
 interface FlameTooltipProps {
   node: ChartNode
@@ -10,71 +11,52 @@ interface FlameTooltipProps {
   total: number
   /** Set in a diff: how the change is measured. */
   mode?: DiffMode | undefined
-  /** Pointer position inside the flame graph, in px. */
+  /** Pointer position inside the tooltip's positioned parent (the flame area), in px. */
   x: number
   y: number
-  /** Width of the flame graph, to keep the tooltip inside it. */
-  containerWidth: number
-}
-
-const points = (share: number): string =>
-  `${share >= 0 ? '+' : '−'}${formatNumber(Math.abs(share) * 100)} pp`
-
-function DiffRows({ diff, unit, mode }: { diff: DiffValues; unit: ValueUnit; mode: DiffMode }) {
-  const delta = diff.compTotal - diff.baseTotal
-  return (
-    <>
-      <dt>Baseline</dt>
-      <dd>
-        {formatValue(diff.baseTotal, unit)} ({formatNumber(diff.baseShare * 100)}%)
-      </dd>
-      <dt>Comparison</dt>
-      <dd>
-        {formatValue(diff.compTotal, unit)} ({formatNumber(diff.compShare * 100)}%)
-      </dd>
-      <dt>Change</dt>
-      <dd className={`change-${diff.kind}`}>
-        {mode === 'normalized'
-          ? `${points(diff.compShare - diff.baseShare)} of total`
-          : `${delta >= 0 ? '+' : '−'}${formatValue(Math.abs(delta), unit)}`}
-      </dd>
-      <dt>Self</dt>
-      <dd>
-        {formatValue(diff.baseSelf, unit)} → {formatValue(diff.compSelf, unit)}
-      </dd>
-    </>
-  )
 }
 
 /** Name, file, total and self of the hovered frame; in a diff, both windows and the change. */
 export function FlameTooltip(props: FlameTooltipProps) {
-  const { node, unit, total, mode, x, y, containerWidth } = props
-  const flip = x > containerWidth / 2
-  const style = {
-    left: flip ? x - POINTER_OFFSET_PX : x + POINTER_OFFSET_PX,
-    top: y + POINTER_OFFSET_PX,
-    transform: flip ? 'translateX(-100%)' : undefined,
-  }
+  const { node, unit, total, mode, x, y } = props
+  const element = useRef<HTMLDivElement>(null)
+
+  // Placed after layout and before paint, from its own size: a long name makes it taller, and
+  // near the right edge it must not shrink into the space left (it has a minimum width instead).
+  useLayoutEffect(() => {
+    const tooltip = element.current
+    const parent = tooltip?.offsetParent
+    if (!tooltip || !parent) return
+    const origin = parent.getBoundingClientRect()
+    const root = document.documentElement
+    const { left, top } = placeTooltip(
+      { x: origin.left + x, y: origin.top + y },
+      { width: tooltip.offsetWidth, height: tooltip.offsetHeight },
+      { width: root.clientWidth, height: root.clientHeight },
+    )
+    // Through CSSOM: the server's Content-Security-Policy refuses `style` attributes.
+    tooltip.style.left = `${left - origin.left}px`
+    tooltip.style.top = `${top - origin.top}px`
+  })
+
   return (
-    <div className="flame-tooltip" role="tooltip" data-testid="flame-tooltip" style={style}>
+    <div className="flame-tooltip" role="tooltip" data-testid="flame-tooltip" ref={element}>
       <div className="flame-tooltip-name">{node.name}</div>
       {node.file ? <div className="flame-tooltip-file">{node.file}</div> : null}
       <dl>
-        {node.diff !== undefined && mode !== undefined ? (
-          <DiffRows diff={node.diff} unit={unit} mode={mode} />
-        ) : (
-          <>
-            <dt>Total</dt>
-            <dd>
-              {formatValue(node.value, unit)} ({formatPercent(node.value, total)})
-            </dd>
-            <dt>Self</dt>
-            <dd>
-              {formatValue(node.self, unit)} ({formatPercent(node.self, total)})
-            </dd>
-          </>
-        )}
+        {frameFigures(node, unit, total, mode).map((figure) => (
+          <FigureRow key={figure.label} {...figure} />
+        ))}
       </dl>
     </div>
+  )
+}
+
+function FigureRow({ label, value, change }: { label: string; value: string; change?: string }) {
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd className={change !== undefined ? `change-${change}` : undefined}>{value}</dd>
+    </>
   )
 }

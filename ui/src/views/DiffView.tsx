@@ -21,7 +21,7 @@ import { ChangesTable } from '../components/ChangesTable'
 import { Controls } from '../components/Controls'
 import { DiffWindows } from '../components/DiffWindows'
 import { ErrorState } from '../components/ErrorState'
-import { StaleNotice } from '../components/StaleNotice'
+import { StaleNotice, keepsLastAnswer } from '../components/StaleNotice'
 import { FlameGraph } from '../components/FlameGraph'
 import { LoadingState } from '../components/LoadingState'
 import { PackagesTable } from '../components/PackagesTable'
@@ -320,10 +320,10 @@ export function DiffView(props: DiffViewProps) {
       ) : (
         <TimelinePlaceholder {...(timeline.error ? { error: timeline.error } : {})} />
       )}
-      {diff.error !== undefined && diff.data !== undefined ? (
+      {diff.error !== undefined && diff.data !== undefined && keepsLastAnswer(diff.error) ? (
         <StaleNotice what="the comparison" error={diff.error} onRetry={props.onRetry} />
       ) : null}
-      {diff.error !== undefined && diff.data === undefined ? (
+      {diff.error !== undefined && (diff.data === undefined || !keepsLastAnswer(diff.error)) ? (
         <ErrorState what="the comparison" error={diff.error} onRetry={props.onRetry} />
       ) : diff.data === undefined || chartTree === null ? (
         <LoadingState what="the comparison" />

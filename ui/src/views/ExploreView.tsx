@@ -19,7 +19,7 @@ import { AgentsPanel } from '../components/AgentsPanel'
 import { ComparePresets } from '../components/ComparePresets'
 import { Controls } from '../components/Controls'
 import { ErrorState } from '../components/ErrorState'
-import { StaleNotice } from '../components/StaleNotice'
+import { StaleNotice, keepsLastAnswer } from '../components/StaleNotice'
 import { FlameGraph } from '../components/FlameGraph'
 import { LabelFilter } from '../components/LabelFilter'
 import { LoadingState } from '../components/LoadingState'
@@ -236,10 +236,13 @@ export function ExploreView(props: ExploreViewProps) {
           versionLabel={label}
         />
       ) : null}
-      {profile.error !== undefined && profile.data !== undefined ? (
+      {profile.error !== undefined &&
+      profile.data !== undefined &&
+      keepsLastAnswer(profile.error) ? (
         <StaleNotice what="the flame graph" error={profile.error} onRetry={props.onRetry} />
       ) : null}
-      {profile.error !== undefined && profile.data === undefined ? (
+      {profile.error !== undefined &&
+      (profile.data === undefined || !keepsLastAnswer(profile.error)) ? (
         <ErrorState what="the flame graph" error={profile.error} onRetry={props.onRetry} />
       ) : type === null || (profile.data !== undefined && profile.data.root.value === 0) ? (
         <NoSamplesState
