@@ -159,6 +159,36 @@ describe('UI for the engineer on call', () => {
     expect(new URL(page.url()).searchParams.get('groupBy')).toBe('instance')
   })
 
+  it('moves around the flame graph with the keyboard, and keeps the zoom in the URL', async () => {
+    const page = await open(`/?service=${CPU_SERVICE}&type=cpu&range=1h`)
+    await waitForFlameGraph(page)
+    const zoomParam = () => new URL(page.url()).searchParams.get('zoom')
+    // ↓ zooms to the heaviest child each time: main, then handleRequest (its biggest callee).
+    await page.keyboard.press('ArrowDown')
+    await page.keyboard.press('ArrowDown')
+    await expect.poll(zoomParam).not.toBeNull()
+    const path = JSON.parse(zoomParam()!) as string[]
+    expect(path.map((key) => key.split(' (')[0])).toEqual(['total', 'main', 'handleRequest'])
+
+    // The zoom survives a reload.
+    await page.reload()
+    await waitForFlameGraph(page)
+    await expect
+      .poll(() => page.getByTestId('flamegraph-details').textContent())
+      .toContain('handleRequest')
+    expect(zoomParam()).toBe(JSON.stringify(path))
+
+    // ↑ goes back up; `/` focuses the search; Esc clears the search and the zoom.
+    await page.keyboard.press('ArrowUp')
+    await expect.poll(() => JSON.parse(zoomParam() ?? '[]').length).toBe(2)
+    await page.keyboard.press('/')
+    await page.keyboard.type('parse')
+    expect(await page.getByTestId('flamegraph-search').inputValue()).toBe('parse')
+    await page.keyboard.press('Escape')
+    await expect.poll(() => page.getByTestId('flamegraph-search').inputValue()).toBe('')
+    await expect.poll(zoomParam).toBeNull()
+  })
+
   it('follows a dark operating system theme', async () => {
     const context = await browser.newContext({ colorScheme: 'dark' })
     const page = await context.newPage()

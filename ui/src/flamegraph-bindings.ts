@@ -29,6 +29,11 @@ export interface FlameChartHandlers<T extends FlameNode> {
   onLeave(): void
   /** The frame zoomed to (by a click, a focus or a refresh); `null`: the whole tree again. */
   onZoom(node: T | null): void
+  /**
+   * The path of the frame zoomed to by the reader (a click, a key, a reset), for the URL;
+   * `null`: the whole tree. Not called when a refresh or a focus moves the zoom.
+   */
+  onZoomPath?(path: string[] | null): void
   /** `null` when the search term is empty. */
   onSearch(summary: SearchSummary | null): void
 }
@@ -51,6 +56,10 @@ export interface FlameChart<T extends FlameNode> {
   /** Outline every frame of `fn` and zoom to its heaviest call path; `null` clears. */
   focus(fn: FunctionRef | null): void
   resetZoom(): void
+  /** Zoom to the frame at `path` (from the URL), now or at the first draw. */
+  zoomToPath(path: readonly string[]): void
+  /** Move the zoom to the parent, the heaviest child, or the previous or next sibling. */
+  step(direction: 'up' | 'down' | 'left' | 'right'): void
   /** The chart's SVG, for export. */
   svg(): SVGSVGElement | null
   destroy(): void
@@ -172,6 +181,7 @@ export function createFlameChart<T extends FlameNode>(
     .onClick((frame) => {
       zoomPath = framePath(frame)
       handlers.onZoom(frame.parent !== null ? frame.data : null)
+      handlers.onZoomPath?.(frame.parent !== null ? zoomPath : null)
       decorate()
     })
   const { color } = options
@@ -317,6 +327,39 @@ export function createFlameChart<T extends FlameNode>(
     },
     resetZoom() {
       if (drawn) chart.resetZoom()
+      zoomPath = []
+      handlers.onZoom(null)
+      handlers.onZoomPath?.(null)
+      if (drawn) decorate()
+    },
+    zoomToPath(path) {
+      zoomPath = [...path]
+      if (!drawn) return
+      const frame = findFrame(rootFrame(), zoomPath)
+      if (frame === undefined) return
+      chart.zoomTo(frame)
+      handlers.onZoom(frame.parent !== null ? frame.data : null)
+      decorate()
+    },
+    step(direction) {
+      if (!drawn) return
+      const root = rootFrame()
+      const current = (zoomPath.length > 1 ? findFrame(root, zoomPath) : undefined) ?? root
+      let next: FlameGraphFrame<T> | undefined
+      if (direction === 'up') next = current.parent ?? undefined
+      else if (direction === 'down') {
+        next = [...(current.children ?? [])].sort((a, b) => (b.value ?? 0) - (a.value ?? 0))[0]
+      } else {
+        const siblings = current.parent?.children ?? []
+        const at = siblings.indexOf(current)
+        next = siblings[direction === 'left' ? at - 1 : at + 1]
+      }
+      if (next === undefined) return
+      zoomPath = framePath(next)
+      chart.zoomTo(next)
+      handlers.onZoom(next.parent !== null ? next.data : null)
+      handlers.onZoomPath?.(next.parent !== null ? zoomPath : null)
+      decorate()
     },
     svg() {
       return host.querySelector('svg')

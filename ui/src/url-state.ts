@@ -48,6 +48,8 @@ export interface ExploreState extends CommonState {
   maxNodes: number | null
   /** A label the timeline is split by (one line per value); `''`: one total. */
   groupBy: string
+  /** The flame graph frame zoomed to, as its path of frame keys from the root; `null`: none. */
+  zoom: string[] | null
 }
 
 export interface DiffState extends CommonState {
@@ -88,6 +90,7 @@ export function defaultExploreState(
     sort: 'self',
     maxNodes: null,
     groupBy: '',
+    zoom: null,
     ...patch,
   }
 }
@@ -171,6 +174,7 @@ export function parseViewState(search: string): ViewState {
     sort: oneOf(params.get('sort'), ['self', 'total'] as const) ?? 'self',
     maxNodes: Number.isInteger(maxNodes) && maxNodes >= 2 ? maxNodes : null,
     groupBy: params.get('groupBy') ?? '',
+    zoom: zoomParam(params.get('zoom')),
   })
 }
 
@@ -239,6 +243,7 @@ export function formatViewState(state: ViewState): string {
         ['sort', state.sort !== 'self' && state.sort],
         ['maxNodes', state.maxNodes],
         ['groupBy', state.groupBy],
+        ['zoom', state.zoom && JSON.stringify(state.zoom)],
       ])
   }
 }
@@ -246,4 +251,17 @@ export function formatViewState(state: ViewState): string {
 /** The in-app view of a link the server wrote (alerts, findings), whatever host it names. */
 export function viewOfLink(link: string): ViewState {
   return parseViewState(new URL(link, 'http://kiln.invalid').search)
+}
+
+/** `zoom=["main (app.js)","handle (app.js)"]`: a path of frame keys, or nothing when unreadable. */
+function zoomParam(value: string | null): string[] | null {
+  if (value === null) return null
+  try {
+    const path: unknown = JSON.parse(value)
+    return Array.isArray(path) && path.length > 1 && path.every((k) => typeof k === 'string')
+      ? (path as string[])
+      : null
+  } catch {
+    return null
+  }
 }

@@ -28,6 +28,15 @@ interface FlameGraphProps {
   exportName?: readonly string[]
   /** More controls for the toolbar (export links, legends). */
   children?: ReactNode
+  /** The frame to zoom to at the first draw (a path of frame keys, from the URL). */
+  zoom?: readonly string[] | null
+  /** The reader zoomed (a click, a key, a reset): the path to keep in the URL, `null` for none. */
+  onZoomChange?(path: string[] | null): void
+  /**
+   * The page's main graph: `/` focuses its search, Esc clears the search and the zoom, the arrow
+   * keys move the zoom to the parent (↑), the heaviest child (↓) or a sibling (← →).
+   */
+  keyboard?: boolean
 }
 
 interface Hover {
@@ -65,6 +74,12 @@ export function FlameGraph(props: FlameGraphProps) {
   // Chosen once per chart: a graph is a diff or not for its whole life (its parent keys it).
   const [isDiff] = useState(diffMode !== undefined)
 
+  const zoomChange = useRef(props.onZoomChange)
+  zoomChange.current = props.onZoomChange
+  const initialZoom = useRef(props.zoom)
+  const searchInput = useRef<HTMLInputElement>(null)
+  const { keyboard = false } = props
+
   useEffect(() => {
     const element = chartElement.current
     if (element === null) return undefined
@@ -74,10 +89,12 @@ export function FlameGraph(props: FlameGraphProps) {
         onHover: (node) => setHover({ node, ...pointer.current }),
         onLeave: () => setHover(null),
         onZoom: setZoomed,
+        onZoomPath: (path) => zoomChange.current?.(path),
         onSearch: setSearchSummary,
       },
       { ...(isDiff ? diffOptions : {}), name: testId },
     )
+    if (initialZoom.current) created.zoomToPath(initialZoom.current)
     chart.current = created
     let lastWidthPx = element.clientWidth
     const observer = new ResizeObserver(() => {
@@ -93,6 +110,40 @@ export function FlameGraph(props: FlameGraphProps) {
       chart.current = null
     }
   }, [isDiff, testId])
+
+  useEffect(() => {
+    if (!keyboard) return undefined
+    const onKey = (event: KeyboardEvent) => {
+      if (event.ctrlKey || event.metaKey || event.altKey) return
+      const target = event.target as HTMLElement | null
+      const typing =
+        target !== null &&
+        (target.tagName === 'INPUT' || target.tagName === 'TEXTAREA' || target.tagName === 'SELECT')
+      if (event.key === 'Escape') {
+        if (target === searchInput.current) searchInput.current?.blur()
+        else if (typing) return
+        onSearchChange?.('')
+        chart.current?.resetZoom()
+        return
+      }
+      if (typing) return
+      const steps: Record<string, 'up' | 'down' | 'left' | 'right'> = {
+        ArrowUp: 'up',
+        ArrowDown: 'down',
+        ArrowLeft: 'left',
+        ArrowRight: 'right',
+      }
+      if (event.key === '/') {
+        event.preventDefault()
+        searchInput.current?.focus()
+      } else if (steps[event.key] !== undefined) {
+        event.preventDefault()
+        chart.current?.step(steps[event.key]!)
+      }
+    }
+    document.addEventListener('keydown', onKey)
+    return () => document.removeEventListener('keydown', onKey)
+  }, [keyboard, onSearchChange])
 
   // Focus before render: the first draw then zooms to the focused function.
   useEffect(() => {
@@ -124,6 +175,7 @@ export function FlameGraph(props: FlameGraphProps) {
             placeholder="Search functions or files"
             aria-label="Search functions or files"
             data-testid={`${testId}-search`}
+            ref={searchInput}
             value={search ?? ''}
             onChange={(event) => onSearchChange(event.target.value)}
           />
@@ -148,7 +200,16 @@ export function FlameGraph(props: FlameGraphProps) {
             <DiffScaleLegend root={root} mode={diffMode} unit={unit} />
           ) : null}
           {props.children}
-          <span className="flame-hint">Click a frame to zoom into it.</span>
+          <span className="flame-hint">
+            Click a frame to zoom into it.
+            {keyboard ? (
+              <>
+                {' '}
+                <kbd>/</kbd> search, <kbd>Esc</kbd> reset, <kbd>↑</kbd> <kbd>↓</kbd> <kbd>←</kbd>{' '}
+                <kbd>→</kbd> move the zoom.
+              </>
+            ) : null}
+          </span>
         </div>
       ) : null}
       <div className="flame-area" onPointerMove={onPointerMove}>

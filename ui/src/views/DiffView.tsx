@@ -354,6 +354,7 @@ export function DiffView(props: DiffViewProps) {
                 label="Diff flame graph"
                 testId="diff-flamegraph"
                 diffMode={mode}
+                keyboard
                 search={state.search}
                 onSearchChange={(search) => update({ search }, 'replace')}
                 focus={state.focus}

@@ -298,6 +298,9 @@ export function ExploreView(props: ExploreViewProps) {
               onSearchChange={(search) => update({ search }, 'replace')}
               focus={state.focus}
               exportName={['kiln', name, type, fileTime(profile.data.from)]}
+              zoom={state.zoom}
+              onZoomChange={(zoom) => update({ zoom }, 'replace')}
+              keyboard
             />
           </div>
           <PackagesTable
