@@ -200,16 +200,7 @@ export function FlameGraph(props: FlameGraphProps) {
             <DiffScaleLegend root={root} mode={diffMode} unit={unit} />
           ) : null}
           {props.children}
-          <span className="flame-hint">
-            Click a frame to zoom into it.
-            {keyboard ? (
-              <>
-                {' '}
-                <kbd>/</kbd> search, <kbd>Esc</kbd> reset, <kbd>↑</kbd> <kbd>↓</kbd> <kbd>←</kbd>{' '}
-                <kbd>→</kbd> move the zoom.
-              </>
-            ) : null}
-          </span>
+          <span className="flame-hint">Click a frame to zoom into it.</span>
         </div>
       ) : null}
       <div className="flame-area" onPointerMove={onPointerMove}>
@@ -232,6 +223,7 @@ export function FlameGraph(props: FlameGraphProps) {
           total={total}
           mode={diffMode}
           testId={`${testId}-details`}
+          keyboard={keyboard}
         />
       ) : null}
     </section>

@@ -11,6 +11,8 @@ interface FrameDetailsProps {
   total: number
   mode?: DiffMode | undefined
   testId: string
+  /** The graph answers keys: say which, while nothing is hovered. */
+  keyboard?: boolean
 }
 
 type CopyState = { name: string; ok: boolean } | null
@@ -20,7 +22,7 @@ type CopyState = { name: string; ok: boolean } | null
  * a button that copies the name. It shows the hovered frame, and the one clicked (zoomed to)
  * once the pointer leaves the graph, so the button can be reached without losing the frame.
  */
-export function FrameDetails({ node, unit, total, mode, testId }: FrameDetailsProps) {
+export function FrameDetails({ node, unit, total, mode, testId, keyboard }: FrameDetailsProps) {
   const [copied, setCopied] = useState<CopyState>(null)
   const name = node?.name
 
@@ -44,6 +46,13 @@ export function FrameDetails({ node, unit, total, mode, testId }: FrameDetailsPr
       <div className="flame-details" data-testid={testId}>
         <span className="flame-details-hint">
           Hover a frame for its details; click one to zoom in and keep it here.
+          {keyboard ? (
+            <>
+              {' '}
+              Keys: <kbd>/</kbd> search, <kbd>Esc</kbd> reset, <kbd>↑</kbd> <kbd>↓</kbd>{' '}
+              <kbd>←</kbd> <kbd>→</kbd> move the zoom.
+            </>
+          ) : null}
         </span>
       </div>
     )

@@ -49,6 +49,8 @@ interface TimelineProps {
   onBrush(window: TimeWindow, modifiers: { shiftKey: boolean }): void
   /** Explains what brushing does here. */
   brushHint: string
+  /** A control in the caption (the explore view's _Split by_ select). */
+  captionControl?: ReactNode
 }
 
 interface Drag {
@@ -118,6 +120,7 @@ export function Timeline(props: TimelineProps) {
     <section className="timeline" aria-label="Timeline" data-testid="timeline">
       <div className="timeline-caption">
         <span data-testid="timeline-caption">{timelineCaption(timeline, peak)}</span>
+        {props.captionControl}
         <span className="timeline-readout" aria-live="polite">
           {hovered !== null
             ? `${timeFormat.format(hovered.at)}: ${bucketReadout(hovered, timeline)}`

@@ -164,21 +164,6 @@ export function ExploreView(props: ExploreViewProps) {
           onRangeChange={(next) => update({ range: next, window: null })}
           onWindowChange={(next) => update({ window: roundWindow(next) })}
         />
-        {cumulative ? (
-          <label className="control">
-            <span>Split timeline by</span>
-            <select
-              data-testid="group-by"
-              value={groupBy}
-              onChange={(event) => update({ groupBy: event.target.value }, 'replace')}
-            >
-              <option value="">nothing (total)</option>
-              {(labels.data?.names ?? []).map((label) => (
-                <option key={label}>{label}</option>
-              ))}
-            </select>
-          </label>
-        ) : null}
         {type !== null ? (
           <LabelFilter
             service={name}
@@ -205,6 +190,23 @@ export function ExploreView(props: ExploreViewProps) {
             )
             return c && comparisonState(c, { service: name, type })
           }}
+          captionControl={
+            cumulative ? (
+              <label className="timeline-split">
+                <span>Split by</span>
+                <select
+                  data-testid="group-by"
+                  value={groupBy}
+                  onChange={(event) => update({ groupBy: event.target.value }, 'replace')}
+                >
+                  <option value="">nothing (total)</option>
+                  {(labels.data?.names ?? []).map((label) => (
+                    <option key={label}>{label}</option>
+                  ))}
+                </select>
+              </label>
+            ) : null
+          }
           alertLink={(alert) =>
             alert.links ? withFilter(viewOfLink(alert.links.diff), query) : null
           }
