@@ -1,13 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Finding } from '@kiln/wire'
 import { buildAppWith } from './fixtures/hooks-app.js'
-import { TestAlertmanager } from './helpers/alertmanager.js'
+import { JsonReceiver, TestAlertmanager, eventually } from './helpers/alertmanager.js'
 import { ingestUploads, type Upload } from './helpers/query-fixture.js'
 
 const MINUTE = 60_000
@@ -28,51 +26,6 @@ interface Notification {
   status: 'firing' | 'resolved'
   receiver: string
   alerts: NotifiedAlert[]
-}
-
-/** Alertmanager's webhook receiver, on port 0: records each notification. */
-class Receiver {
-  readonly received: Notification[] = []
-  readonly #server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      this.received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Notification)
-      res.writeHead(200).end()
-    })
-  })
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/alertmanager`
-  }
-
-  listen(): Promise<void> {
-    return new Promise((resolve) => this.#server.listen(0, '127.0.0.1', resolve))
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.#server.close(() => resolve()))
-  }
-
-  /** The alerts received so far in this state. */
-  alerts(status: NotifiedAlert['status']): NotifiedAlert[] {
-    return this.received.flatMap((n) => n.alerts).filter((a) => a.status === status)
-  }
-}
-
-/** Poll `probe` until it returns something, for at most `ms`. */
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
 }
 
 /**
@@ -96,12 +49,15 @@ describe("Kiln's findings as alerts of a real Alertmanager", () => {
   let app: FastifyInstance
   let am: TestAlertmanager
   let dataDir: string
-  const receiver = new Receiver()
+  const receiver = new JsonReceiver<Notification>()
+  /** The alerts notified so far in this state. */
+  const notified = (status: NotifiedAlert['status']): NotifiedAlert[] =>
+    receiver.received.flatMap((n) => n.alerts).filter((a) => a.status === status)
   const M = Math.floor(Date.now() / MINUTE) * MINUTE
 
   beforeAll(async () => {
     await receiver.listen()
-    am = await TestAlertmanager.start(alertmanagerConfig(receiver.url))
+    am = await TestAlertmanager.start(alertmanagerConfig(receiver.url('/alertmanager')))
     dataDir = mkdtempSync(join(tmpdir(), 'kiln-am-findings-'))
     app = await buildAppWith(
       { dataDir, logLevel: 'silent', insertBatchWaitMs: 1 },
@@ -162,7 +118,7 @@ describe("Kiln's findings as alerts of a real Alertmanager", () => {
       version: '2.0.0',
       function: 'hot',
     }
-    const fired = await eventually('the firing notification', () => receiver.alerts('firing')[0])
+    const fired = await eventually('the firing notification', () => notified('firing')[0])
     expect(fired.labels).toEqual(labels)
     expect(fired.annotations).toMatchObject({
       summary: finding.title,
@@ -185,14 +141,11 @@ describe("Kiln's findings as alerts of a real Alertmanager", () => {
 
     // Hours later the versions are out of the lookback: the regression no longer holds.
     await app.findings.run({ now: Date.now() + LOOKBACK_MS + HOUR })
-    const resolved = await eventually(
-      'the resolved notification',
-      () => receiver.alerts('resolved')[0],
-    )
+    const resolved = await eventually('the resolved notification', () => notified('resolved')[0])
     expect(resolved.labels).toEqual(labels)
     expect(resolved.annotations.kiln_diff_url).toBe(finding.links.diff)
     expect(await listed()).toEqual([])
     // The refresh of the second run changed nothing to notify.
-    expect(receiver.alerts('firing')).toHaveLength(1)
+    expect(notified('firing')).toHaveLength(1)
   })
 })

@@ -1,7 +1,5 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -9,7 +7,12 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AlertsResponse, DiffResponse } from '@kiln/wire'
 import { buildAppWith } from './fixtures/hooks-app.js'
-import { ALERTMANAGER_BIN, TestAlertmanager } from './helpers/alertmanager.js'
+import {
+  ALERTMANAGER_BIN,
+  JsonReceiver,
+  TestAlertmanager,
+  eventually,
+} from './helpers/alertmanager.js'
 import { ingestUploads, type Upload } from './helpers/query-fixture.js'
 
 /*
@@ -29,52 +32,13 @@ interface SlackMessage {
   attachments: { title: string; text: string }[]
 }
 
-/** A chat webhook on port 0 that records Alertmanager's Slack messages. */
-class Chat {
-  readonly messages: SlackMessage[] = []
-  readonly #server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      this.messages.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as SlackMessage)
-      res.writeHead(200).end('ok')
-    })
-  })
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/slack`
-  }
-
-  listen(): Promise<void> {
-    return new Promise((resolve) => this.#server.listen(0, '127.0.0.1', resolve))
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.#server.close(() => resolve()))
-  }
-}
-
-/** Poll `probe` until it returns something, for at most `ms`. */
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
 describe('alerts through a real Alertmanager into Kiln, and its link in the notification', () => {
   let app: FastifyInstance
   let am: TestAlertmanager
   let dataDir: string
   let kilnUrl: string
-  const chat = new Chat()
+  /** A chat webhook: Alertmanager's Slack messages. */
+  const chat = new JsonReceiver<SlackMessage>()
   const M = Math.floor(Date.now() / MINUTE) * MINUTE
   /** `checkout`, two pods, a profile a minute each for 30 minutes; pod b does 4x the work. */
   const uploads: Upload[] = Array.from(
@@ -102,7 +66,10 @@ describe('alerts through a real Alertmanager into Kiln, and its link in the noti
         `${kilnUrl}/api/v1/hooks/alertmanager`,
       )
       .replace('credentials_file: /etc/alertmanager/kiln-ingest-token', `credentials: ${TOKEN}`)
-      .replace('api_url_file: /etc/alertmanager/slack-webhook-url', `api_url: ${chat.url}`)
+      .replace(
+        'api_url_file: /etc/alertmanager/slack-webhook-url',
+        `api_url: ${chat.url('/slack')}`,
+      )
       .replace(
         "group_by: ['alertname', 'service']",
         "group_by: ['...']\n  group_wait: 0s\n  group_interval: 1s",
@@ -172,7 +139,7 @@ describe('alerts through a real Alertmanager into Kiln, and its link in the noti
     })
 
     // The chat message carries the template's link; followed with HTTP it opens pod b's profiles.
-    const text = await eventually('the chat message', () => chat.messages[0]?.attachments[0]?.text)
+    const text = await eventually('the chat message', () => chat.received[0]?.attachments[0]?.text)
     expect(text).toContain('*CheckoutLatencyHigh* p99 above 500 ms')
     const link = /<([^|>]+)\|Profiles in Kiln>/.exec(text)?.[1]
     expect(link?.startsWith(`${kilnUrl}/open?start=${M - 12 * MINUTE}&label.alertname=`)).toBe(true)

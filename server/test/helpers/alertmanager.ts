@@ -1,25 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from './free-port.js'
 
 /** Debian's `prometheus-alertmanager` (installed by scripts/setup-machine.sh). */
 export const ALERTMANAGER_BIN =
   process.env.KILN_ALERTMANAGER_BIN ?? '/usr/bin/prometheus-alertmanager'
-
-/**
- * A port free right now. Alertmanager takes no port 0 (it would not tell which port it got), so
- * the test asks the system for one and hands it over; another process could take it in between,
- * which on a test machine's loopback does not happen in practice.
- */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /**
  * A real Alertmanager on a free loopback port, with the test's configuration (YAML) and its
@@ -97,5 +86,46 @@ export class TestAlertmanager {
       await exited
     }
     rmSync(this.#dir, { recursive: true, force: true })
+  }
+}
+
+/** What Alertmanager sends a receiver, on port 0: each JSON body, in order of arrival. */
+export class JsonReceiver<T> {
+  readonly received: T[] = []
+  readonly #server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      this.received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as T)
+      res.writeHead(200).end('ok')
+    })
+  })
+
+  /** The receiver's URL with `path` (any path is received). */
+  url(path: string): string {
+    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}${path}`
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve) => this.#server.listen(0, '127.0.0.1', resolve))
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.#server.close(() => resolve()))
+  }
+}
+
+/** Poll `probe` until it returns something, for at most `ms`. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  ms = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
   }
 }

@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from './free-port.js'
 
 export const CLICKHOUSE_USER = 'kiln'
 export const CLICKHOUSE_PASSWORD = 'kiln-secret'
@@ -10,14 +10,6 @@ export const CLICKHOUSE_PASSWORD = 'kiln-secret'
 /** Debian's `clickhouse-server` (installed by scripts/setup-machine.sh). */
 export const CLICKHOUSE_BIN =
   process.env.KILN_CLICKHOUSE_SERVER_BIN ?? '/usr/sbin/clickhouse-server'
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /**
  * A real ClickHouse server in a temporary directory, on free loopback ports, with one user
