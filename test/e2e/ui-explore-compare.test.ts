@@ -380,6 +380,42 @@ describe('UI: explore, compare and heap views against a real server', () => {
     await screenshot(page, 'sandwich')
   })
 
+  it('opens callers and callees from the flame graph, in view at 1280×720', async () => {
+    const page = await open(`${server.url}/?service=${CPU_SERVICE}&type=cpu&range=1h`)
+    await page.setViewportSize({ width: 1280, height: 720 })
+    await waitForFlameGraph(page)
+    // Click a frame (it zooms and stays in the details line), then ask for its callers and callees.
+    await page
+      .locator('[data-testid=flamegraph] g.frame[name="handleRequest"] rect')
+      .first()
+      .click()
+    await page.mouse.move(0, 0)
+    const details = page.getByTestId('flamegraph-details')
+    await expect
+      .poll(() => details.locator('.flame-details-name').textContent())
+      .toBe('handleRequest')
+    await details.getByTestId('flamegraph-details-sandwich').click()
+    await expect.poll(() => new URL(page.url()).searchParams.get('focus')).toBe('handleRequest')
+    await waitForFlameGraph(page, 'sandwich-callees')
+    // The panel sits under the graph: opening it brings it into view.
+    await expect.poll(() => page.getByTestId('sandwich').evaluate(inViewport)).toBe(true)
+    const callers = await page
+      .locator('[data-testid=sandwich-callers] g.frame')
+      .evaluateAll((frames) => frames.map((f) => f.getAttribute('name')))
+    expect(callers).toEqual(['handleRequest', 'main'])
+
+    // The `s` key opens the frame zoomed to; ↓ zooms to the heaviest child: main, handleRequest,
+    // then parseCatalog (200 + 600 ms per upload over the hour against renderInvoice's 300 + 300).
+    await page.getByRole('button', { name: 'Clear focus' }).click()
+    await expect.poll(() => page.getByTestId('sandwich').count()).toBe(0)
+    await page.evaluate(() => window.scrollTo(0, 0))
+    await page.keyboard.press('Escape')
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowDown')
+    await page.keyboard.press('s')
+    await expect.poll(() => new URL(page.url()).searchParams.get('focus')).toBe('parseCatalog')
+    await expect.poll(() => page.getByTestId('sandwich').evaluate(inViewport)).toBe(true)
+  })
+
   it('filters by label with suggested values, and brushes a window', async () => {
     const page = await open(`${server.url}/?service=${CPU_SERVICE}&type=cpu&range=1h`)
     await waitForFlameGraph(page)
@@ -427,3 +463,9 @@ describe('UI: explore, compare and heap views against a real server', () => {
     await expectPngExport(page)
   })
 })
+
+/** The element's top is on screen (run in the page). */
+function inViewport(element: Element): boolean {
+  const top = element.getBoundingClientRect().top
+  return top >= 0 && top < window.innerHeight
+}

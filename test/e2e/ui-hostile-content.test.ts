@@ -173,6 +173,8 @@ describe('UI: hostile names, labels and alerts are shown as text and never run',
     const guarded = await openGuardedPage(browser, `${server.url}${EXPLORE}`)
     const { page } = guarded
     await waitForFlameGraph(page)
+    // The top table answers on its own request: it can land after the flame graph.
+    await page.locator('[data-testid=top-table] .function-name').first().waitFor()
     // What a `dangerouslySetInnerHTML` of a function name would do.
     await page.evaluate(
       ([img, iframe]) => {

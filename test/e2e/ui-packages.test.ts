@@ -75,6 +75,59 @@ function tableGroups(page: Page): Promise<string[]> {
     )
 }
 
+/** The fill of every drawn frame of a chart, by the frame's function name. */
+function frameFills(page: Page, testId: string): Promise<Record<string, string[]>> {
+  return page.locator(`[data-testid=${testId}] g.frame`).evaluateAll((frames) => {
+    const out: Record<string, string[]> = {}
+    for (const frame of frames) {
+      const name = frame.getAttribute('name') ?? ''
+      const fill = frame.querySelector('rect')?.getAttribute('fill') ?? ''
+      ;(out[name] ??= []).push(fill)
+    }
+    return out
+  })
+}
+
+/** The legend's entries: label → swatch colour. */
+function legend(page: Page, testId: string): Promise<Record<string, string>> {
+  return page
+    .locator(`[data-testid=${testId}-legend] li`)
+    .evaluateAll((items) =>
+      Object.fromEntries(items.map((li) => [li.textContent ?? '', li.getAttribute('data-color')])),
+    )
+}
+
+/** The legend's label of a fixture group. */
+const LEGEND_LABEL: Record<GroupKey, string> = {
+  express: 'express',
+  '@scope/lib': '@scope/lib',
+  ':own': 'Own code',
+}
+
+/** Every fixture function's frames have its group's legend colour; the groups' colours differ. */
+async function expectColouredByPackage(page: Page, testId: string): Promise<void> {
+  await expect
+    .poll(async () => Object.keys(await legend(page, testId)).sort())
+    .toEqual(Object.values(LEGEND_LABEL).sort())
+  const colours = await legend(page, testId)
+  expect(new Set(Object.values(colours)).size).toBe(Object.keys(colours).length)
+  const groupOfFunction = new Map<string, GroupKey>()
+  for (const s of BASELINE) groupOfFunction.set(s.stack.at(-1)!.split('@')[0]!, s.group)
+  // The callers on the stacks: main is own code, handle is express's.
+  groupOfFunction.set('main', ':own')
+  groupOfFunction.set('handle', 'express')
+  await expect
+    .poll(async () => {
+      const fills = await frameFills(page, testId)
+      return [...groupOfFunction].every(
+        ([fn, group]) =>
+          fills[fn] !== undefined &&
+          fills[fn].every((fill) => fill === colours[LEGEND_LABEL[group]]),
+      )
+    })
+    .toBe(true)
+}
+
 function row(page: Page, key: GroupKey) {
   const selector = key.startsWith(':')
     ? `tr[data-group="${key.slice(1)}"]`
@@ -157,6 +210,56 @@ describe('UI: CPU by package against a real server', () => {
     // Again: the search is cleared.
     await row(page, 'express').locator('button').click()
     await expect.poll(() => new URL(page.url()).searchParams.get('search')).toBeNull()
+  })
+
+  it('colours the flame graph by package with a legend, kept in the URL', async () => {
+    const page = await open(
+      `${server.url}/?service=${SERVICE}&type=cpu&from=${baseFrom}&to=${compFrom}`,
+    )
+    await waitForFlameGraph(page)
+    expect(await page.getByTestId('flamegraph-legend').count()).toBe(0)
+    await page.getByTestId('flamegraph-color-by').selectOption('package')
+    await expect.poll(() => new URL(page.url()).searchParams.get('color')).toBe('package')
+    await expectColouredByPackage(page, 'flamegraph')
+    // Legend order: the heaviest group first, as in the table.
+    const expected = shares(BASELINE)
+    const bySize = [...expected].sort((a, b) => b[1] - a[1]).map(([key]) => LEGEND_LABEL[key])
+    expect(Object.keys(await legend(page, 'flamegraph'))).toEqual(bySize)
+    await page.getByTestId('flamegraph-legend').scrollIntoViewIfNeeded()
+    await screenshot(page, 'packages-colour')
+
+    await page.reload()
+    await waitForFlameGraph(page)
+    await expectColouredByPackage(page, 'flamegraph')
+    // Back to colours by name: no legend, and express's frames no longer share one colour.
+    await page.getByTestId('flamegraph-color-by').selectOption('name')
+    await expect.poll(() => page.getByTestId('flamegraph-legend').count()).toBe(0)
+    await expect.poll(() => new URL(page.url()).searchParams.get('color')).toBeNull()
+    await expect
+      .poll(async () => {
+        const fills = await frameFills(page, 'flamegraph')
+        return new Set([...(fills.handle ?? []), ...(fills.next ?? [])]).size
+      })
+      .toBe(2)
+  })
+
+  it('colours both side-by-side graphs of a comparison by package alike', async () => {
+    const link = diffUiLink(server.url, {
+      service: SERVICE,
+      type: 'cpu',
+      baseFrom,
+      baseTo: compFrom,
+      compFrom,
+      compTo: end,
+    })
+    const page = await open(`${link}&layout=split&color=package`)
+    await waitForFlameGraph(page, 'baseline-flamegraph')
+    await waitForFlameGraph(page, 'comparison-flamegraph')
+    await expectColouredByPackage(page, 'baseline-flamegraph')
+    await expectColouredByPackage(page, 'comparison-flamegraph')
+    expect(await legend(page, 'comparison-flamegraph')).toEqual(
+      await legend(page, 'baseline-flamegraph'),
+    )
   })
 
   it('ranks the package that grew first in a comparison', async () => {

@@ -25,7 +25,8 @@ export const RENDER_MEASURE = 'kiln:flamegraph-render'
 export const PAINT_MEASURE = 'kiln:flamegraph-first-paint'
 
 export interface FlameChartHandlers<T extends FlameNode> {
-  onHover(node: T): void
+  /** `isRoot`: the frame is the whole tree's ("total"). */
+  onHover(node: T, isRoot: boolean): void
   onLeave(): void
   /** The frame zoomed to (by a click, a focus or a refresh); `null`: the whole tree again. */
   onZoom(node: T | null): void
@@ -60,6 +61,8 @@ export interface FlameChart<T extends FlameNode> {
   zoomToPath(path: readonly string[]): void
   /** Move the zoom to the parent, the heaviest child, or the previous or next sibling. */
   step(direction: 'up' | 'down' | 'left' | 'right'): void
+  /** Fill frames with `color` (search matches keep their highlight); `undefined`: the default. */
+  recolor(color: ((node: T) => string) | undefined): void
   /** The chart's SVG, for export. */
   svg(): SVGSVGElement | null
   destroy(): void
@@ -158,7 +161,7 @@ export function createFlameChart<T extends FlameNode>(
   const host = document.createElement('div')
 
   const tooltip = Object.assign((_svg: unknown) => undefined, {
-    show: (frame: FlameGraphFrame<T>) => handlers.onHover(frame.data),
+    show: (frame: FlameGraphFrame<T>) => handlers.onHover(frame.data, frame.parent === null),
     hide: () => handlers.onLeave(),
   })
 
@@ -184,10 +187,12 @@ export function createFlameChart<T extends FlameNode>(
       handlers.onZoomPath?.(frame.parent !== null ? zoomPath : null)
       decorate()
     })
-  const { color } = options
-  if (color !== undefined) {
-    chart.setColorMapper((frame, original) => (frame.highlight ? original : color(frame.data)))
+  function setColor(color: ((node: T) => string) | undefined): void {
+    chart.setColorMapper((frame, original) =>
+      frame.highlight || color === undefined ? original : color(frame.data),
+    )
   }
+  if (options.color !== undefined) setColor(options.color)
 
   function rootFrame(): FlameGraphFrame<T> {
     // d3-flame-graph replaces the host's datum with the d3-hierarchy root it builds.
@@ -360,6 +365,13 @@ export function createFlameChart<T extends FlameNode>(
       handlers.onZoom(next.parent !== null ? next.data : null)
       handlers.onZoomPath?.(next.parent !== null ? zoomPath : null)
       decorate()
+    },
+    recolor(color) {
+      setColor(color ?? options.color)
+      if (drawn) {
+        chart.update()
+        decorate()
+      }
     },
     svg() {
       return host.querySelector('svg')

@@ -1,3 +1,4 @@
+import type { ColorBy } from './package-colors'
 import { DEFAULT_TIME_RANGE, isTimeRangeKey, type TimeRangeKey } from './time-range'
 import type { TimeWindow } from './time-window'
 
@@ -50,6 +51,8 @@ export interface ExploreState extends CommonState {
   groupBy: string
   /** The flame graph frame zoomed to, as its path of frame keys from the root; `null`: none. */
   zoom: string[] | null
+  /** Frame colours: d3-flame-graph's palette by name, or one colour per package (`color=package`). */
+  colorBy: ColorBy
 }
 
 export interface DiffState extends CommonState {
@@ -66,6 +69,8 @@ export interface DiffState extends CommonState {
   layout: DiffLayout
   rank: RankBy
   focus: FunctionRef | null
+  /** Colours of the side-by-side graphs (the diff graph is coloured by change). */
+  colorBy: ColorBy
 }
 
 export interface AlertsState extends CommonState {
@@ -91,6 +96,7 @@ export function defaultExploreState(
     maxNodes: null,
     groupBy: '',
     zoom: null,
+    colorBy: 'name',
     ...patch,
   }
 }
@@ -114,6 +120,7 @@ export function defaultDiffState(
     layout: 'diff',
     rank: 'self',
     focus: null,
+    colorBy: 'name',
     ...patch,
   }
 }
@@ -130,6 +137,10 @@ function focusParam(params: URLSearchParams): FunctionRef | null {
   if (!name) return null
   const file = params.get('focusFile')
   return file ? { name, file } : { name }
+}
+
+function colorParam(params: URLSearchParams): ColorBy {
+  return oneOf(params.get('color'), ['name', 'package'] as const) ?? 'name'
 }
 
 function oneOf<T extends string>(value: string | null, allowed: readonly T[]): T | undefined {
@@ -159,6 +170,7 @@ export function parseViewState(search: string): ViewState {
       layout: oneOf(params.get('layout'), ['diff', 'split'] as const) ?? 'diff',
       rank: oneOf(params.get('rank'), ['self', 'total'] as const) ?? 'self',
       focus: focusParam(params),
+      colorBy: colorParam(params),
     })
   }
   const range = params.get('range') ?? ''
@@ -175,6 +187,7 @@ export function parseViewState(search: string): ViewState {
     maxNodes: Number.isInteger(maxNodes) && maxNodes >= 2 ? maxNodes : null,
     groupBy: params.get('groupBy') ?? '',
     zoom: zoomParam(params.get('zoom')),
+    colorBy: colorParam(params),
   })
 }
 
@@ -226,6 +239,7 @@ export function formatViewState(state: ViewState): string {
         ['rank', state.rank !== 'self' && state.rank],
         ['search', state.search],
         ...focusParams(state.focus),
+        ['color', state.colorBy !== 'name' && state.colorBy],
       ])
     case 'explore':
       return queryString([
@@ -244,6 +258,7 @@ export function formatViewState(state: ViewState): string {
         ['maxNodes', state.maxNodes],
         ['groupBy', state.groupBy],
         ['zoom', state.zoom && JSON.stringify(state.zoom)],
+        ['color', state.colorBy !== 'name' && state.colorBy],
       ])
   }
 }

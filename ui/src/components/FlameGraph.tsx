@@ -3,11 +3,13 @@ import { diffColor, needsLightText, type ChartNode } from '../diff-tree'
 import { formatPercent, type ValueUnit } from '../format'
 import type { SearchSummary } from '../flame-tree'
 import { createFlameChart, type FlameChart, type FlameChartOptions } from '../flamegraph-bindings'
+import type { ColorBy, PackageColoring } from '../package-colors'
 import type { DiffMode, FunctionRef } from '../url-state'
 import { DiffScaleLegend } from './DiffScaleLegend'
 import { ExportButtons } from './ExportButtons'
 import { FlameTooltip } from './FlameTooltip'
 import { FrameDetails } from './FrameDetails'
+import { PackageLegend } from './PackageLegend'
 
 interface FlameGraphProps {
   root: ChartNode
@@ -37,10 +39,18 @@ interface FlameGraphProps {
    * keys move the zoom to the parent (↑), the heaviest child (↓) or a sibling (← →).
    */
   keyboard?: boolean
+  /** Fill frames by package (and show the legend); `null` or absent: by name, or by change. */
+  coloring?: PackageColoring | null
+  /** With a setter, the toolbar offers the choice between colouring by name and by package. */
+  colorBy?: ColorBy
+  onColorByChange?(colorBy: ColorBy): void
+  /** Open a function's callers and callees (from the details line, or the `s` key). */
+  onOpenSandwich?(fn: FunctionRef): void
 }
 
 interface Hover {
   node: ChartNode
+  isRoot: boolean
   x: number
   y: number
 }
@@ -63,6 +73,7 @@ const diffOptions: FlameChartOptions<ChartNode> = {
  */
 export function FlameGraph(props: FlameGraphProps) {
   const { root, unit, total, search, onSearchChange, focus = null, diffMode } = props
+  const { coloring = null, onOpenSandwich } = props
   const testId = props.testId ?? 'flamegraph'
   const chartElement = useRef<HTMLDivElement>(null)
   const chart = useRef<FlameChart<ChartNode> | null>(null)
@@ -86,7 +97,7 @@ export function FlameGraph(props: FlameGraphProps) {
     const created = createFlameChart<ChartNode>(
       element,
       {
-        onHover: (node) => setHover({ node, ...pointer.current }),
+        onHover: (node, isRoot) => setHover({ node, isRoot, ...pointer.current }),
         onLeave: () => setHover(null),
         onZoom: setZoomed,
         onZoomPath: (path) => zoomChange.current?.(path),
@@ -110,6 +121,22 @@ export function FlameGraph(props: FlameGraphProps) {
       chart.current = null
     }
   }, [isDiff, testId])
+
+  // Before the first draw (the effects run in order), so it draws in these colours at once.
+  useEffect(() => {
+    chart.current?.recolor(coloring?.color)
+  }, [coloring])
+
+  // The zoomed frame is never the root (zooming back to it reports `null`); a hovered one can be.
+  const sandwichOf = (node: ChartNode | null, isRoot = false): FunctionRef | null =>
+    node === null || isRoot
+      ? null
+      : { name: node.name, ...(node.file !== undefined ? { file: node.file } : {}) }
+  const openSandwich = useRef<() => void>(() => undefined)
+  openSandwich.current = () => {
+    const fn = sandwichOf(zoomed)
+    if (fn !== null) onOpenSandwich?.(fn)
+  }
 
   useEffect(() => {
     if (!keyboard) return undefined
@@ -136,6 +163,8 @@ export function FlameGraph(props: FlameGraphProps) {
       if (event.key === '/') {
         event.preventDefault()
         searchInput.current?.focus()
+      } else if (event.key === 's') {
+        openSandwich.current()
       } else if (steps[event.key] !== undefined) {
         event.preventDefault()
         chart.current?.step(steps[event.key]!)
@@ -199,9 +228,27 @@ export function FlameGraph(props: FlameGraphProps) {
           {diffMode !== undefined ? (
             <DiffScaleLegend root={root} mode={diffMode} unit={unit} />
           ) : null}
+          {props.onColorByChange !== undefined ? (
+            <label className="flame-color-by">
+              <span>Colour</span>
+              <select
+                data-testid={`${testId}-color-by`}
+                value={props.colorBy ?? 'name'}
+                onChange={(event) =>
+                  props.onColorByChange?.(event.target.value === 'package' ? 'package' : 'name')
+                }
+              >
+                <option value="name">by name</option>
+                <option value="package">by package</option>
+              </select>
+            </label>
+          ) : null}
           {props.children}
           <span className="flame-hint">Click a frame to zoom into it.</span>
         </div>
+      ) : null}
+      {coloring !== null ? (
+        <PackageLegend legend={coloring.legend} testId={`${testId}-legend`} />
       ) : null}
       <div className="flame-area" onPointerMove={onPointerMove}>
         <div className="flame-chart" data-testid={testId} ref={chartElement} />
@@ -224,6 +271,16 @@ export function FlameGraph(props: FlameGraphProps) {
           mode={diffMode}
           testId={`${testId}-details`}
           keyboard={keyboard}
+          sandwichKey={onOpenSandwich !== undefined}
+          {...(onOpenSandwich !== undefined &&
+          sandwichOf(hover?.node ?? zoomed, hover?.isRoot) !== null
+            ? {
+                onOpenSandwich: (node: ChartNode) => {
+                  const fn = sandwichOf(node)
+                  if (fn !== null) onOpenSandwich(fn)
+                },
+              }
+            : {})}
         />
       ) : null}
     </section>

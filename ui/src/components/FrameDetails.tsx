@@ -13,6 +13,10 @@ interface FrameDetailsProps {
   testId: string
   /** The graph answers keys: say which, while nothing is hovered. */
   keyboard?: boolean
+  /** Offer the frame's callers and callees (absent for the root). */
+  onOpenSandwich?(node: ChartNode): void
+  /** The graph opens callers and callees (the `s` key): say so in the keys' hint. */
+  sandwichKey?: boolean
 }
 
 type CopyState = { name: string; ok: boolean } | null
@@ -22,7 +26,8 @@ type CopyState = { name: string; ok: boolean } | null
  * a button that copies the name. It shows the hovered frame, and the one clicked (zoomed to)
  * once the pointer leaves the graph, so the button can be reached without losing the frame.
  */
-export function FrameDetails({ node, unit, total, mode, testId, keyboard }: FrameDetailsProps) {
+export function FrameDetails(props: FrameDetailsProps) {
+  const { node, unit, total, mode, testId, keyboard, onOpenSandwich } = props
   const [copied, setCopied] = useState<CopyState>(null)
   const name = node?.name
 
@@ -50,7 +55,13 @@ export function FrameDetails({ node, unit, total, mode, testId, keyboard }: Fram
             <>
               {' '}
               Keys: <kbd>/</kbd> search, <kbd>Esc</kbd> reset, <kbd>↑</kbd> <kbd>↓</kbd>{' '}
-              <kbd>←</kbd> <kbd>→</kbd> move the zoom.
+              <kbd>←</kbd> <kbd>→</kbd> move the zoom
+              {props.sandwichKey ? (
+                <>
+                  , <kbd>s</kbd> callers and callees of the frame zoomed to
+                </>
+              ) : null}
+              .
             </>
           ) : null}
         </span>
@@ -84,6 +95,16 @@ export function FrameDetails({ node, unit, total, mode, testId, keyboard }: Fram
       >
         Copy name
       </button>
+      {onOpenSandwich !== undefined ? (
+        <button
+          type="button"
+          data-testid={`${testId}-sandwich`}
+          onClick={() => onOpenSandwich(node)}
+          title="Show every caller and callee of this function, merged over the whole graph"
+        >
+          Callers and callees
+        </button>
+      ) : null}
       {copied !== null ? (
         <span className="flame-details-copied" role="status">
           {copied.ok ? 'Copied' : 'Could not copy: select the name and copy it'}

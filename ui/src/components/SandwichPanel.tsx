@@ -1,5 +1,5 @@
 import type { FlameNode } from '@kiln/wire'
-import { useMemo } from 'react'
+import { useEffect, useMemo, useRef } from 'react'
 import { formatPercent, formatValue, type ValueUnit } from '../format'
 import { sandwich } from '../sandwich'
 import { functionLocation } from '../top-functions'
@@ -12,13 +12,29 @@ interface SandwichPanelProps {
   unit: ValueUnit
   total: number
   onClose(): void
+  /**
+   * Changes each time the reader opens a function's callers and callees (0: not yet): the panel
+   * then scrolls into view, since it sits under the flame graph. A link that opens the page on a
+   * focused function does not scroll.
+   */
+  reveal?: number
 }
 
 /** Callers and callees of the focused function, merged over every call path it is on. */
-export function SandwichPanel({ root, focus, unit, total, onClose }: SandwichPanelProps) {
+export function SandwichPanel(props: SandwichPanelProps) {
+  const { root, focus, unit, total, onClose, reveal = 0 } = props
   const s = useMemo(() => sandwich(root, focus), [root, focus])
+  const panel = useRef<HTMLElement>(null)
+  useEffect(() => {
+    if (reveal > 0) panel.current?.scrollIntoView({ block: 'start' })
+  }, [reveal])
   return (
-    <section className="sandwich" aria-label="Callers and callees" data-testid="sandwich">
+    <section
+      className="sandwich"
+      aria-label="Callers and callees"
+      data-testid="sandwich"
+      ref={panel}
+    >
       <header className="sandwich-header">
         <h2>
           <code>{focus.name}</code> <span className="function-file">{functionLocation(focus)}</span>

@@ -25,6 +25,8 @@ import { StaleNotice, keepsLastAnswer } from '../components/StaleNotice'
 import { FlameGraph } from '../components/FlameGraph'
 import { LoadingState } from '../components/LoadingState'
 import { PackagesTable } from '../components/PackagesTable'
+import { packageColoring } from '../package-colors'
+import { packageChanges } from '../package-totals'
 import { Timeline, TimelinePlaceholder } from '../components/Timeline'
 import { defaultDiffMode, diffChartTree, sideTree } from '../diff-tree'
 import { fileTime } from '../flame-export'
@@ -146,6 +148,19 @@ export function DiffView(props: DiffViewProps) {
         ? { base: sideTree(diff.data.root, 'base'), comp: sideTree(diff.data.root, 'comp') }
         : null,
     [diff.data, state.layout],
+  )
+  // One colouring for both sides, so a package has the same colour left and right.
+  const sideColoring = useMemo(
+    () =>
+      diff.data && state.layout === 'split' && state.colorBy === 'package'
+        ? packageColoring(
+            packageChanges(diff.data.root, {
+              base: diff.data.baseline.total,
+              comp: diff.data.comparison.total,
+            }).map((c) => ({ ...c, weight: c.baseShare + c.compShare })),
+          )
+        : null,
+    [diff.data, state.layout, state.colorBy],
   )
 
   const update = (patch: Partial<DiffState>, mode: HistoryMode = 'push') =>
@@ -380,6 +395,9 @@ export function DiffView(props: DiffViewProps) {
                   onSearchChange={(search) => update({ search }, 'replace')}
                   focus={state.focus}
                   exportName={['kiln', name, type, 'baseline', fileTime(baseline.from)]}
+                  coloring={sideColoring}
+                  colorBy={state.colorBy}
+                  onColorByChange={(colorBy) => update({ colorBy }, 'replace')}
                 />
                 <FlameGraph
                   root={sides.comp}
@@ -391,6 +409,7 @@ export function DiffView(props: DiffViewProps) {
                   onSearchChange={(search) => update({ search }, 'replace')}
                   focus={state.focus}
                   exportName={['kiln', name, type, 'comparison', fileTime(comparison.from)]}
+                  coloring={sideColoring}
                 />
               </div>
               {changesTable}

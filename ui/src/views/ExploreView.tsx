@@ -1,5 +1,5 @@
 import { PROFILE_TYPES, isProfileTypeName, type ServiceSummary } from '@kiln/wire'
-import { useMemo } from 'react'
+import { useMemo, useState } from 'react'
 import {
   fetchAgents,
   fetchAlerts,
@@ -39,8 +39,10 @@ import { useNavigate } from '../navigation'
 import { timelineStep } from '../timeline-geometry'
 import { timeRangeOf, timeWindow } from '../time-range'
 import { roundWindow, windowLength, type TimeWindow } from '../time-window'
-import { viewOfLink, type ExploreState, type ViewState } from '../url-state'
+import { viewOfLink, type ExploreState, type FunctionRef, type ViewState } from '../url-state'
 import { combineSelectors } from '../label-selector'
+import { packageColoring } from '../package-colors'
+import { packageTotals } from '../package-totals'
 
 /** Rows asked of `/top`; the table searches and sorts within them. */
 const TOP_LIMIT = 500
@@ -141,6 +143,20 @@ export function ExploreView(props: ExploreViewProps) {
     refreshToken,
   )
   const labels = useLabelNames(name, type, current)
+  const [sandwichOpened, setSandwichOpened] = useState(0)
+  const root = profile.data?.root
+  const coloring = useMemo(
+    () =>
+      state.colorBy === 'package' && root !== undefined
+        ? packageColoring(packageTotals(root, root.value).map((t) => ({ ...t, weight: t.self })))
+        : null,
+    [state.colorBy, root],
+  )
+  /** Focus a function (from the table or the graph) and bring its callers and callees into view. */
+  const openSandwich = (fn: FunctionRef | null) => {
+    update({ focus: fn })
+    if (fn !== null) setSandwichOpened((n) => n + 1)
+  }
 
   const update = (patch: Partial<ExploreState>, mode: HistoryMode = 'push') =>
     setState({ ...state, ...patch }, mode)
@@ -284,7 +300,7 @@ export function ExploreView(props: ExploreViewProps) {
                 sort={sort}
                 focus={state.focus}
                 onSortChange={(next) => update({ sort: next }, 'replace')}
-                onFocus={(fn) => update({ focus: fn })}
+                onFocus={openSandwich}
               />
             ) : top.error !== undefined ? (
               <ErrorState what="the top functions" error={top.error} onRetry={props.onRetry} />
@@ -303,8 +319,22 @@ export function ExploreView(props: ExploreViewProps) {
               zoom={state.zoom}
               onZoomChange={(zoom) => update({ zoom }, 'replace')}
               keyboard
+              coloring={coloring}
+              colorBy={state.colorBy}
+              onColorByChange={(colorBy) => update({ colorBy }, 'replace')}
+              onOpenSandwich={openSandwich}
             />
           </div>
+          {state.focus !== null ? (
+            <SandwichPanel
+              root={profile.data.root}
+              focus={state.focus}
+              unit={profile.data.unit}
+              total={profile.data.total || profile.data.root.value}
+              onClose={() => update({ focus: null })}
+              reveal={sandwichOpened}
+            />
+          ) : null}
           <PackagesTable
             source={{
               kind: 'explore',
@@ -315,15 +345,6 @@ export function ExploreView(props: ExploreViewProps) {
             search={state.search}
             onSearchChange={(search) => update({ search }, 'replace')}
           />
-          {state.focus !== null ? (
-            <SandwichPanel
-              root={profile.data.root}
-              focus={state.focus}
-              unit={profile.data.unit}
-              total={profile.data.total || profile.data.root.value}
-              onClose={() => update({ focus: null })}
-            />
-          ) : null}
         </>
       )}
       <AgentsPanel agents={agents.data?.agents ?? []} />
