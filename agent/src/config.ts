@@ -40,6 +40,9 @@ const ConfigSchema = Type.Object(
     heapSamplingIntervalBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
     heapStackDepth: Type.Integer({ minimum: 1, maximum: 1024, default: 64 }),
     wall: Type.Boolean({ default: true }),
+    // With OpenTelemetry in the process, CPU and wall samples carry the local root span's trace
+    // and span ids and its endpoint (README, "Traces and endpoints").
+    traces: Type.Boolean({ default: true }),
     heap: Type.Boolean({ default: true }),
     maxQueueProfiles: Type.Integer({ minimum: 1, default: 30 }),
     maxQueueBytes: Type.Integer({ minimum: 1024, default: 16 * 1024 * 1024 }),
@@ -72,6 +75,7 @@ export const ENV_VARS = {
   heapSamplingIntervalBytes: 'KILN_HEAP_SAMPLING_INTERVAL_BYTES',
   heapStackDepth: 'KILN_HEAP_STACK_DEPTH',
   wall: 'KILN_WALL',
+  traces: 'KILN_TRACES',
   heap: 'KILN_HEAP',
   maxQueueProfiles: 'KILN_MAX_QUEUE_PROFILES',
   maxQueueBytes: 'KILN_MAX_QUEUE_BYTES',

@@ -6,7 +6,7 @@ describe('withLabels', () => {
 
   it('publishes the merged labels, leaving out names the server would refuse', () => {
     const published: Labels[] = []
-    bindLabelSink((labels) => published.push(labels))
+    bindLabelSink((context) => published.push(context.labels))
     withLabels({ route: '/a', 'bad name': 'x', '<b>': 'y', __proto__x: 'z' }, () =>
       withLabels({ tenant_tier: 'gold' }, () => undefined),
     )

@@ -1,5 +1,5 @@
 import { heap, SourceMapper, time } from '@datadog/pprof'
-import { labelsOfContext, type Labels } from './labels.js'
+import { contextLabeler, type SampleContext } from './labels.js'
 
 /**
  * The profile type as `@datadog/pprof` returns it. Taken from there rather than imported from
@@ -35,8 +35,8 @@ export interface ProfilerBindings {
     durationMillis: number
     sourceMapper: LateSourceMapper
   }): void
-  /** Labels for samples taken from now on (see `withLabels`). */
-  setLabels(labels: Labels): void
+  /** The context of samples taken from now on (`withLabels`, OpenTelemetry spans). */
+  setContext(context: SampleContext): void
   /** Stop the time profiler, returning what it collected; restart it when `restart`. */
   stopTime(restart: boolean): Profile
   /** Whether a time profiler runs in this thread (V8's CpuProfiler is alive). */
@@ -67,8 +67,11 @@ export const datadogBindings: ProfilerBindings = {
       workaroundV8Bug: false,
       sourceMapper: sourceMapper as unknown as SourceMapper,
     }),
-  setLabels: (labels) => time.setContext(labels),
-  stopTime: (restart) => time.stop(restart, ({ context }) => labelsOfContext(context?.context)),
+  setContext: (context) => time.setContext(context),
+  stopTime: (restart) => {
+    const labelsOf = contextLabeler()
+    return time.stop(restart, ({ context }) => labelsOf(context?.context))
+  },
   timeRunning: () => time.isStarted(),
   startHeap: (intervalBytes, stackDepth) => heap.start(intervalBytes, stackDepth),
   // profileV2 serializes while V8's profile is still alive instead of copying it into a

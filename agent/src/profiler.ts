@@ -14,6 +14,8 @@ const gzipAsync = promisify(gzip)
 export interface ProfilerOptions {
   /** CPU + wall time profiles (the time profiler). */
   wall: boolean
+  /** Samples carry OpenTelemetry's local root span and endpoint (see otel.ts). */
+  traces: boolean
   /** Heap in-use profiles (V8's sampling heap profiler, on from start to stop). */
   heap: boolean
   heapSamplingIntervalBytes: number
@@ -72,9 +74,12 @@ export class Profiler {
       // Bound for the whole session, not per window: `withLabels` only tracks its labels through
       // awaits while a sink is bound, and a request that began between windows and resumes in
       // one must still carry them. Between windows there is no profiler to publish to.
-      bindLabelSink((labels) => {
-        if (this.#timeRunning) this.#bindings.setLabels(labels)
-      })
+      bindLabelSink(
+        (context) => {
+          if (this.#timeRunning) this.#bindings.setContext(context)
+        },
+        { traces: this.#options.traces },
+      )
     }
     if (sourceMaps) this.#loadSourceMaps()
   }

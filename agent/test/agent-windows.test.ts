@@ -193,7 +193,9 @@ describe('Agent windows', () => {
 
   it('keeps withLabels labels across windows: a request begun between windows carries them', async () => {
     const published: Labels[] = []
-    const bindings = standInProfiler({ setLabels: (labels) => void published.push(labels) })
+    const bindings = standInProfiler({
+      setContext: (context) => void published.push(context.labels),
+    })
     const { agent, scheduler } = agentWith(bindings, { heap: false })
     agent.start()
     scheduler.open(windowAt(1))

@@ -21,6 +21,12 @@ describe('addMatcher', () => {
     for (const empty of ['', '{}', '  { } ']) expect(addMatcher(empty, pod)).toBe('{pod!~"api-.*"}')
   })
 
+  it('writes dotted label names as they are', () => {
+    expect(addMatcher('{env="prod"}', { name: 'http.route', op: '=', value: '/users/:id' })).toBe(
+      '{env="prod", http.route="/users/:id"}',
+    )
+  })
+
   it('appends to what is there, with or without braces or a trailing comma', () => {
     for (const typed of ['{env="prod"}', 'env="prod"', '{env="prod",}']) {
       expect(addMatcher(typed, pod)).toBe('{env="prod", pod!~"api-.*"}')
@@ -38,11 +44,16 @@ describe('normalizeSelector', () => {
 })
 
 describe('isLabelName', () => {
-  it('accepts Prometheus label names only', () => {
+  it('accepts the label names server and agent accept, dotted ones too', () => {
     expect(isLabelName('service_version')).toBe(true)
     expect(isLabelName('_x1')).toBe(true)
+    expect(isLabelName('http.route')).toBe(true)
+    expect(isLabelName('service.version')).toBe(true)
+    expect(isLabelName('otel.scope.name')).toBe(true)
     expect(isLabelName('1x')).toBe(false)
+    expect(isLabelName('.x')).toBe(false)
     expect(isLabelName('a-b')).toBe(false)
+    expect(isLabelName('a b')).toBe(false)
     expect(isLabelName('')).toBe(false)
   })
 })

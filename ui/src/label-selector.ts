@@ -13,10 +13,11 @@ export interface Matcher {
   value: string
 }
 
-/** Prometheus label names. */
-export function isLabelName(name: string): boolean {
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
-}
+/**
+ * Label names, by the one rule server and agent share (letters, digits, `_`, `.`, not starting
+ * with a digit or `.`), so `http.route` and `service.version` can be filtered on.
+ */
+export { isLabelName } from '@kiln/wire'
 
 /** `name="value"`, the value quoted with Go/JSON escapes as the server reads them. */
 export function formatMatcher(matcher: Matcher): string {

@@ -7,6 +7,9 @@ export {
   UPLOAD_ID_PATTERN,
   VERSION_LABELS,
   formatAppName,
+  isLabelName,
+  isLabelNameChar,
+  isLabelNameStartChar,
 } from './ingest.js'
 export type { IngestQuery, IngestResponse } from './ingest.js'
 export { AGENT_STATS_HEADER, AGENT_STATS_HEADER_MAX_BYTES } from './agents.js'
@@ -67,3 +70,17 @@ export { SESSION_PATH, TENANT_HEADER, TENANT_PATTERN, TOKEN_SCOPES } from './aut
 export type { AccessLevel, SessionCredential, SessionResponse, TokenScope } from './auth.js'
 export { SCHEDULE_PATH, collectsIn, schedulePeriod, scheduleSlot, windowIndex } from './schedule.js'
 export type { SchedulePlan, ScheduleRequest, ScheduleSettings } from './schedule.js'
+export {
+  ENDPOINT_LABEL,
+  SPAN_ID_LABEL,
+  TRACE_ID_LABEL,
+  TRACE_ID_PATTERN,
+} from './traces.js'
+export type {
+  EndpointChange,
+  EndpointSummary,
+  EndpointsDiffResponse,
+  EndpointsResponse,
+  TraceSummary,
+  TracesResponse,
+} from './traces.js'

@@ -14,10 +14,37 @@ export interface IngestQuery {
 }
 
 /**
- * A label name, wherever one enters Kiln: the upload's `service{k=v}`, the pprof's sample
- * labels, the agent's settings and `withLabels`. Prometheus's grammar plus `.` (Pyroscope's).
+ * The one grammar of a label name, wherever one enters or leaves Kiln: the upload's
+ * `service{k=v}`, the pprof's sample labels, the agent's settings and `withLabels`, query
+ * selectors and `groupBy`, alert labels carried into links, and the UI's label filter.
+ * Letters, digits, `_` and `.`, not starting with a digit or a `.`: Prometheus's grammar plus
+ * `.`, as Pyroscope and OpenTelemetry clients send them (`http.route`, `service.version`).
+ * Defined here once, by its two character classes; keep no other copy.
  */
-export const LABEL_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_.]*$'
+const LABEL_NAME_START_CLASS = '[A-Za-z_]'
+const LABEL_NAME_CHAR_CLASS = '[A-Za-z0-9_.]'
+
+/** {@link isLabelName} as a JSON Schema / RegExp source: `^[A-Za-z_][A-Za-z0-9_.]*$`. */
+export const LABEL_NAME_PATTERN: string = `^${LABEL_NAME_START_CLASS}${LABEL_NAME_CHAR_CLASS}*$`
+
+const LABEL_NAME_RE = new RegExp(LABEL_NAME_PATTERN)
+const LABEL_NAME_START_RE = new RegExp(`^${LABEL_NAME_START_CLASS}$`)
+const LABEL_NAME_CHAR_RE = new RegExp(`^${LABEL_NAME_CHAR_CLASS}$`)
+
+/** Whether `name` is a label name: letters, digits, `_`, `.`, not starting with a digit or `.`. */
+export function isLabelName(name: string): boolean {
+  return LABEL_NAME_RE.test(name)
+}
+
+/** Whether the character `c` may start a label name (for parsers reading one character at a time). */
+export function isLabelNameStartChar(c: string): boolean {
+  return LABEL_NAME_START_RE.test(c)
+}
+
+/** Whether the character `c` may follow the first in a label name. */
+export function isLabelNameChar(c: string): boolean {
+  return LABEL_NAME_CHAR_RE.test(c)
+}
 
 /**
  * The request header that names an upload (Kiln's agent: a random id per profile, the same on

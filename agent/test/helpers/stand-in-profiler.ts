@@ -14,9 +14,9 @@ export function standInProfiler(overrides: Partial<ProfilerBindings> = {}): Prof
       overrides.startTime?.(options)
       timeRunning = true
     },
-    setLabels: (labels) => {
+    setContext: (context) => {
       if (!timeRunning) throw new Error('Wall profiler is not started')
-      overrides.setLabels?.(labels)
+      overrides.setContext?.(context)
     },
     stopTime: (restart) => {
       if (!timeRunning) throw new Error('Wall profiler is not started')

@@ -19,12 +19,14 @@ export const ConfigSchema = Type.Object(
     clickhouseUrl: Type.Optional(Type.String({ env: 'KILN_CLICKHOUSE_URL', minLength: 1 })),
     clickhouseUser: Type.Optional(Type.String({ env: 'KILN_CLICKHOUSE_USER' })),
     clickhousePassword: Type.Optional(Type.String({ env: 'KILN_CLICKHOUSE_PASSWORD' })),
+    // A ClickHouse identifier interpolated unquoted (`${db}.samples`), not a label name: no dots.
     clickhouseDatabase: Type.String({
       default: 'kiln',
       env: 'KILN_CLICKHOUSE_DATABASE',
       pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
     }),
     // A `remote_servers` cluster name or a macro such as `{cluster}`; interpolated into DDL.
+    // ClickHouse's names, not label names (those are `@kiln/wire`'s LABEL_NAME_PATTERN).
     clickhouseCluster: Type.Optional(
       Type.String({
         env: 'KILN_CLICKHOUSE_CLUSTER',
@@ -32,6 +34,16 @@ export const ConfigSchema = Type.Object(
       }),
     ),
     retentionDays: Type.Integer({ default: 30, minimum: 1, env: 'KILN_RETENTION_DAYS' }),
+    // Samples of traces (trace and span ids, `trace_samples`); at most the retention. Read when
+    // the store's tables are created: changing it later needs an ALTER TABLE ... MODIFY TTL.
+    traceRetentionDays: Type.Integer({ default: 7, minimum: 1, env: 'KILN_TRACE_RETENTION_DAYS' }),
+    // Rows of (trace, span, series, stack) one profile may add to `trace_samples`; the samples
+    // past it are stored without their trace (flame graphs keep every sample).
+    maxTraceRowsPerProfile: Type.Integer({
+      default: 100_000,
+      minimum: 0,
+      env: 'KILN_MAX_TRACE_ROWS_PER_PROFILE',
+    }),
     uiDir: Type.Optional(Type.String({ env: 'KILN_UI_DIR' })),
     maxBodyBytes: Type.Integer({ default: 16 * MiB, minimum: 1024, env: 'KILN_MAX_BODY_BYTES' }),
     maxDecompressedBytes: Type.Integer({

@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto'
-import { VERSION_LABELS } from '@kiln/wire'
+import { SPAN_ID_LABEL, TRACE_ID_LABEL, VERSION_LABELS } from '@kiln/wire'
 import { KilnError } from '../errors.js'
 import { LABEL_NAME_RE } from './app-name.js'
-import { emptyBatch, type RowBatch, type SampleRow, type StackRow } from '../store/rows.js'
+import {
+  emptyBatch,
+  type RowBatch,
+  type SampleRow,
+  type StackRow,
+  type TraceSampleRow,
+} from '../store/rows.js'
 import { profileIdOf, uploadHashOf } from '../store/stored-profiles.js'
 import { hash64 } from './hash.js'
 import type { DecodedPprof, PprofId } from './pprof-reader.js'
@@ -23,6 +29,8 @@ export interface NormalizeLimits {
   maxLabels: number
   maxLabelNameLength: number
   maxLabelValueLength: number
+  /** Rows one profile may add to `trace_samples`; samples past it keep no trace. */
+  maxTraceRowsPerProfile?: number
 }
 
 export interface NormalizeInput {
@@ -52,6 +60,8 @@ export interface NormalizeResult {
   samples: number
   /** Unix ms: the end of the profile's interval, as its `profiles` rows have it. */
   untilMs: number
+  /** Samples whose trace was not kept (`maxTraceRowsPerProfile`). */
+  traceRowsDropped: number
 }
 
 export const TRUNCATED_FRAME = '[truncated]'
@@ -182,6 +192,52 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
     totals.set(type, (totals.get(type) ?? 0) + value)
   }
 
+  /**
+   * Trace and span ids are not series labels (each id would be a series): which label keys (by
+   * string index) name them, found once per key.
+   */
+  const traceKeys = new Map<number, number>()
+  const traceKey = (key: number): number => {
+    let kind = traceKeys.get(key)
+    if (kind === undefined) {
+      const name = str(key)
+      kind = name === TRACE_ID_LABEL ? TRACE_ID : name === SPAN_ID_LABEL ? SPAN_ID : 0
+      traceKeys.set(key, kind)
+    }
+    return kind
+  }
+  /** Rows of `trace_samples`, by (type, series, stack, trace, span), up to the limit. */
+  const traceRows = new Map<string, TraceSampleRow>()
+  const maxTraceRows = limits.maxTraceRowsPerProfile ?? Number.POSITIVE_INFINITY
+  let traceRowsDropped = 0
+  const addTraceValue = (
+    type: string,
+    seriesId: string,
+    stackHash: string,
+    traceId: string,
+    spanId: string,
+    value: number,
+  ): void => {
+    const key = `${type}\u0000${seriesId}\u0000${stackHash}\u0000${traceId}\u0000${spanId}`
+    const row = traceRows.get(key)
+    if (row) row.value += value
+    else if (traceRows.size >= maxTraceRows) traceRowsDropped++
+    else {
+      traceRows.set(key, {
+        tenant,
+        service,
+        type,
+        time: fromMs,
+        trace_id: traceId,
+        span_id: spanId,
+        series_id: seriesId,
+        stack_hash: stackHash,
+        value,
+        upload,
+      })
+    }
+  }
+
   const cpu = nodeCpuEstimate(profile, sampleTypes, values, (s) => frames.leafName(s))
   const typeCount = mappings.length
   /** The series of the upload's own labels, per Kiln type. */
@@ -196,16 +252,21 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
     // no one value of it would be right.
     let labels: Record<string, string> | undefined
     let signature = ''
+    let traceId = ''
+    let spanId = ''
     for (let l = samples.labelStart[s]!; l < samples.labelStart[s + 1]!; l++) {
       if (samples.labelStr[l] === 0) continue // numeric labels (e.g. thread ids) are not series keys
-      signature += `${samples.labelKey[l]}:${samples.labelStr[l]},`
+      const trace = traceKey(samples.labelKey[l]!)
+      if (trace === TRACE_ID) traceId = traceIdOf(str(samples.labelStr[l]!), TRACE_ID_LABEL)
+      else if (trace === SPAN_ID) spanId = traceIdOf(str(samples.labelStr[l]!), SPAN_ID_LABEL)
+      else signature += `${samples.labelKey[l]}:${samples.labelStr[l]},`
     }
     if (signature !== '') {
       // No prototype, as in parseAppName: `__proto__` stays a label.
       labels = Object.assign(Object.create(null) as Record<string, string>, input.labels)
       const own = new Set<string>()
       for (let l = samples.labelStart[s]!; l < samples.labelStart[s + 1]!; l++) {
-        if (samples.labelStr[l] === 0) continue
+        if (samples.labelStr[l] === 0 || traceKey(samples.labelKey[l]!) !== 0) continue
         const key = str(samples.labelKey[l]!)
         if (own.has(key))
           throw malformed(`a sample has the label ${JSON.stringify(key.slice(0, 64))} twice`)
@@ -241,6 +302,9 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
         labelledSeries.set(key, seriesId)
       }
       addValue(type, seriesId, stackHash, scaled[i]!)
+      if (traceId !== '' || spanId !== '') {
+        addTraceValue(type, seriesId, stackHash, traceId, spanId, scaled[i]!)
+      }
     }
   }
   if (cpu && cpu.estimate.outsideJsNanos > 0) {
@@ -261,6 +325,7 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
   }
 
   for (const rows of rowsByType.values()) for (const row of rows.values()) batch.samples.push(row)
+  for (const row of traceRows.values()) batch.traceSamples.push(row)
   for (const type of types) {
     batch.profiles.push({
       tenant,
@@ -279,7 +344,7 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
     })
   }
   // Series of the upload's labels for types without samples stay: the profiles rows name them.
-  return { batch, types, samples: samples.count, untilMs }
+  return { batch, types, samples: samples.count, untilMs, traceRowsDropped }
 }
 
 /**
@@ -554,6 +619,20 @@ function checkLabels(labels: Record<string, string>, limits: NormalizeLimits): v
       )
     }
   }
+}
+
+const TRACE_ID = 1
+const SPAN_ID = 2
+const HEX_ID = /^[0-9a-fA-F]{1,32}$/
+
+/** A trace or span id label's value, lowercased; anything but 1 to 32 hex digits is refused. */
+function traceIdOf(value: string, label: string): string {
+  if (!HEX_ID.test(value)) {
+    throw malformed(
+      `label ${label} must be 1 to 32 hex digits, not ${JSON.stringify(value.slice(0, 64))}`,
+    )
+  }
+  return value.toLowerCase()
 }
 
 function malformed(detail: string): KilnError {

@@ -19,6 +19,8 @@ import {
   DEFAULT_MAX_NODES,
   DEFAULT_MAX_STACKS,
   DiffSchema,
+  EndpointsDiffSchema,
+  EndpointsSchema,
   ExportPprofSchema,
   FlamegraphSchema,
   LabelValuesSchema,
@@ -29,9 +31,12 @@ import {
   SHARED_SCHEMAS,
   TimelineSchema,
   TopSchema,
+  TracesSchema,
   VersionsSchema,
   type AgentsQuery,
   type DiffQuery,
+  type EndpointsDiffQuery,
+  type EndpointsQuery,
   type ExportPprofQuery,
   type FlamegraphQuery,
   type LabelValuesQuery,
@@ -39,12 +44,16 @@ import {
   type ProfileTypesQuery,
   type TimelineQuery,
   type TopQuery,
+  type TracesQuery,
   type VersionsQuery,
 } from './schemas.js'
 import { RollupCoverage } from './rollup.js'
 import { parseSelector } from './selector.js'
 import { queryTimeline } from './timeline.js'
 import { queryTop } from './top.js'
+import { queryEndpoints, queryEndpointsDiff, queryTraces } from './traces.js'
+import type { TraceFilter } from './window-sql.js'
+import { PROFILE_TYPES, type ProfileTypeName } from '@kiln/wire'
 
 const DEFAULT_WINDOW_MS = 15 * 60 * 1000
 /** Every query route reads profiles: it needs the `read` scope when reads are protected. */
@@ -76,6 +85,31 @@ function resolveWindow(
     )
   }
   return { from, to }
+}
+
+/** The trace filter of `traceId=` / `spanIds=`, for cumulative types only. */
+function traceFilterOf(q: {
+  type?: string | undefined
+  traceId?: string | undefined
+  spanIds?: string | undefined
+}): TraceFilter | undefined {
+  if (q.traceId === undefined && q.spanIds === undefined) return undefined
+  const type = q.type as ProfileTypeName
+  if (PROFILE_TYPES[type]?.aggregation !== 'cumulative') {
+    throw new KilnError(
+      'KILN_ERR_QUERY_INVALID',
+      `\`traceId\` and \`spanIds\` need a type whose samples carry traces (cpu, wall), not ${type}`,
+    )
+  }
+  const ids = (list: string | undefined, max: number, name: string) => {
+    if (list === undefined) return undefined
+    const out = [...new Set(list.toLowerCase().split(','))]
+    if (out.length > max) {
+      throw new KilnError('KILN_ERR_QUERY_INVALID', `\`${name}\`: at most ${max} ids`)
+    }
+    return out
+  }
+  return { traceIds: ids(q.traceId, 100, 'traceId'), spanIds: ids(q.spanIds, 1000, 'spanIds') }
 }
 
 /**
@@ -111,6 +145,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
     ...resolveWindow(q),
     selector: parseSelector(q.query),
     rollupFrom: await coverage.from(),
+    trace: traceFilterOf(q as Q & { traceId?: string; spanIds?: string }),
   })
 
   fastify.get(
@@ -239,6 +274,72 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
         .type('application/octet-stream')
         .header('content-disposition', `attachment; filename="${exported.filename}"`)
         .send(exported.body)
+    },
+  )
+
+  fastify.get<{ Querystring: typeof EndpointsQuery.static }>(
+    '/endpoints',
+    { schema: EndpointsSchema, config: READ },
+    async (request) => {
+      const q = request.query
+      return queryEndpoints(client, db, {
+        tenant: request.tenant,
+        service: q.service,
+        ...resolveWindow(q),
+        selector: parseSelector(q.query),
+        rollupFrom: await coverage.from(),
+      })
+    },
+  )
+
+  fastify.get<{ Querystring: typeof EndpointsDiffQuery.static }>(
+    '/endpoints/diff',
+    { schema: EndpointsDiffSchema, config: READ },
+    async (request) => {
+      const q = request.query
+      const type = q.type ?? 'cpu'
+      if (PROFILE_TYPES[type].aggregation !== 'cumulative') {
+        throw new KilnError('KILN_ERR_QUERY_INVALID', `endpoints compare cpu or wall, not ${type}`)
+      }
+      const comp = resolveWindow(
+        { from: q.compFrom, to: q.compTo },
+        { from: 'compFrom', to: 'compTo' },
+      )
+      const baseTo = q.baseTo ?? comp.from
+      const base = resolveWindow(
+        { from: q.baseFrom ?? baseTo - (comp.to - comp.from), to: baseTo },
+        { from: 'baseFrom', to: 'baseTo' },
+      )
+      const common = {
+        tenant: request.tenant,
+        service: q.service,
+        type,
+        rollupFrom: await coverage.from(),
+      }
+      return queryEndpointsDiff(client, db, {
+        baseline: { ...common, ...base, selector: parseSelector(q.baseQuery) },
+        comparison: { ...common, ...comp, selector: parseSelector(q.compQuery) },
+      })
+    },
+  )
+
+  fastify.get<{ Querystring: typeof TracesQuery.static }>(
+    '/traces',
+    { schema: TracesSchema, config: READ },
+    async (request) => {
+      const q = request.query
+      if (PROFILE_TYPES[q.type].aggregation !== 'cumulative') {
+        throw new KilnError('KILN_ERR_QUERY_INVALID', `traces are of cpu or wall, not ${q.type}`)
+      }
+      if (q.file !== undefined && q.function === undefined) {
+        throw new KilnError('KILN_ERR_QUERY_INVALID', '`file` needs `function`')
+      }
+      return queryTraces(client, db, {
+        ...(await windowOf(request.tenant, q)),
+        trace: undefined,
+        fn: q.function === undefined ? undefined : { name: q.function, file: q.file },
+        limit: q.limit ?? 20,
+      })
     },
   )
 

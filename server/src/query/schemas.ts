@@ -52,6 +52,26 @@ const windowQuery = {
   query: Type.Optional(Selector),
 }
 
+const HEX_LIST = '^[0-9a-fA-F]{1,32}(,[0-9a-fA-F]{1,32})*$'
+/** Narrow a window to traces or local root spans (cumulative types: CPU, wall). */
+const traceQuery = {
+  traceId: Type.Optional(
+    Type.String({
+      pattern: HEX_LIST,
+      maxLength: 33 * 100,
+      description: 'Only the samples of this trace (hex; up to 100, comma-separated)',
+    }),
+  ),
+  spanIds: Type.Optional(
+    Type.String({
+      pattern: HEX_LIST,
+      maxLength: 33 * 1000,
+      description:
+        'Only the samples of these local root spans (hex, comma-separated, up to 1000); with traceId: either',
+    }),
+  ),
+}
+
 const windowEcho = {
   service: Type.String(),
   type: Type.String(),
@@ -248,6 +268,7 @@ export const TimelineSchema = {
 
 export const FlamegraphQuery = Type.Object({
   ...windowQuery,
+  ...traceQuery,
   maxNodes: Type.Optional(MaxNodes),
   maxStacks: Type.Optional(MaxStacks),
 })
@@ -348,6 +369,7 @@ export const DiffSchema = {
 
 export const TopQuery = Type.Object({
   ...windowQuery,
+  ...traceQuery,
   sort: Type.Optional(
     Type.Unsafe<'self' | 'total'>({ type: 'string', enum: ['self', 'total'], default: 'self' }),
   ),
@@ -385,6 +407,7 @@ export const TopSchema = {
 
 export const ExportPprofQuery = Type.Object({
   ...windowQuery,
+  ...traceQuery,
   maxStacks: Type.Optional(maxStacks(DEFAULT_EXPORT_MAX_STACKS)),
 })
 export const ExportPprofSchema = {
@@ -450,6 +473,113 @@ export const AgentsSchema = {
         }),
       ),
       truncated: Type.Boolean(),
+    }),
+  },
+}
+
+const PerType = Type.Record(Type.String(), Type.Number())
+
+export const EndpointsQuery = Type.Object({
+  service: Service,
+  from: Type.Optional(From),
+  to: Type.Optional(To),
+  query: Type.Optional(Selector),
+})
+export const EndpointsSchema = {
+  summary: 'CPU and wall time per endpoint of a window, with the calls (local root spans) seen',
+  querystring: EndpointsQuery,
+  response: {
+    200: Type.Object({
+      service: Type.String(),
+      from: Type.Number(),
+      to: Type.Number(),
+      query: CanonicalSelector,
+      types: Type.Record(Type.String(), Type.Object({ unit: Unit, total: Type.Number() })),
+      endpoints: Type.Array(
+        Type.Object({
+          endpoint: Type.String({ description: "'' for samples without an endpoint" }),
+          values: PerType,
+          shares: PerType,
+          calls: Type.Number({ description: 'Local root spans seen in its samples' }),
+        }),
+      ),
+    }),
+  },
+}
+
+const EndpointSide = Type.Object({
+  value: Type.Number(),
+  calls: Type.Number(),
+  perCall: Type.Union([Type.Number(), Type.Null()]),
+})
+export const EndpointsDiffQuery = Type.Object({
+  service: Service,
+  type: Type.Optional(ProfileType),
+  baseFrom: Type.Optional(unixMs('Baseline start, Unix ms')),
+  baseTo: Type.Optional(unixMs('Baseline end, Unix ms; default compFrom')),
+  compFrom: Type.Optional(unixMs('Comparison start, Unix ms')),
+  compTo: Type.Optional(unixMs('Comparison end, Unix ms; default now')),
+  baseQuery: Type.Optional(Selector),
+  compQuery: Type.Optional(Selector),
+})
+export const EndpointsDiffSchema = {
+  summary: 'Each endpoint in two windows or versions: cost per call before and after',
+  querystring: EndpointsDiffQuery,
+  response: {
+    200: Type.Object({
+      service: Type.String(),
+      type: Type.String(),
+      unit: Unit,
+      baseline: Type.Object({ from: Type.Number(), to: Type.Number(), query: CanonicalSelector }),
+      comparison: Type.Object({ from: Type.Number(), to: Type.Number(), query: CanonicalSelector }),
+      endpoints: Type.Array(
+        Type.Object({
+          endpoint: Type.String(),
+          baseline: EndpointSide,
+          comparison: EndpointSide,
+          perCallChange: Type.Union([Type.Number(), Type.Null()]),
+          grewMost: Type.Optional(
+            Type.Object({
+              name: Type.String(),
+              file: Type.Optional(Type.String()),
+              change: Type.Number({ description: "Self share points of the endpoint's samples" }),
+            }),
+          ),
+        }),
+      ),
+    }),
+  },
+}
+
+export const TracesQuery = Type.Object({
+  ...windowQuery,
+  function: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 4096, description: 'Only traces that ran this function' }),
+  ),
+  file: Type.Optional(Type.String({ maxLength: 4096, description: "The function's file" })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 20 })),
+})
+export const TracesSchema = {
+  summary: 'Traces of a window (that ran a function), heaviest first',
+  querystring: TracesQuery,
+  response: {
+    200: Type.Object({
+      service: Type.String(),
+      type: Type.String(),
+      unit: Unit,
+      from: Type.Number(),
+      to: Type.Number(),
+      traces: Type.Array(
+        Type.Object({
+          traceId: Type.String(),
+          spanIds: Type.Array(Type.String()),
+          endpoint: Type.String(),
+          value: Type.Number(),
+          first: Type.Number(),
+          last: Type.Number(),
+        }),
+      ),
+      more: Type.Number({ description: 'Traces beyond the limit' }),
     }),
   },
 }

@@ -28,6 +28,16 @@ describe('parseSelector', () => {
     ])
   })
 
+  it('reads the dotted names OpenTelemetry and Pyroscope clients send', () => {
+    expect(
+      parseSelector('{http.route="/users/:id", otel.scope.name!="x", service.version=~"1[.].*"}'),
+    ).toEqual([
+      { name: 'http.route', op: '=', value: '/users/:id' },
+      { name: 'otel.scope.name', op: '!=', value: 'x' },
+      { name: 'service.version', op: '=~', value: '1[.].*' },
+    ])
+  })
+
   it('decodes escapes', () => {
     expect(parseSelector('{a="q\\"\\\\\\n\\t\\u00e9\\x41\\U0001F600", b=\'it\\\'s\'}')).toEqual([
       { name: 'a', op: '=', value: 'q"\\\n\té' + 'A' + '\u{1F600}' },
@@ -52,6 +62,9 @@ describe('parseSelector', () => {
     ['{env~="prod"}', /expected '=', '!=', '=~' or '!~'/],
     ['{="prod"}', /expected a label name/],
     ['{1env="prod"}', /expected a label name/],
+    ['{.env="prod"}', /expected a label name/],
+    ['{env-x="prod"}', /expected '=', '!=', '=~' or '!~'/],
+    ['{http route="prod"}', /expected '=', '!=', '=~' or '!~'/],
     ['{env="prod}', /unterminated string/],
     ['{env="a\nb"}', /newline in string/],
     ['{env="\\q"}', /unknown escape/],

@@ -1,3 +1,4 @@
+import { isLabelNameChar, isLabelNameStartChar } from '@kiln/wire'
 import { KilnError } from '../errors.js'
 
 export type MatchOp = '=' | '!=' | '=~' | '!~'
@@ -12,8 +13,6 @@ export interface LabelMatcher {
 /** More terms than a series can have labels (KILN_MAX_LABELS' default) is a mistake. */
 export const MAX_MATCHERS = 64
 
-const NAME_START = /[A-Za-z_]/
-const NAME_CHAR = /[A-Za-z0-9_.]/
 const SIMPLE_ESCAPES: Record<string, string> = {
   a: '\x07',
   b: '\b',
@@ -32,7 +31,8 @@ const SIMPLE_ESCAPES: Record<string, string> = {
  * Parse a label selector in Prometheus/Pyroscope syntax: `{env="prod", pod=~"api-.*",
  * region!="eu", zone!~"a|b"}`. Values are double- or single-quoted strings with Go/JSON escapes,
  * or back-quoted raw strings; a trailing comma is allowed. Empty input (or `{}`) selects
- * everything and parses to `[]`. Label names follow ingest's rule (letters, digits, `_`, `.`).
+ * everything and parses to `[]`. Label names follow `@kiln/wire`'s one rule (`isLabelName`:
+ * letters, digits, `_`, `.`, not starting with a digit or `.`), as at ingest.
  * Regular expressions are not compiled here: they are RE2 (ClickHouse's `match()`), whose syntax
  * JavaScript's RegExp does not share, so a bad one is reported when the store compiles it.
  */
@@ -79,9 +79,9 @@ export function parseSelector(input: string | undefined): LabelMatcher[] {
 
   function readName(): string {
     const start = pos
-    if (pos >= src.length || !NAME_START.test(src[pos]!)) fail('expected a label name')
+    if (pos >= src.length || !isLabelNameStartChar(src[pos]!)) fail('expected a label name')
     pos++
-    while (pos < src.length && NAME_CHAR.test(src[pos]!)) pos++
+    while (pos < src.length && isLabelNameChar(src[pos]!)) pos++
     return src.slice(start, pos)
   }
 

@@ -21,6 +21,37 @@ export interface QueryWindow extends WindowParams {
    * of the window from there on are read from it. Absent: every sample is read from `samples`.
    */
   rollupFrom?: number | undefined
+  /**
+   * Only the samples of these traces or local root spans (`trace_samples`; cumulative types
+   * only: heap samples carry no trace). Both set: samples of either.
+   */
+  trace?: TraceFilter | undefined
+}
+
+export interface TraceFilter {
+  /** Lowercase hex. */
+  traceIds?: readonly string[] | undefined
+  spanIds?: readonly string[] | undefined
+}
+
+/** The raw table a window reads: `trace_samples` for a trace's samples, else `samples`. */
+export function rawTable(db: string, w: QueryWindow): string {
+  return w.trace === undefined ? `${db}.samples` : `${db}.trace_samples`
+}
+
+/** Conditions on `trace_samples` for a trace filter. */
+function traceConditions(trace: TraceFilter, p: string): Sql {
+  const parts: string[] = []
+  const params: Record<string, unknown> = {}
+  if (trace.traceIds?.length) {
+    parts.push(`trace_id IN {${p}traces:Array(String)}`)
+    params[`${p}traces`] = trace.traceIds
+  }
+  if (trace.spanIds?.length) {
+    parts.push(`span_id IN {${p}spans:Array(String)}`)
+    params[`${p}spans`] = trace.spanIds
+  }
+  return { text: parts.length === 0 ? '' : ` AND (${parts.join(' OR ')})`, params }
 }
 
 /**
@@ -93,6 +124,15 @@ export function windowSources(db: string, w: QueryWindow, p: string): WindowSour
     [`${p}service`]: w.service,
     [`${p}type`]: w.type,
     ...labels.params,
+  }
+  if (w.trace !== undefined) {
+    // Traces are not rolled up: their samples are read from `trace_samples` over the window.
+    const trace = traceConditions(w.trace, p)
+    const raw = rawWhere([{ from: w.from, to: w.to }], scope, series, params, p)
+    return {
+      raw: { text: raw.text + trace.text, params: { ...raw.params, ...trace.params } },
+      rolled: undefined,
+    }
   }
   const split = splitWindow(w, w.rollupFrom)
   return {
@@ -222,7 +262,7 @@ export function stackValuesSql(db: string, w: QueryWindow, p = 'w_'): Sql {
     const values = combineParts(
       [
         raw &&
-          `SELECT stack_hash, sum(value) AS v FROM ${db}.samples
+          `SELECT stack_hash, sum(value) AS v FROM ${rawTable(db, w)}
         WHERE ${raw.text} GROUP BY stack_hash`,
         rolled &&
           `SELECT stack_hash, sum(value) AS v FROM ${rollup}

@@ -45,8 +45,8 @@ const KNOWN_TTL_MS = 60 * 60 * 1000
  *
  * A flush first asks the store, in one query, which of its uploads are stored already (exactly
  * once: `storedUploads`), then inserts in steps: agent check-ins or agent stats; series and
- * stacks side by side; samples; profiles, so that a `profiles` row means its samples
- * are in. Agent stats go before the profiles because a snapshot stored without its profile is
+ * stacks side by side; samples; trace samples; profiles, so that a `profiles` row means its
+ * samples are in. Agent stats go before the profiles because a snapshot stored without its profile is
  * harmless (the client's retry sends a newer one), while one failing after the profiles would
  * make that retry store the profiles twice. Check-ins (`POST /api/v1/schedule`) have a writer of
  * their own (`Store.checkins`), so an agent's plan never waits behind ingest.
@@ -222,6 +222,9 @@ export class BatchWriter {
         batch.samples = batch.samples.filter(
           (s) => !parts.samples.has(s.type) && !parts.profiles.has(s.type),
         )
+        batch.traceSamples = batch.traceSamples.filter(
+          (s) => !parts.traceSamples.has(s.type) && !parts.profiles.has(s.type),
+        )
         batch.profiles = batch.profiles.filter((r) => !parts.profiles.has(r.type))
         // Stored with the first attempt, whatever became of it.
         batch.agentStats = []
@@ -265,6 +268,7 @@ export class BatchWriter {
         out.stacks.push(row)
       }
       for (const row of b.samples) out.samples.push(row)
+      for (const row of b.traceSamples) out.traceSamples.push(row)
       for (const row of b.profiles) out.profiles.push(row)
       for (const row of b.agentStats) out.agentStats.push(row)
       for (const row of b.checkins) out.checkins.push(row)
@@ -320,7 +324,15 @@ export class BatchWriter {
 }
 
 /** The insert order (see the class comment). */
-const TABLES = ['agent_checkins', 'agent_stats', 'series', 'stacks', 'samples', 'profiles'] as const
+const TABLES = [
+  'agent_checkins',
+  'agent_stats',
+  'series',
+  'stacks',
+  'samples',
+  'trace_samples',
+  'profiles',
+] as const
 /** The tables of each step, in {@link TABLES}' order. */
 const STEPS: readonly (readonly (typeof TABLES)[number][])[] = [
   // Check-ins and agent stats never share a batch (check-ins have a writer of their own), and a
@@ -329,6 +341,9 @@ const STEPS: readonly (readonly (typeof TABLES)[number][])[] = [
   ['agent_checkins', 'agent_stats'],
   ['series', 'stacks'],
   ['samples'],
+  // After the samples: a resumed upload whose samples are in finds its trace samples by their
+  // `upload` too (`storedUploads`), and neither is written twice.
+  ['trace_samples'],
   ['profiles'],
 ]
 
@@ -364,6 +379,8 @@ function rowsOf(batch: RowBatch, table: (typeof TABLES)[number]): readonly objec
       return batch.stacks
     case 'samples':
       return batch.samples
+    case 'trace_samples':
+      return batch.traceSamples
     case 'profiles':
       return batch.profiles
   }

@@ -44,6 +44,23 @@ export interface SampleRow {
   upload: UInt64String
 }
 
+/** A sample that carried a trace: `samples` has it too, under its series without the ids. */
+export interface TraceSampleRow {
+  tenant: string
+  service: string
+  type: string
+  /** Unix milliseconds. */
+  time: number
+  /** Lowercase hex, as OpenTelemetry writes them. */
+  trace_id: string
+  /** The local root span's id; `''` when the sample named a trace only. */
+  span_id: string
+  series_id: UInt64String
+  stack_hash: UInt64String
+  value: number
+  upload: UInt64String
+}
+
 export interface ProfileRow {
   tenant: string
   service: string
@@ -163,13 +180,22 @@ export interface RowBatch {
   series: SeriesRow[]
   stacks: StackRow[]
   samples: SampleRow[]
+  traceSamples: TraceSampleRow[]
   profiles: ProfileRow[]
   agentStats: AgentStatsRow[]
   checkins: CheckinRow[]
 }
 
 export function emptyBatch(): RowBatch {
-  return { series: [], stacks: [], samples: [], profiles: [], agentStats: [], checkins: [] }
+  return {
+    series: [],
+    stacks: [],
+    samples: [],
+    traceSamples: [],
+    profiles: [],
+    agentStats: [],
+    checkins: [],
+  }
 }
 
 export function batchSize(batch: RowBatch): number {
@@ -177,6 +203,7 @@ export function batchSize(batch: RowBatch): number {
     batch.series.length +
     batch.stacks.length +
     batch.samples.length +
+    batch.traceSamples.length +
     batch.profiles.length +
     batch.agentStats.length +
     batch.checkins.length

@@ -10,6 +10,8 @@ export interface SchemaOptions {
    * plain MergeTree tables (chDB, or one ClickHouse server).
    */
   cluster?: string | undefined
+  /** Days the samples of traces (`trace_samples`) are kept; default 7, at most `retentionDays`. */
+  traceRetentionDays?: number | undefined
 }
 
 export interface Migration {
@@ -515,6 +517,44 @@ function alertMappingColumns(o: SchemaOptions): string[] {
   )
 }
 
+/**
+ * Migration 8, `trace_samples`: the samples that carried a trace, by trace and local root span.
+ * Trace and span ids are too many for series (each would be one), so `samples` holds these
+ * samples under their series without the ids (flame graphs, diffs and detectors see them as
+ * ever), and this table holds them again with the ids: (trace, span, series, stack, value).
+ * Sorted by trace id after the service and type, so a trace's profile reads a few granules; a
+ * bloom filter finds span ids. Kept `traceRetentionDays` (7 by default), less than samples: it
+ * answers "this trace was slow" questions, which are asked soon.
+ */
+function traceSamplesTable(o: SchemaOptions): string[] {
+  const days = Math.min(o.traceRetentionDays ?? 7, o.retentionDays)
+  return createTable(
+    {
+      name: 'trace_samples',
+      columns: [
+        'tenant LowCardinality(String)',
+        'service LowCardinality(String)',
+        'type LowCardinality(String)',
+        "time DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1))",
+        'trace_id String CODEC(ZSTD(1))',
+        'span_id String CODEC(ZSTD(1))',
+        'series_id UInt64 CODEC(ZSTD(1))',
+        'stack_hash UInt64 CODEC(ZSTD(1))',
+        'value Int64 CODEC(T64, ZSTD(1))',
+        'upload UInt64',
+        'INDEX span_ids span_id TYPE bloom_filter(0.01) GRANULARITY 1',
+      ],
+      engine: 'MergeTree',
+      clauses: [
+        'PARTITION BY toDate(time)',
+        'ORDER BY (tenant, service, type, trace_id, time)',
+        `TTL toDateTime(time) + INTERVAL ${days} DAY`,
+      ],
+    },
+    o,
+  )
+}
+
 /** Which migrations a store has, read by every Kiln server at start. */
 const MIGRATIONS_TABLE: TableSpec = {
   name: 'schema_migrations',
@@ -564,6 +604,11 @@ export const MIGRATIONS: Migration[] = [
     version: 7,
     name: 'alert mapping, selector, Grafana links and values',
     statements: alertMappingColumns,
+  },
+  {
+    version: 8,
+    name: 'samples of traces',
+    statements: traceSamplesTable,
   },
 ]
 

@@ -42,6 +42,7 @@ export const storePlugin = fp<{ config: KilnConfig }>(
       const applied = await migrate(client, {
         database,
         retentionDays: config.retentionDays,
+        traceRetentionDays: config.traceRetentionDays,
         cluster: config.clickhouseCluster,
       })
       if (applied.length > 0) fastify.log.info({ applied }, 'schema migrations applied')

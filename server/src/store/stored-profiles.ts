@@ -25,6 +25,11 @@ export interface StoredParts {
   profiles: Set<string>
   /** Types with sample rows of the upload stored (all of them: one insert writes them). */
   samples: Set<string>
+  /**
+   * Types with `trace_samples` rows of the upload stored (written after `samples`, before
+   * `profiles`); looked up only for uploads with samples stored and profiles missing.
+   */
+  traceSamples: Set<string>
 }
 
 /** What names an upload's rows in the store. */
@@ -101,10 +106,36 @@ export async function storedUploads(
       if (ref === undefined || ref.tenant !== row.tenant || ref.service !== row.service) continue
       let parts = found.get(ref.upload)
       if (parts === undefined) {
-        parts = { profiles: new Set(), samples: new Set() }
+        parts = { profiles: new Set(), samples: new Set(), traceSamples: new Set() }
         found.set(ref.upload, parts)
       }
       parts[row.part].add(row.type)
+    }
+    // Half-stored uploads only (rare: the store went away between two inserts): whether their
+    // trace samples went in too. The table is sorted by trace, so this reads the window's days.
+    const halfStored = refs.filter((ref) => {
+      const parts = found.get(ref.upload)
+      return parts !== undefined && parts.samples.size > 0 && parts.profiles.size < ref.profileIds.length
+    })
+    if (halfStored.length > 0) {
+      const traced = await client.query({
+        query: `SELECT tenant, service, toString(upload) AS id, type
+          FROM ${database}.trace_samples
+          WHERE ${where('time')} AND upload IN {uploads:Array(UInt64)}
+          GROUP BY tenant, service, id, type`,
+        query_params: {
+          tenants: distinct(halfStored.map((r) => r.tenant)),
+          services: distinct(halfStored.map((r) => r.service)),
+          times: distinct(halfStored.map((r) => r.timeStartMs)),
+          uploads: halfStored.map((r) => BigInt(r.upload)),
+        },
+        format: 'JSONEachRow',
+      })
+      for (const row of await traced.json<Omit<Row, 'part'>>()) {
+        const ref = byUpload.get(row.id)
+        if (ref === undefined || ref.tenant !== row.tenant || ref.service !== row.service) continue
+        found.get(ref.upload)?.traceSamples.add(row.type)
+      }
     }
     return found
   } catch (error) {
