@@ -34,7 +34,7 @@ export async function buildApp(config: KilnConfig): Promise<FastifyInstance> {
   await app.register(healthPlugin)
   await app.register(ingestPlugin, { config })
   await app.register(schedulePlugin, { config })
-  await app.register(queryPlugin, { prefix: '/api/v1' })
+  await app.register(queryPlugin, { prefix: '/api/v1', tracingUrl: config.tracingUrl })
   await app.register(hooksPlugin, { config })
   await app.register(findingsPlugin, { config })
   await app.register(uiPlugin, { uiDir: config.uiDir })

@@ -129,6 +129,7 @@ describe('traces and endpoints', () => {
         logLevel: 'silent',
         insertBatchWaitMs: 5,
         rateLimitIngestPerMinute: 0,
+        tracingUrl: 'http://jaeger.example:16686/trace/{traceId}?start={from}',
       }),
     )
     for (const at of [...BASE_AT, ...COMP_AT]) {
@@ -260,6 +261,7 @@ describe('traces and endpoints', () => {
     expect(res.more).toBe(hits.size - 5)
     for (const t of res.traces) {
       expect(t.endpoint).toBe(CHECKOUT)
+      expect(t.tracingUrl).toBe(`http://jaeger.example:16686/trace/${t.traceId}?start=${t.first}`)
       expect(t.spanIds).toEqual([ALL.find((s) => s.traceId === t.traceId)!.spanId])
     }
     // No trace of GET /items ran it; by name alone it is the same.

@@ -27,6 +27,8 @@ export interface TraceSummary {
   /** Unix ms of its first and last sample. */
   first: number
   last: number
+  /** The trace in the tracing UI (`KILN_TRACING_URL`), when one is configured. */
+  tracingUrl?: string
 }
 
 export interface TracesResponse {

@@ -37,6 +37,11 @@ export const ConfigSchema = Type.Object(
     // Samples of traces (trace and span ids, `trace_samples`); at most the retention. Read when
     // the store's tables are created: changing it later needs an ALTER TABLE ... MODIFY TTL.
     traceRetentionDays: Type.Integer({ default: 7, minimum: 1, env: 'KILN_TRACE_RETENTION_DAYS' }),
+    // A tracing UI's trace page, for links from Kiln's traces: `{traceId}` (and `{from}`, `{to}`
+    // in Unix ms) are filled in, e.g. `http://jaeger:16686/trace/{traceId}`.
+    tracingUrl: Type.Optional(
+      Type.String({ pattern: '^https?://', maxLength: 2048, env: 'KILN_TRACING_URL' }),
+    ),
     // Rows of (trace, span, series, stack) one profile may add to `trace_samples`; the samples
     // past it are stored without their trace (flame graphs keep every sample).
     maxTraceRowsPerProfile: Type.Integer({

@@ -120,7 +120,10 @@ function traceFilterOf(q: {
  * tenant (`request.tenant`, set by the access plugin from the token or `X-Scope-OrgID` in
  * multi-tenant mode, else `default`).
  */
-export const queryPlugin: FastifyPluginAsync = async (fastify) => {
+export const queryPlugin: FastifyPluginAsync<{ tracingUrl?: string | undefined }> = async (
+  fastify,
+  options,
+) => {
   const openApi = collectOpenApi(
     fastify,
     {
@@ -339,6 +342,7 @@ export const queryPlugin: FastifyPluginAsync = async (fastify) => {
         trace: undefined,
         fn: q.function === undefined ? undefined : { name: q.function, file: q.file },
         limit: q.limit ?? 20,
+        tracingUrl: options.tracingUrl,
       })
     },
   )

@@ -577,6 +577,7 @@ export const TracesSchema = {
           value: Type.Number(),
           first: Type.Number(),
           last: Type.Number(),
+          tracingUrl: Type.Optional(Type.String({ description: 'The trace in KILN_TRACING_URL' })),
         }),
       ),
       more: Type.Number({ description: 'Traces beyond the limit' }),

@@ -275,6 +275,16 @@ export interface TracesOptions extends QueryWindow {
   /** Only traces whose samples ran this function (by name, and file when given). */
   fn?: { name: string; file?: string | undefined } | undefined
   limit: number
+  /** `KILN_TRACING_URL`: a tracing UI's trace page with `{traceId}`, `{from}`, `{to}`. */
+  tracingUrl?: string | undefined
+}
+
+/** A trace's page in the tracing UI: the template with its placeholders filled in. */
+export function tracingLink(template: string, traceId: string, from: number, to: number): string {
+  return template
+    .replaceAll('{traceId}', encodeURIComponent(traceId))
+    .replaceAll('{from}', String(from))
+    .replaceAll('{to}', String(to))
 }
 
 /** The traces of a window (that ran a function), heaviest first. */
@@ -348,6 +358,9 @@ export async function queryTraces(
       value: Number(r.v),
       first: Number(r.first),
       last: Number(r.last),
+      ...(o.tracingUrl
+        ? { tracingUrl: tracingLink(o.tracingUrl, r.trace_id, Number(r.first), Number(r.last) + 1) }
+        : {}),
     })),
     more: Math.max(0, total - rows.length),
   }
