@@ -86,6 +86,8 @@ const KILN_CONFIGS = {
     overheadBudgetPercent: 100,
   },
   'kiln-heap32k': { schedule: 'always', heapSamplingIntervalBytes: 32 * 1024, wall: false },
+  // With --otel: always on without following spans, the baseline of what traces add.
+  'kiln-always-notraces': { schedule: 'always', traces: false },
 }
 
 /** @pyroscope/nodejs settings to compare in its process (`--pyroscope`). */
@@ -112,6 +114,7 @@ const { values: flags } = parseArgs({
     mode: { type: 'string', default: 'saturated' },
     'rate-fraction': { type: 'string', default: '0.3' },
     'noisy-percent': { type: 'string', default: '5' },
+    otel: { type: 'boolean', default: false },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -140,11 +143,14 @@ if (flags.help) {
   --mode M            saturated | paced | both (saturated)
   --rate-fraction F   paced phase rate, a fraction of the no-agent capacity (0.3)
   --noisy-percent P   quiet rounds: other processes used at most P % of CPU 1 (5)
+  --otel              trace the service with the OpenTelemetry SDK and HTTP instrumentation
+                      in every condition (BENCH_OTEL=1 in service.mjs)
   --out FILE          JSON results (bench/results/agent-overhead-paired-<time>.json)`)
   process.exit(0)
 }
 
 const config = {
+  otel: flags.otel,
   rounds: Number(flags.rounds),
   agents: flags.agents.split(',').filter(Boolean),
   kiln: flags.kiln.split(',').filter(Boolean),
@@ -248,7 +254,7 @@ const mod = (a, n) => ((a % n) + n) % n
 async function startService(agent) {
   const child = fork(join(here, 'service.mjs'), [], {
     cwd: benchDir,
-    env: { ...agentFreeEnv(), BENCH_TOGGLE: agent },
+    env: { ...agentFreeEnv(), BENCH_TOGGLE: agent, ...(flags.otel ? { BENCH_OTEL: '1' } : {}) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
   const output = collectOutput(child)

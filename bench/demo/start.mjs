@@ -1,7 +1,10 @@
 // `pnpm start`: the Kiln server on the embedded store (http://localhost:4040, data in ./data)
 // and a demo service of three instances, each profiled by the agent on the server's fleet
 // schedule: they take turns collecting, so the UI shows a flame graph within seconds and the
-// explore view lists the instances and the share of time each one collects.
+// explore view lists the instances and the share of time each one collects. The service is an
+// HTTP server traced with OpenTelemetry that loads itself (test/fixtures/demo-http-service.mjs),
+// so its samples carry an `endpoint` label (a query or Split by in the UI) and trace ids
+// (GET /api/v1/endpoints, /api/v1/traces, a trace's flame graph with &traceId=).
 // Configuration comes from KILN_* variables (see the README), which override the demo's own
 // settings below; Ctrl-C stops everything.
 import { spawn } from 'node:child_process'
@@ -10,7 +13,9 @@ import { resolveConfig, startServer } from '@kiln/server'
 import { schedulePeriod } from '@kiln/wire'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const DEMO_SERVICE = fileURLToPath(new URL('../../test/fixtures/demo-service.mjs', import.meta.url))
+const DEMO_SERVICE = fileURLToPath(
+  new URL('../../test/fixtures/demo-http-service.mjs', import.meta.url),
+)
 const instances = 3
 const service = process.env.KILN_DEMO_SERVICE ?? 'demo'
 
