@@ -252,3 +252,24 @@ ALTER TABLE kiln.agent_stats ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS schedule
 ALTER TABLE kiln.alerts_local ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS selector String DEFAULT '', ADD COLUMN IF NOT EXISTS mapped_by String DEFAULT '', ADD COLUMN IF NOT EXISTS mapping_warning String DEFAULT '', ADD COLUMN IF NOT EXISTS urls Map(LowCardinality(String), String) CODEC(ZSTD(3)), ADD COLUMN IF NOT EXISTS alert_values Map(LowCardinality(String), Float64);
 
 ALTER TABLE kiln.alerts ON CLUSTER 'kiln' ADD COLUMN IF NOT EXISTS selector String DEFAULT '', ADD COLUMN IF NOT EXISTS mapped_by String DEFAULT '', ADD COLUMN IF NOT EXISTS mapping_warning String DEFAULT '', ADD COLUMN IF NOT EXISTS urls Map(LowCardinality(String), String) CODEC(ZSTD(3)), ADD COLUMN IF NOT EXISTS alert_values Map(LowCardinality(String), Float64);
+
+CREATE TABLE IF NOT EXISTS kiln.trace_samples_local ON CLUSTER 'kiln' (
+  tenant LowCardinality(String),
+  service LowCardinality(String),
+  type LowCardinality(String),
+  time DateTime64(3, 'UTC') CODEC(DoubleDelta, ZSTD(1)),
+  trace_id String CODEC(ZSTD(1)),
+  span_id String CODEC(ZSTD(1)),
+  series_id UInt64 CODEC(ZSTD(1)),
+  stack_hash UInt64 CODEC(ZSTD(1)),
+  value Int64 CODEC(T64, ZSTD(1)),
+  upload UInt64,
+  INDEX span_ids span_id TYPE bloom_filter(0.01) GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(time)
+ORDER BY (tenant, service, type, trace_id, time)
+TTL toDateTime(time) + INTERVAL 7 DAY;
+
+CREATE TABLE IF NOT EXISTS kiln.trace_samples ON CLUSTER 'kiln' AS kiln.trace_samples_local
+ENGINE = Distributed('kiln', 'kiln', 'trace_samples_local', cityHash64(tenant, service));

@@ -43,6 +43,8 @@ describe('OpenAPI document', () => {
       [
         'agents',
         'diff',
+        'endpoints',
+        'endpoints/diff',
         'export/pprof',
         'flamegraph',
         'label-values',
@@ -52,6 +54,7 @@ describe('OpenAPI document', () => {
         'services',
         'timeline',
         'top',
+        'traces',
         'versions',
       ].map((r) => `/api/v1/${r}`),
     )
@@ -62,7 +65,17 @@ describe('OpenAPI document', () => {
     }
     const params = (op: Operation) => op.parameters.map((p) => p.name).sort()
     expect(params(doc.paths['/api/v1/flamegraph']!.get!)).toEqual(
-      ['from', 'maxNodes', 'maxStacks', 'query', 'service', 'to', 'type'].sort(),
+      [
+        'from',
+        'maxNodes',
+        'maxStacks',
+        'query',
+        'service',
+        'spanIds',
+        'to',
+        'traceId',
+        'type',
+      ].sort(),
     )
     expect(params(doc.paths['/api/v1/diff']!.get!)).toEqual(
       [

@@ -83,6 +83,7 @@ const DATA_TABLES = [
   'samples_1h',
   'agent_stats',
   'agent_checkins',
+  'trace_samples',
 ]
 /** Tables of Kiln's own bookkeeping, with no tenant or service: sharded by their key. */
 const META_TABLES: Record<string, string> = {
@@ -152,7 +153,7 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
     // Every table of the single-server schema, and nothing else, in the same order.
     expect(tables.map((t) => t.table)).toEqual(plain.flatMap((t) => [`${t.table}_local`, t.table]))
     expect(plain.map((t) => t.table)).toEqual(
-      ['schema_migrations', ...DATA_TABLES.slice(0, -2), 'rollups', ...DATA_TABLES.slice(-2)].map(
+      ['schema_migrations', ...DATA_TABLES.slice(0, -3), 'rollups', ...DATA_TABLES.slice(-3)].map(
         (t) => `kiln.${t}`,
       ),
     )
@@ -227,6 +228,7 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
       'kiln.rollups': 'MergeTree',
       'kiln.agent_stats': 'MergeTree',
       'kiln.agent_checkins': 'MergeTree',
+      'kiln.trace_samples': 'MergeTree',
     })
   })
 

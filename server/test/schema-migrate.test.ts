@@ -59,6 +59,7 @@ describe('migrations on a fresh chDB store', () => {
       'schema_migrations',
       'series',
       'stacks',
+      'trace_samples',
     ])
     expect(byName.samples).toMatchObject({
       engine: 'MergeTree',
@@ -93,6 +94,11 @@ describe('migrations on a fresh chDB store', () => {
       engine: 'MergeTree',
       sorting_key: 'tenant, service, time, instance',
     })
+    expect(byName.trace_samples).toMatchObject({
+      engine: 'MergeTree',
+      partition_key: 'toDate(time)',
+      sorting_key: 'tenant, service, type, trace_id, time',
+    })
     // Retention is the table TTL: samples and profiles after `retentionDays`, the series and
     // stacks they point at one day later.
     const days = options.retentionDays
@@ -100,6 +106,8 @@ describe('migrations on a fresh chDB store', () => {
     expect(byName.profiles!.engine_full).toContain(`toIntervalDay(${days})`)
     expect(byName.samples_1h!.engine_full).toContain(`toIntervalDay(${days})`)
     expect(byName.agent_stats!.engine_full).toContain(`toIntervalDay(${days})`)
+    // Samples of traces: 7 days by default, never past the retention.
+    expect(byName.trace_samples!.engine_full).toContain(`toIntervalDay(${Math.min(7, days)})`)
     expect(byName.series!.engine_full).toContain(`toIntervalDay(${days + 1})`)
     expect(byName.stacks!.engine_full).toContain(`toIntervalDay(${days + 1})`)
 
