@@ -87,9 +87,9 @@ function samplesOf(at: number, withTraces: boolean): SyntheticSample[] {
     ...traced.map((s) => ({
       stack: s.stack,
       values: [s.value],
-      labels: withTraces
+      labels: (withTraces
         ? { trace_id: s.traceId, span_id: s.spanId, endpoint: s.endpoint }
-        : { endpoint: s.endpoint },
+        : { endpoint: s.endpoint }) as Record<string, string>,
     })),
   ]
 }
@@ -106,7 +106,9 @@ describe('traces and endpoints', () => {
       payload: encodeProfile({ sampleTypes: [['cpu', 'nanoseconds']], samples }),
     })
   const get = async <T>(path: string, params: Record<string, string | number>): Promise<T> => {
-    const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]))
+    const query = new URLSearchParams(
+      Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]),
+    )
     const res = await app.inject({ url: `/api/v1/${path}?${query}` })
     expect(res.statusCode, res.body).toBe(200)
     return res.json<T>()
@@ -153,9 +155,9 @@ describe('traces and endpoints', () => {
         WHERE service = 'shop' AND (mapContains(labels, 'trace_id') OR mapContains(labels, 'span_id'))`),
     ).toBe(0)
     // Every traced sample is in trace_samples once.
-    expect(
-      await count(`SELECT count() AS n FROM {db}.trace_samples WHERE service = 'shop'`),
-    ).toBe(ALL.length)
+    expect(await count(`SELECT count() AS n FROM {db}.trace_samples WHERE service = 'shop'`)).toBe(
+      ALL.length,
+    )
     // Flame graphs of the whole window are the same with and without traces.
     const window = { type: 'cpu', from: BASE.from, to: COMP.to }
     const shop = await get<FlamegraphResponse>('flamegraph', { service: 'shop', ...window })
@@ -180,9 +182,12 @@ describe('traces and endpoints', () => {
       ...COMP,
       traceId: trace.traceId,
     })
-    expect(top.functions.filter((f) => f.self > 0).map((f) => f.name).sort()).toEqual(
-      own.map((s) => s.stack.at(-1)!.split('@')[0]!).sort(),
-    )
+    expect(
+      top.functions
+        .filter((f) => f.self > 0)
+        .map((f) => f.name)
+        .sort(),
+    ).toEqual(own.map((s) => s.stack.at(-1)!.split('@')[0]!).sort())
     // Two spans of two traces: both, and nothing else.
     const two = ALL.filter((s) => s.at === BASE_AT[0]).slice(0, 2)
     const spans = await get<FlamegraphResponse>('flamegraph', {
@@ -254,9 +259,7 @@ describe('traces and endpoints', () => {
         hits.set(s.traceId, (hits.get(s.traceId) ?? 0) + s.value)
       }
     }
-    const expected = [...hits]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-      .slice(0, 5)
+    const expected = [...hits].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 5)
     expect(res.traces.map((t) => [t.traceId, t.value])).toEqual(expected)
     expect(res.more).toBe(hits.size - 5)
     for (const t of res.traces) {
@@ -324,7 +327,11 @@ describe('traces and endpoints', () => {
     const { client, database } = app.store
     const at = NOW - 2 * MINUTE
     const samples = [
-      { stack: ['main@app.js', 'work@app.js'], values: [7], labels: { trace_id: 'a1', span_id: 'b1' } },
+      {
+        stack: ['main@app.js', 'work@app.js'],
+        values: [7],
+        labels: { trace_id: 'a1', span_id: 'b1' },
+      },
     ]
     const headers = { [UPLOAD_ID_HEADER]: 'upload-trace-half-1' }
     // The store refuses the trace samples after the samples went in.

@@ -93,7 +93,9 @@ function legend(page: Page, testId: string): Promise<Record<string, string>> {
   return page
     .locator(`[data-testid=${testId}-legend] li`)
     .evaluateAll((items) =>
-      Object.fromEntries(items.map((li) => [li.textContent ?? '', li.getAttribute('data-color')])),
+      Object.fromEntries(
+        items.map((li) => [li.textContent ?? '', li.getAttribute('data-color') ?? '']),
+      ),
     )
 }
 
