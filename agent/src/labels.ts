@@ -1,12 +1,6 @@
 import { AsyncLocalStorage, createHook, type AsyncHook } from 'node:async_hooks'
 import { ENDPOINT_LABEL, SPAN_ID_LABEL, TRACE_ID_LABEL, isLabelName } from '@kiln/wire'
-import {
-  activeRoot,
-  endpointOf,
-  installOtel,
-  uninstallOtel,
-  type LocalRoot,
-} from './otel.js'
+import { activeRoot, endpointOf, installOtel, uninstallOtel, type LocalRoot } from './otel.js'
 
 export type Labels = Readonly<Record<string, string>>
 

@@ -33,8 +33,18 @@ interface OtelContext {
 
 interface ContextManager {
   active(): OtelContext
-  with(context: OtelContext, fn: (...args: unknown[]) => unknown, thisArg?: unknown, ...args: unknown[]): unknown
-  [WRAPPED]?: (context: OtelContext, fn: (...args: unknown[]) => unknown, thisArg?: unknown, ...args: unknown[]) => unknown
+  with(
+    context: OtelContext,
+    fn: (...args: unknown[]) => unknown,
+    thisArg?: unknown,
+    ...args: unknown[]
+  ): unknown
+  [WRAPPED]?: (
+    context: OtelContext,
+    fn: (...args: unknown[]) => unknown,
+    thisArg?: unknown,
+    ...args: unknown[]
+  ) => unknown
 }
 
 interface SpanContextLike {

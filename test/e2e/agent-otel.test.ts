@@ -52,7 +52,9 @@ function startService(serverUrl: string): Promise<{ child: ChildProcess; port: n
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! })
-    lines.once('line', (line) => resolve({ child, port: (JSON.parse(line) as { port: number }).port }))
+    lines.once('line', (line) =>
+      resolve({ child, port: (JSON.parse(line) as { port: number }).port }),
+    )
     child.once('exit', (code) => reject(new Error(`service exited with ${code}: ${stderr}`)))
   })
 }

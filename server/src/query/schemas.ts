@@ -554,7 +554,11 @@ export const EndpointsDiffSchema = {
 export const TracesQuery = Type.Object({
   ...windowQuery,
   function: Type.Optional(
-    Type.String({ minLength: 1, maxLength: 4096, description: 'Only traces that ran this function' }),
+    Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: 'Only traces that ran this function',
+    }),
   ),
   file: Type.Optional(Type.String({ maxLength: 4096, description: "The function's file" })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 20 })),

@@ -144,7 +144,9 @@ export async function queryEndpoints(
   }
   const [valueRows, callRows] = await Promise.all([
     Promise.all(
-      parts.map((part) => selectRows<{ endpoint: string; v: number }>(client, part.text, part.params)),
+      parts.map((part) =>
+        selectRows<{ endpoint: string; v: number }>(client, part.text, part.params),
+      ),
     ),
     types.length === 0
       ? Promise.resolve([])
@@ -235,8 +237,8 @@ export async function queryEndpointsDiff(
   }
   changes.sort(
     (a, b) =>
-      (b.perCallChange ?? Number.NEGATIVE_INFINITY) - (a.perCallChange ?? Number.NEGATIVE_INFINITY) ||
-      b.comparison.value - a.comparison.value,
+      (b.perCallChange ?? Number.NEGATIVE_INFINITY) -
+        (a.perCallChange ?? Number.NEGATIVE_INFINITY) || b.comparison.value - a.comparison.value,
   )
   const grown = changes.filter((c) => (c.perCallChange ?? 0) > 0).slice(0, GREW_MOST_LOOKUPS)
   await Promise.all(

@@ -115,7 +115,9 @@ export async function storedUploads(
     // trace samples went in too. The table is sorted by trace, so this reads the window's days.
     const halfStored = refs.filter((ref) => {
       const parts = found.get(ref.upload)
-      return parts !== undefined && parts.samples.size > 0 && parts.profiles.size < ref.profileIds.length
+      return (
+        parts !== undefined && parts.samples.size > 0 && parts.profiles.size < ref.profileIds.length
+      )
     })
     if (halfStored.length > 0) {
       const traced = await client.query({
