@@ -70,12 +70,7 @@ export { SESSION_PATH, TENANT_HEADER, TENANT_PATTERN, TOKEN_SCOPES } from './aut
 export type { AccessLevel, SessionCredential, SessionResponse, TokenScope } from './auth.js'
 export { SCHEDULE_PATH, collectsIn, schedulePeriod, scheduleSlot, windowIndex } from './schedule.js'
 export type { SchedulePlan, ScheduleRequest, ScheduleSettings } from './schedule.js'
-export {
-  ENDPOINT_LABEL,
-  SPAN_ID_LABEL,
-  TRACE_ID_LABEL,
-  TRACE_ID_PATTERN,
-} from './traces.js'
+export { ENDPOINT_LABEL, SPAN_ID_LABEL, TRACE_ID_LABEL, TRACE_ID_PATTERN } from './traces.js'
 export type {
   EndpointChange,
   EndpointSummary,
@@ -84,3 +79,4 @@ export type {
   TraceSummary,
   TracesResponse,
 } from './traces.js'
+export { MAX_TIME_MS, TimeSyntaxError, parseTime, unixDigitsToMs } from './time.js'

@@ -1,35 +1,49 @@
+import { MAX_TIME_MS, parseTime, TimeSyntaxError } from '@kiln/wire'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
 import { KilnError } from '../errors.js'
 
 /** The latest time a JavaScript Date holds (8.64e15 ms, year 275760): later is not a time. */
-export const MAX_UNIX_MS = 8_640_000_000_000_000
+export const MAX_UNIX_MS = MAX_TIME_MS
+
+/** How every time parameter may be written (`parseTime` in `@kiln/wire`). */
+const FORMATS =
+  'Unix seconds, ms or ns (by magnitude), RFC 3339 (2026-12-01T09:30:00Z), or now, now-15m, now-1h, now-7d'
 
 /**
- * A query-string time in Unix milliseconds. Bounded, so a time of 2^53 or more is a 400 here,
- * not a store error later.
+ * A query-string time, in Unix milliseconds once {@link strictTimes} has read it. Bounded, so a
+ * time past what a Date holds is a 400 here, not a store error later.
  */
 export function unixMs(description: string) {
-  return Type.Integer({ minimum: 0, maximum: MAX_UNIX_MS, description })
+  return Type.Integer({
+    minimum: 0,
+    maximum: MAX_UNIX_MS,
+    description: `${description}. Written as ${FORMATS}`,
+  })
 }
 
 const TIME_PARAMS = ['from', 'to', 'baseFrom', 'baseTo', 'compFrom', 'compTo'] as const
-const DIGITS = /^\d{1,16}$/
 
 /**
- * A hook that refuses a time parameter written other than in decimal digits: the schema's
- * coercion would read `0x10` as 16 and `1e3` as 1000, silently.
+ * A hook that reads each time parameter as people write it (`parseTime`: Unix time in any unit,
+ * RFC 3339, `now-1h`) and puts it back in Unix milliseconds for the schema, all relative times
+ * of one request against the same now. Anything else is a 400 (`0x10` and `1e3` too: the schema's
+ * own coercion would read them as numbers, silently).
  */
 export async function strictTimes(request: FastifyRequest): Promise<void> {
   const query = request.query as Record<string, unknown>
+  const now = Date.now()
   for (const name of TIME_PARAMS) {
     const value = query[name]
     if (value === undefined) continue
-    if (typeof value !== 'string' || !DIGITS.test(value)) {
-      throw new KilnError(
-        'KILN_ERR_BAD_REQUEST',
-        `\`${name}\` must be Unix milliseconds in decimal digits, got ${JSON.stringify(value).slice(0, 40)}`,
-      )
+    if (typeof value !== 'string') {
+      throw new KilnError('KILN_ERR_TIME_INVALID', `\`${name}\` is given more than once`)
+    }
+    try {
+      query[name] = String(parseTime(value, now))
+    } catch (error) {
+      if (!(error instanceof TimeSyntaxError)) throw error
+      throw new KilnError('KILN_ERR_TIME_INVALID', `\`${name}\`: ${error.message}`)
     }
   }
 }

@@ -131,7 +131,8 @@ export const queryPlugin: FastifyPluginAsync<{ tracingUrl?: string | undefined }
       version: '1',
       description:
         'Flame graphs, diffs, timelines, top functions and pprof export of the profiles Kiln ' +
-        'stores. Times are Unix milliseconds; windows are [from, to).',
+        'stores. Times are Unix seconds/ms/ns, RFC 3339 or relative (now-1h) in requests and Unix ' +
+        'milliseconds in answers; windows are [from, to).',
     },
     SHARED_SCHEMAS,
   )
