@@ -1,14 +1,22 @@
 // `pnpm start` (bench/demo/start.mjs) as a newcomer runs it, on port 0 and a temporary data
 // directory: what it prints holds. The first flame graph arrives within the time it promises,
-// its instances follow the server's schedule with the share it announces, and Ctrl-C stops the
-// instances and the server, leaving nothing running.
+// its instances follow the server's schedule with the share it announces, the service's routes
+// are listed as endpoints with the CPU their hot functions burn and each trace's flame graph holds
+// its own route's work, and Ctrl-C stops the instances and the server, leaving nothing running.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { AgentsResponse, FlamegraphResponse } from '@kiln/wire'
+import type {
+  AgentsResponse,
+  EndpointSummary,
+  EndpointsResponse,
+  FlamegraphResponse,
+  TracesResponse,
+} from '@kiln/wire'
+import { ROUTES } from '../fixtures/demo-http-routes.mjs'
 import { HOT_FUNCTIONS } from '../fixtures/demo-workload.mjs'
 import { selfByName } from './helpers/flame-tree.js'
 import { getJson } from './helpers/kiln-server.js'
@@ -17,6 +25,13 @@ const START = fileURLToPath(new URL('../../bench/demo/start.mjs', import.meta.ur
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Requests of each route seen in samples (`calls`) before the shares are judged. A request seen
+ * is in one sample or more, so the lightest route is then in 100 samples or more, and its share
+ * within ~10 % (1/√100) of what its weight gives, well inside the ±30 % allowed.
+ */
+const MIN_CALLS_PER_ROUTE = 100
 
 /** What the demo says once it is up. */
 interface Announcement {
@@ -125,6 +140,62 @@ describe('the demo (pnpm start)', () => {
       expect(latest.dutyCycle, `instance ${pid}`).toBeCloseTo(1 / said.period, 9)
     }
   })
+
+  it("lists the service's routes as endpoints, with the CPU shares of their hot functions", async () => {
+    let endpoints: EndpointSummary[] = []
+    const callsOf = (endpoint: string) => endpoints.find((e) => e.endpoint === endpoint)?.calls ?? 0
+    // The agents lower their sampling rate to keep to their overhead budget (to 10 Hz on a busy
+    // machine, where this takes about a minute).
+    const deadline = Date.now() + 90_000
+    while (Date.now() < deadline) {
+      endpoints = (
+        await api<EndpointsResponse>(`endpoints?service=demo&from=${said.atMs - 60_000}`)
+      ).endpoints
+      if (ROUTES.every((r) => callsOf(r.endpoint) >= MIN_CALLS_PER_ROUTE)) break
+      await sleep(1000)
+    }
+    // The routes and nothing else: samples outside a request (the load generator, the runtime)
+    // carry no endpoint ('').
+    expect(
+      endpoints
+        .map((e) => e.endpoint)
+        .filter((e) => e !== '')
+        .sort(),
+    ).toEqual(ROUTES.map((r) => r.endpoint).sort())
+    for (const r of ROUTES) {
+      expect(callsOf(r.endpoint), r.endpoint).toBeGreaterThanOrEqual(MIN_CALLS_PER_ROUTE)
+    }
+    // Their CPU shares follow the weights of the functions they run, within sampling noise (the
+    // tolerance of the flame graph ratios in agent-to-flamegraph.test.ts).
+    const weight = (r: (typeof ROUTES)[number]) => HOT_FUNCTIONS[r.hot]
+    const lightest = ROUTES.reduce((a, b) => (weight(b) < weight(a) ? b : a))
+    const share = (endpoint: string) => endpoints.find((e) => e.endpoint === endpoint)!.shares.cpu!
+    for (const r of ROUTES) {
+      const ratio = share(r.endpoint) / share(lightest.endpoint)
+      expect(ratio, r.endpoint).toBeGreaterThan((weight(r) / weight(lightest)) * 0.7)
+      expect(ratio, r.endpoint).toBeLessThan((weight(r) / weight(lightest)) * 1.3)
+    }
+  })
+
+  it.each(ROUTES.map((r) => [r.endpoint, r] as const))(
+    "opens a trace of %s: its flame graph holds that route's hot function and not the others'",
+    async (endpoint, route) => {
+      const window = `service=demo&type=cpu&from=${said.atMs - 60_000}`
+      const selector = encodeURIComponent(`{endpoint="${endpoint}"}`)
+      const { traces } = await api<TracesResponse>(`traces?${window}&query=${selector}&limit=1`)
+      const trace = traces[0]
+      expect(trace, `no trace of ${endpoint}`).toBeDefined()
+      expect(trace!.endpoint).toBe(endpoint)
+      const graph = await api<FlamegraphResponse>(`flamegraph?${window}&traceId=${trace!.traceId}`)
+      // The trace's samples, all of them and only them.
+      expect(graph.total).toBe(trace!.value)
+      const self = selfByName(graph.root)
+      expect(self.get(route.hot), route.hot).toBeGreaterThan(0)
+      for (const other of ROUTES) {
+        if (other !== route) expect(self.get(other.hot), other.hot).toBeUndefined()
+      }
+    },
+  )
 
   it('stops the instances and the server on Ctrl-C', async () => {
     const exited = new Promise<number | null>((resolve) => demo.once('exit', resolve))
