@@ -80,3 +80,18 @@ export type {
   TracesResponse,
 } from './traces.js'
 export { MAX_TIME_MS, TimeSyntaxError, parseTime, unixDigitsToMs } from './time.js'
+export { API_ROUTES, KilnApiError, KilnClient, apiUrl } from './client.js'
+export type {
+  ApiRoute,
+  DiffParams,
+  EndpointsDiffParams,
+  EndpointsParams,
+  FlamegraphParams,
+  KilnClientOptions,
+  ListParams,
+  TimeParam,
+  TimelineParams,
+  TopParams,
+  TracesParams,
+  WindowParams,
+} from './client.js'
