@@ -14,7 +14,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{agent,server,ui,wire}/src/**/*.test.ts'],
+          include: ['{agent,cli,server,ui,wire}/src/**/*.test.ts'],
         },
       },
       {
