@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// The `kiln` bin: a committed file, so package managers link it before the first build.
+import '../dist/kiln.js'
