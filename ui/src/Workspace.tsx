@@ -18,6 +18,7 @@ import { defaultDiffState, defaultExploreState, type ViewName, type ViewState } 
 import { AlertsView } from './views/AlertsView'
 import { DiffView } from './views/DiffView'
 import { ExploreView } from './views/ExploreView'
+import { TraceView } from './views/TraceView'
 
 const AUTO_REFRESH_INTERVAL_MS = 10_000
 
@@ -30,10 +31,15 @@ const SERVICES_REQUEST: ResourceRequest<ServicesResponse> = {
 function movesWithTime(view: ViewState): boolean {
   if (view.view === 'explore') return view.window === null
   if (view.view === 'diff') return !isFixedDiff(view)
+  // A trace happened once: its window is the link's, or the hour before the page opened.
+  if (view.view === 'trace') return false
   return true
 }
 
-const NAV: readonly { view: ViewName; label: string }[] = [
+/** The views the header links to; a trace is opened from a link or a list, not the header. */
+type NavView = Exclude<ViewName, 'trace'>
+
+const NAV: readonly { view: NavView; label: string }[] = [
   { view: 'explore', label: 'Explore' },
   { view: 'diff', label: 'Compare' },
   { view: 'alerts', label: 'Alerts & findings' },
@@ -102,11 +108,14 @@ function ViewWorkspace({ sessionControls }: WorkspaceProps) {
     if (view.view === 'diff') {
       return <DiffView {...common} state={{ ...view, service, type }} setState={setView} />
     }
+    if (view.view === 'trace') {
+      return <TraceView {...common} state={{ ...view, service, type }} setState={setView} />
+    }
     return <ExploreView {...common} state={{ ...view, service, type }} setState={setView} />
   }
 
   const common = { service, type }
-  const targets: Record<ViewName, ViewState> = {
+  const targets: Record<NavView, ViewState> = {
     explore: view.view === 'explore' ? view : defaultExploreState(common),
     diff: view.view === 'diff' ? view : defaultDiffState(common),
     alerts: { view: 'alerts', service: null, type: null, search: '' },

@@ -12,6 +12,8 @@ import {
   dispositionFileName,
   exportPprofUrl,
   fetchDiff,
+  fetchEndpoints,
+  fetchEndpointsDiff,
   fetchFlamegraph,
   fetchLabelValues,
   fetchPprof,
@@ -19,6 +21,7 @@ import {
   fetchSession,
   fetchTimeline,
   fetchTop,
+  fetchTraces,
 } from './api'
 import { ApiError, UI_ERRORS } from './api-error'
 import { sessionStore } from './session'
@@ -122,6 +125,73 @@ describe('fetchFlamegraph', () => {
       type: query.type,
       from: String(query.from),
       to: String(query.to),
+    })
+  })
+})
+
+describe('trace and endpoint queries', () => {
+  const params = (url: string | undefined) =>
+    Object.fromEntries(new URL(url ?? '', 'http://kiln.test').searchParams)
+
+  it("narrows the flame graph, the top table and the export to a trace's samples", async () => {
+    const calls = stubFetch(() => json({}))
+    const trace = { service: 's', type: 'cpu', from: 1, to: 2, traceId: 'ab,cd' }
+    await fetchFlamegraph(trace)
+    await fetchTop({ ...trace, limit: 3 })
+    expect(params(calls[0]).traceId).toBe('ab,cd')
+    expect(params(calls[1]).traceId).toBe('ab,cd')
+    expect(params(exportPprofUrl({ ...trace, spanIds: 'ef' }))).toMatchObject({
+      traceId: 'ab,cd',
+      spanIds: 'ef',
+    })
+  })
+
+  it('asks for the traces of a function, the endpoints and their comparison', async () => {
+    const calls = stubFetch(() => json({}))
+    await fetchTraces({
+      service: 's',
+      type: 'wall',
+      from: 1,
+      to: 2,
+      query: '{pod="a"}',
+      function: 'render',
+      file: '/app/view.js',
+      limit: 10,
+    })
+    await fetchEndpoints({ service: 's', from: 1, to: 2 })
+    await fetchEndpointsDiff({
+      service: 's',
+      type: 'cpu',
+      baseFrom: 1,
+      baseTo: 2,
+      compFrom: 3,
+      compTo: 4,
+      compQuery: '{v="2"}',
+    })
+    expect(calls.map((url) => new URL(url, 'http://kiln.test').pathname)).toEqual([
+      '/api/v1/traces',
+      '/api/v1/endpoints',
+      '/api/v1/endpoints/diff',
+    ])
+    expect(params(calls[0])).toEqual({
+      service: 's',
+      type: 'wall',
+      from: '1',
+      to: '2',
+      query: '{pod="a"}',
+      function: 'render',
+      file: '/app/view.js',
+      limit: '10',
+    })
+    expect(params(calls[1])).toEqual({ service: 's', from: '1', to: '2' })
+    expect(params(calls[2])).toEqual({
+      service: 's',
+      type: 'cpu',
+      baseFrom: '1',
+      baseTo: '2',
+      compFrom: '3',
+      compTo: '4',
+      compQuery: '{v="2"}',
     })
   })
 })

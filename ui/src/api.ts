@@ -3,6 +3,8 @@ import type {
   AlertsResponse,
   DiffQuery,
   DiffResponse,
+  EndpointsDiffResponse,
+  EndpointsResponse,
   FindingsResponse,
   OpenResponse,
   FlamegraphQuery,
@@ -14,6 +16,7 @@ import type {
   TimelineResponse,
   TopQuery,
   TopResponse,
+  TracesResponse,
   VersionsResponse,
   SessionResponse,
   WindowQuery,
@@ -116,13 +119,27 @@ export function fetchSession(token: string | null, signal?: AbortSignal): Promis
   return requestJson(SESSION_PATH, signal, sessionHeaders({ token, tenant: null }))
 }
 
-function windowParams(query: WindowQuery): Params {
+/**
+ * A window narrowed to traces (`traceId`, comma-separated hex) or local root spans (`spanIds`):
+ * the flame graph, top table and export of just those requests. Cumulative types only (cpu, wall).
+ */
+export interface TraceFilter {
+  traceId?: string
+  spanIds?: string
+}
+
+/** A window, optionally narrowed to traces. */
+export type TracedWindowQuery = WindowQuery & TraceFilter
+
+function windowParams(query: TracedWindowQuery): Params {
   return {
     service: query.service,
     type: query.type,
     from: query.from,
     to: query.to,
     query: query.query,
+    traceId: query.traceId,
+    spanIds: query.spanIds,
   }
 }
 
@@ -131,7 +148,7 @@ export function fetchServices(signal?: AbortSignal): Promise<ServicesResponse> {
 }
 
 export function fetchFlamegraph(
-  query: FlamegraphQuery,
+  query: FlamegraphQuery & TraceFilter,
   signal?: AbortSignal,
 ): Promise<FlamegraphResponse> {
   return getJson(
@@ -150,7 +167,10 @@ export function fetchTimeline(
   )
 }
 
-export function fetchTop(query: TopQuery, signal?: AbortSignal): Promise<TopResponse> {
+export function fetchTop(
+  query: TopQuery & TraceFilter,
+  signal?: AbortSignal,
+): Promise<TopResponse> {
   return getJson(
     apiPath('/top', { ...windowParams(query), sort: query.sort, limit: query.limit }),
     signal,
@@ -228,8 +248,55 @@ export function fetchAgents(
   return getJson(apiPath('/agents', { ...query }), signal)
 }
 
+/** CPU and wall time per endpoint of a window, with the calls (local root spans) seen. */
+export function fetchEndpoints(
+  query: { service: string; from: number; to: number; query?: string },
+  signal?: AbortSignal,
+): Promise<EndpointsResponse> {
+  return getJson(apiPath('/endpoints', { ...query }), signal)
+}
+
+export interface EndpointsDiffQuery {
+  service: string
+  type: string
+  baseFrom: number
+  baseTo: number
+  compFrom: number
+  compTo: number
+  baseQuery?: string
+  compQuery?: string
+}
+
+/** Each endpoint's cost per call in two windows, the one that grew most first. */
+export function fetchEndpointsDiff(
+  query: EndpointsDiffQuery,
+  signal?: AbortSignal,
+): Promise<EndpointsDiffResponse> {
+  return getJson(apiPath('/endpoints/diff', { ...query }), signal)
+}
+
+export interface TracesQuery extends WindowQuery {
+  /** Only traces that ran this function (and, with `file`, this function of this file). */
+  function?: string
+  file?: string
+  limit?: number
+}
+
+/** Traces of a window (that ran a function), heaviest first. */
+export function fetchTraces(query: TracesQuery, signal?: AbortSignal): Promise<TracesResponse> {
+  return getJson(
+    apiPath('/traces', {
+      ...windowParams(query),
+      function: query.function,
+      file: query.file,
+      limit: query.limit,
+    }),
+    signal,
+  )
+}
+
 /** URL of the window merged into one gzipped pprof (`go tool pprof` reads it). */
-export function exportPprofUrl(query: WindowQuery): string {
+export function exportPprofUrl(query: TracedWindowQuery): string {
   return `${API_PREFIX}${apiPath('/export/pprof', windowParams(query))}`
 }
 
@@ -259,7 +326,7 @@ export function dispositionFileName(header: string | null): string | null {
  * cannot carry them), and the file name the server gave it.
  */
 export async function fetchPprof(
-  query: WindowQuery,
+  query: TracedWindowQuery,
   signal?: AbortSignal,
 ): Promise<{ blob: Blob; fileName: string | null }> {
   const url = exportPprofUrl(query)

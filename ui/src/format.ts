@@ -75,3 +75,11 @@ export function formatRate(perSecond: number, unit: ValueUnit): string {
   const value = formatValue(perSecond, unit)
   return value.includes(' ') ? `${value}/s` : `${value} /s`
 }
+
+/**
+ * A unit named by a response typed loosely (`unit: string`, as the endpoint and trace answers
+ * are); an unknown one is shown as a plain count rather than mislabelled.
+ */
+export function valueUnit(unit: string): ValueUnit {
+  return unit === 'nanoseconds' || unit === 'bytes' ? unit : 'count'
+}

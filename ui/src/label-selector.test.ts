@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest'
 import {
   addMatcher,
   combineSelectors,
+  equalityValue,
   formatMatcher,
   isLabelName,
   normalizeSelector,
+  selectorTerms,
+  setEquality,
 } from './label-selector'
 
 describe('formatMatcher', () => {
@@ -66,5 +69,38 @@ describe('combineSelectors', () => {
     expect(combineSelectors('', '{a="1"}')).toBe('{a="1"}')
     expect(combineSelectors('{a="1"}', ' {a="1"} ')).toBe('{a="1"}')
     expect(combineSelectors('', '{}')).toBe('')
+  })
+})
+
+describe('selectorTerms', () => {
+  it('splits at the commas between matchers, not inside quoted values', () => {
+    expect(selectorTerms('{a="x,y", b=\'p,q\', c=`r,"s`, d="\\",", }')).toEqual([
+      'a="x,y"',
+      "b='p,q'",
+      'c=`r,"s`',
+      'd="\\","',
+    ])
+    expect(selectorTerms('')).toEqual([])
+    expect(selectorTerms('{}')).toEqual([])
+  })
+})
+
+describe('equalityValue and setEquality', () => {
+  it('reads the value of a `name="value"` matcher, not of a regex or another name', () => {
+    expect(equalityValue('{env="prod", pod=~"a"}', 'env')).toBe('prod')
+    expect(equalityValue('{env = "a\\"b"}', 'env')).toBe('a"b')
+    expect(equalityValue('{env=~"prod"}', 'env')).toBeNull()
+    expect(equalityValue('{env!="prod"}', 'env')).toBeNull()
+    expect(equalityValue('{environment="prod"}', 'env')).toBeNull()
+    // Single quotes are the server's but not JSON's: not read, still replaced.
+    expect(equalityValue("{env='prod'}", 'env')).toBeNull()
+    expect(setEquality("{env='prod'}", 'env', 'dev')).toBe('{env="dev"}')
+  })
+
+  it('replaces or drops the matcher, keeping the others as written', () => {
+    expect(setEquality('{pod=~"a.*", env="prod"}', 'env', 'dev')).toBe('{pod=~"a.*", env="dev"}')
+    expect(setEquality('{pod=~"a.*", env="prod"}', 'env', null)).toBe('{pod=~"a.*"}')
+    expect(setEquality('{env="prod"}', 'env', null)).toBe('')
+    expect(setEquality('', 'env', 'a\\b')).toBe('{env="a\\\\b"}')
   })
 })

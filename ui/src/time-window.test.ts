@@ -3,6 +3,8 @@ import {
   HOUR_MS,
   MINUTE_MS,
   formatDuration,
+  formatSpan,
+  formatWindow,
   fromDateTimeLocal,
   padWindow,
   previousWindow,
@@ -54,5 +56,13 @@ describe('formatDuration', () => {
     expect(formatDuration(30_000)).toBe('30 s')
     expect(formatDuration(26 * HOUR_MS)).toBe('1 d 2 h')
     expect(formatDuration(0)).toBe('0 s')
+  })
+})
+
+describe('formatSpan', () => {
+  it('prints one time for an instant and a window otherwise', () => {
+    const t = Date.UTC(2026, 2, 1, 12)
+    expect(formatSpan(t, t)).not.toContain('–')
+    expect(formatSpan(t, t + 5000)).toBe(formatWindow({ from: t, to: t + 5000 }))
   })
 })

@@ -74,6 +74,11 @@ export function formatWindow(window: TimeWindow): string {
   return `${dateTimeFormat.format(window.from)} – ${end}`
 }
 
+/** "Mar 3, 14:05:00", or a window when the two differ: when a trace's samples were taken. */
+export function formatSpan(first: number, last: number): string {
+  return first === last ? dateTimeFormat.format(first) : formatWindow({ from: first, to: last })
+}
+
 const DURATION_UNITS: readonly [ms: number, suffix: string][] = [
   [DAY_MS, 'd'],
   [HOUR_MS, 'h'],

@@ -4,6 +4,7 @@ import { DEFAULT_TIME_RANGE, TIME_RANGES } from './time-range'
 import {
   defaultDiffState,
   defaultExploreState,
+  defaultTraceState,
   formatViewState,
   parseViewState,
   viewOfLink,
@@ -76,6 +77,42 @@ describe('parseViewState', () => {
   })
 })
 
+const TRACE = '0af7651916cd43dd8448eb211c80319c'
+
+describe('the trace view', () => {
+  it('reads the link a tracing UI opens', () => {
+    expect(
+      parseViewState(
+        `?view=trace&service=checkout&type=cpu&traceId=${TRACE}&from=${T0}&to=${T0 + 250}`,
+      ),
+    ).toEqual(
+      defaultTraceState(
+        { service: 'checkout', type: 'cpu' },
+        { traceId: TRACE, window: { from: T0, to: T0 + 250 } },
+      ),
+    )
+  })
+
+  it("reads Jaeger's microseconds and a trace id it printed without its leading zero", () => {
+    const view = parseViewState(
+      `?view=trace&traceId=${TRACE.slice(1).toUpperCase()}&from=${T0 * 1000 + 5}&to=${T0 * 1000 + 250_000}`,
+    )
+    expect(view).toEqual(
+      defaultTraceState({}, { traceId: TRACE, window: { from: T0, to: T0 + 250 } }),
+    )
+    expect(formatViewState(view)).toBe(`?view=trace&traceId=${TRACE}&from=${T0}&to=${T0 + 250}`)
+  })
+
+  it('has no window without both ends in order, and keeps an unreadable id to say so', () => {
+    for (const times of ['', `&from=${T0}`, `&from=${T0 + 1}&to=${T0}`, '&from=a&to=b']) {
+      const view = parseViewState(`?view=trace&traceId=${TRACE}${times}`)
+      expect(view.view === 'trace' && view.window).toBeNull()
+    }
+    const view = parseViewState('?view=trace&traceId=not-a-trace')
+    expect(view.view === 'trace' && view.traceId).toBe('not-a-trace')
+  })
+})
+
 describe('formatViewState', () => {
   it('round-trips through parseViewState', () => {
     const states: ViewState[] = [
@@ -113,6 +150,16 @@ describe('formatViewState', () => {
         },
       ),
       { view: 'alerts', service: 's', type: null, search: '' },
+      defaultTraceState({ service: 's', type: 'cpu' }, { traceId: TRACE }),
+      defaultTraceState(
+        { service: 'api gateway', type: 'wall', search: 'render' },
+        {
+          traceId: `${TRACE},abc`,
+          window: { from: T0, to: T0 + 250 },
+          focus: { name: 'render', file: '/app/view.js' },
+          sort: 'total',
+        },
+      ),
     ]
     for (const state of states) expect(parseViewState(formatViewState(state))).toEqual(state)
   })

@@ -1,15 +1,18 @@
 import type { ColorBy } from './package-colors'
 import { DEFAULT_TIME_RANGE, isTimeRangeKey, type TimeRangeKey } from './time-range'
 import type { TimeWindow } from './time-window'
+import { linkTimeMs, parseTraceIds } from './traces'
 
 /*
  * Every view's state lives in the query string, so a link (from an alert, a chat) reopens exactly
  * that view. The explore view reads `?service=&type=&from=&to=&query=` and the compare view
  * `?view=diff&service=&type=&baseFrom=&baseTo=&compFrom=&compTo=&baseQuery=&compQuery=`: the
- * parameters `@kiln/wire`'s `flamegraphUiLink` and `diffUiLink` write into alert answers.
+ * parameters `@kiln/wire`'s `flamegraphUiLink` and `diffUiLink` write into alert answers. The
+ * trace view reads `?view=trace&service=&type=&traceId=&from=&to=`: what a tracing UI's "profile
+ * of this trace" link opens.
  */
 
-export type ViewName = 'explore' | 'diff' | 'alerts'
+export type ViewName = 'explore' | 'diff' | 'alerts' | 'trace'
 
 /** A function as the query API names it: its name plus its file. */
 export interface FunctionRef {
@@ -77,7 +80,21 @@ export interface AlertsState extends CommonState {
   view: 'alerts'
 }
 
-export type ViewState = ExploreState | DiffState | AlertsState
+/** The profile of one trace (or a few): what its requests ran, in this service. */
+export interface TraceState extends CommonState {
+  view: 'trace'
+  /**
+   * Hex ids, comma-separated, lowercase (and 128-bit ids padded to 32 digits); kept as written
+   * when it is not a list of ids, so the view can say so.
+   */
+  traceId: string
+  /** The window the link names (the trace's start and end); `null`: the last hour. */
+  window: TimeWindow | null
+  focus: FunctionRef | null
+  sort: TopSort
+}
+
+export type ViewState = ExploreState | DiffState | AlertsState | TraceState
 
 export function defaultExploreState(
   common: Partial<CommonState> = {},
@@ -125,6 +142,23 @@ export function defaultDiffState(
   }
 }
 
+export function defaultTraceState(
+  common: Partial<CommonState> = {},
+  patch: Partial<Omit<TraceState, 'view'>> = {},
+): TraceState {
+  return {
+    view: 'trace',
+    service: common.service ?? null,
+    type: common.type ?? null,
+    search: '',
+    traceId: '',
+    window: null,
+    focus: null,
+    sort: 'self',
+    ...patch,
+  }
+}
+
 /** A Unix ms parameter: a non-negative integer, else `null`. */
 function timeParam(params: URLSearchParams, name: string): number | null {
   const raw = params.get(name)
@@ -157,6 +191,19 @@ export function parseViewState(search: string): ViewState {
   }
   const view = params.get('view')
   if (view === 'alerts') return { view: 'alerts', ...common }
+  if (view === 'trace') {
+    const raw = params.get('traceId') ?? ''
+    // Tracing UIs write µs or ns; an instant (from = to) is a window too once widened.
+    const from = linkTimeMs(params.get('from'), 'down')
+    const to = linkTimeMs(params.get('to'), 'up')
+    return defaultTraceState(common, {
+      search: common.search,
+      traceId: parseTraceIds(raw)?.join(',') ?? raw.trim(),
+      window: from !== null && to !== null && from <= to ? { from, to } : null,
+      focus: focusParam(params),
+      sort: oneOf(params.get('sort'), ['self', 'total'] as const) ?? 'self',
+    })
+  }
   if (view === 'diff') {
     return defaultDiffState(common, {
       search: common.search,
@@ -240,6 +287,18 @@ export function formatViewState(state: ViewState): string {
         ['search', state.search],
         ...focusParams(state.focus),
         ['color', state.colorBy !== 'name' && state.colorBy],
+      ])
+    case 'trace':
+      return queryString([
+        ['view', 'trace'],
+        ['service', state.service],
+        ['type', state.type],
+        ['traceId', state.traceId],
+        ['from', state.window?.from],
+        ['to', state.window?.to],
+        ['search', state.search],
+        ...focusParams(state.focus),
+        ['sort', state.sort !== 'self' && state.sort],
       ])
     case 'explore':
       return queryString([

@@ -1,10 +1,9 @@
-import type { WindowQuery } from '@kiln/wire'
 import { useState, type MouseEvent } from 'react'
-import { exportPprofUrl, fetchPprof } from '../api'
+import { exportPprofUrl, fetchPprof, type TracedWindowQuery } from '../api'
 import { downloadBlob, exportFileName, fileTime } from '../flame-export'
 
 interface PprofLinkProps {
-  query: WindowQuery
+  query: TracedWindowQuery
   testId: string
   title?: string
 }

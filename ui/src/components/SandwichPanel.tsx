@@ -1,5 +1,5 @@
 import type { FlameNode } from '@kiln/wire'
-import { useEffect, useMemo, useRef } from 'react'
+import { useEffect, useMemo, useRef, type ReactNode } from 'react'
 import { formatPercent, formatValue, type ValueUnit } from '../format'
 import { sandwich } from '../sandwich'
 import { functionLocation } from '../top-functions'
@@ -18,6 +18,8 @@ interface SandwichPanelProps {
    * focused function does not scroll.
    */
   reveal?: number
+  /** More about the function, under its graphs (the traces that ran it). */
+  children?: ReactNode
 }
 
 /** Callers and callees of the focused function, merged over every call path it is on. */
@@ -82,6 +84,7 @@ export function SandwichPanel(props: SandwichPanelProps) {
           </div>
         </div>
       )}
+      {props.children}
     </section>
   )
 }

@@ -7,6 +7,7 @@ import { formatNumber } from '../format'
 import type { Resource } from '../hooks/use-resource'
 import { useResource } from '../hooks/use-resource'
 import { formatWindow } from '../time-window'
+import { safeHref } from '../safe-href'
 import { viewOfLink, type AlertsState } from '../url-state'
 
 const LIST_LIMIT = 200
@@ -36,17 +37,6 @@ function Links({ links, what }: { links: AlertView['links']; what: string }) {
       </AppLink>
     </span>
   )
-}
-
-/** Only http(s) links of an alert are shown: its URLs come from whoever holds an ingest token. */
-function safeHref(url: string | undefined): string | null {
-  if (!url) return null
-  try {
-    const parsed = new URL(url)
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.href : null
-  } catch {
-    return null
-  }
 }
 
 const ALERT_URLS: readonly [key: string, label: string][] = [

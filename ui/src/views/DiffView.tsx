@@ -20,6 +20,7 @@ import { AppLink } from '../components/AppLink'
 import { ChangesTable } from '../components/ChangesTable'
 import { Controls } from '../components/Controls'
 import { DiffWindows } from '../components/DiffWindows'
+import { EndpointsDiffPanel } from '../components/EndpointsDiffTable'
 import { ErrorState } from '../components/ErrorState'
 import { StaleNotice, keepsLastAnswer } from '../components/StaleNotice'
 import { FlameGraph } from '../components/FlameGraph'
@@ -31,11 +32,13 @@ import { Timeline, TimelinePlaceholder } from '../components/Timeline'
 import { defaultDiffMode, diffChartTree, sideTree } from '../diff-tree'
 import { fileTime } from '../flame-export'
 import type { HistoryMode } from '../hooks/use-view-state'
+import { useEndpointsDiff } from '../hooks/use-endpoints'
 import { useLabelNames } from '../hooks/use-label-names'
 import { useResource } from '../hooks/use-resource'
 import { timelineStep } from '../timeline-geometry'
 import { DAY_MS, HOUR_MS, padWindow, roundWindow, unionWindow, windowLength } from '../time-window'
 import { defaultExploreState, type DiffMode, type DiffState } from '../url-state'
+import { toggleEndpointOnBoth } from '../endpoints'
 
 /** Functions per ranked list. */
 const CHANGES_LIMIT = 25
@@ -133,6 +136,12 @@ export function DiffView(props: DiffViewProps) {
   )
   const versions = useResource(
     { key: `versions${name}`, load: (signal) => fetchVersions(name, signal) },
+    refreshToken,
+  )
+  const endpointChanges = useEndpointsDiff(
+    type !== null && aggregation === 'cumulative'
+      ? { service: name, type, baseline, comparison, windowsKey: spec, baseQuery, compQuery }
+      : null,
     refreshToken,
   )
   const versionList = versions.data?.versions ?? []
@@ -415,6 +424,14 @@ export function DiffView(props: DiffViewProps) {
               {changesTable}
             </>
           )}
+          <EndpointsDiffPanel
+            changes={endpointChanges}
+            baseQuery={baseQuery}
+            compQuery={compQuery}
+            onToggle={(endpoint) =>
+              update(toggleEndpointOnBoth({ baseQuery, compQuery }, endpoint))
+            }
+          />
           <PackagesTable
             source={{
               kind: 'diff',

@@ -18,9 +18,11 @@ import {
 import { AgentsPanel } from '../components/AgentsPanel'
 import { ComparePresets } from '../components/ComparePresets'
 import { Controls } from '../components/Controls'
+import { EndpointsPanel } from '../components/EndpointsTable'
 import { ErrorState } from '../components/ErrorState'
 import { StaleNotice, keepsLastAnswer } from '../components/StaleNotice'
 import { FlameGraph } from '../components/FlameGraph'
+import { FunctionTraces } from '../components/FunctionTraces'
 import { LabelFilter } from '../components/LabelFilter'
 import { LoadingState } from '../components/LoadingState'
 import { NoSamplesState } from '../components/NoSamplesState'
@@ -33,6 +35,7 @@ import { TimeRangePicker } from '../components/TimeRangePicker'
 import { TopTable } from '../components/TopTable'
 import { fileTime } from '../flame-export'
 import type { HistoryMode } from '../hooks/use-view-state'
+import { useEndpoints } from '../hooks/use-endpoints'
 import { useLabelNames } from '../hooks/use-label-names'
 import { useResource } from '../hooks/use-resource'
 import { useNavigate } from '../navigation'
@@ -41,6 +44,7 @@ import { timeRangeOf, timeWindow } from '../time-range'
 import { roundWindow, windowLength, type TimeWindow } from '../time-window'
 import { viewOfLink, type ExploreState, type FunctionRef, type ViewState } from '../url-state'
 import { combineSelectors } from '../label-selector'
+import { toggleEndpoint } from '../endpoints'
 import { packageColoring } from '../package-colors'
 import { packageTotals } from '../package-totals'
 
@@ -80,6 +84,7 @@ export function ExploreView(props: ExploreViewProps) {
   )
   // Requests are keyed by what the reader chose, not by the moving times, so a refresh keeps the
   // old answer on screen until the new one arrives.
+  const windowKey = JSON.stringify(fixed ?? range)
   const spec = JSON.stringify([name, type, fixed ?? range, query])
   const selector = query === '' ? {} : { query }
 
@@ -140,6 +145,10 @@ export function ExploreView(props: ExploreViewProps) {
   )
   const agents = useResource(
     { key: `agents${spec}`, load: (signal) => fetchAgents({ service: name, ...current }, signal) },
+    refreshToken,
+  )
+  const endpoints = useEndpoints(
+    cumulative ? { service: name, window: current, windowKey, query } : null,
     refreshToken,
   )
   const labels = useLabelNames(name, type, current)
@@ -333,8 +342,25 @@ export function ExploreView(props: ExploreViewProps) {
               total={profile.data.total || profile.data.root.value}
               onClose={() => update({ focus: null })}
               reveal={sandwichOpened}
-            />
+            >
+              {cumulative ? (
+                <FunctionTraces
+                  service={name}
+                  type={type}
+                  window={current}
+                  windowKey={windowKey}
+                  query={query}
+                  fn={state.focus}
+                  refreshToken={refreshToken}
+                />
+              ) : null}
+            </SandwichPanel>
           ) : null}
+          <EndpointsPanel
+            endpoints={endpoints}
+            query={query}
+            onToggle={(endpoint) => update({ query: toggleEndpoint(query, endpoint) })}
+          />
           <PackagesTable
             source={{
               kind: 'explore',
