@@ -269,6 +269,19 @@ describe("Kiln's detectors and outbound webhooks on the embedded store", () => {
       ...heapUploads('leaky', 12, { 'leak@cache.js': leak, 'buffers@io.js': steady }),
       ...heapUploads('flat', 12, { 'buffers@io.js': steady, 'pool@db.js': () => 7000 }),
       ...heapUploads('sawtooth', 12, { 'batch@jobs.js': (k) => (k % 2 === 0 ? 20_000 : 90_000) }),
+      // A scale-out (or a rollout): instances join every 3 minutes, each with a flat heap. The
+      // service's total climbs like a staircase; the heap of each instance does not grow.
+      ...Array.from({ length: 12 }, (_, k) => k).flatMap((k) =>
+        ['a', 'b', 'c', 'd']
+          .filter((_, j) => k >= 3 * j)
+          .map((instance, j) => ({
+            service: 'scaling',
+            at: M - 14 * MINUTE + k * MINUTE + 10_000 + j * 5000,
+            labels: { instance },
+            sampleType: ['inuse_space', 'bytes'] as [string, string],
+            samples: [{ stack: ['main@app.js', 'buffers@io.js'], value: 50_000 }],
+          })),
+      ),
     ])
 
     const found = (await run()).filter((f) => f.kind === 'heap_growth')

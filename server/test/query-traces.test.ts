@@ -267,6 +267,14 @@ describe('traces and endpoints', () => {
       expect(t.tracingUrl).toBe(`http://jaeger.example:16686/trace/${t.traceId}?start=${t.first}`)
       expect(t.spanIds).toEqual([ALL.find((s) => s.traceId === t.traceId)!.spanId])
     }
+    // One trace by its id: its summary alone.
+    const one = await get<TracesResponse>('traces', {
+      service: 'shop',
+      type: 'cpu',
+      ...COMP,
+      traceId: expected[0]![0],
+    })
+    expect(one.traces.map((t) => t.traceId)).toEqual([expected[0]![0]])
     // No trace of GET /items ran it; by name alone it is the same.
     const byName = await get<TracesResponse>('traces', {
       service: 'shop',

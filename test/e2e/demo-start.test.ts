@@ -76,7 +76,14 @@ describe('the demo (pnpm start)', () => {
   beforeAll(async () => {
     demo = spawn(process.execPath, [START], {
       cwd: ROOT,
-      env: { ...process.env, KILN_PORT: '0', KILN_DATA_DIR: dataDir, KILN_LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        KILN_PORT: '0',
+        KILN_DATA_DIR: dataDir,
+        KILN_LOG_LEVEL: 'warn',
+        // The deploy of the demo's story is demo-story.test.ts's: here the weights stay 3 : 2 : 1.
+        DEMO_DEPLOY_AFTER_MS: '0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     said = await new Promise<Announcement>((resolve, reject) => {

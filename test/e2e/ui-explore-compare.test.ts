@@ -128,7 +128,7 @@ describe('UI: explore, compare and heap views against a real server', () => {
     // The first version has nothing before it: no deploy marker.
     expect(await page.getByTestId(`deploy-marker-${OLD_VERSION}`).count()).toBe(0)
     await expect.poll(() => page.getByTestId('alert-marker').textContent()).toContain(alert.name)
-    await screenshot(page, 'explore', { docs: true })
+    await screenshot(page, 'explore')
   })
 
   it('opens before/after of a deploy from its marker, with the slower function marked as grown', async () => {
@@ -173,7 +173,7 @@ describe('UI: explore, compare and heap views against a real server', () => {
     expect(points).toHaveLength(2)
     expect(points[0]).toBeCloseTo(Math.min(...frameChanges) * 100, 0)
     expect(points[1]).toBeCloseTo(Math.max(...frameChanges) * 100, 0)
-    await screenshot(page, 'compare', { docs: true })
+    await screenshot(page, 'compare')
 
     // Absolute: the unchanged functions are the same; the slower one still grew.
     await page.getByTestId('mode-absolute').click()
@@ -266,7 +266,7 @@ describe('UI: explore, compare and heap views against a real server', () => {
     expect((await rowFunctions(page, 'changes-shrank'))[0]).toBe(SHRINKING_SITE)
     const site = page.locator(`[data-testid=diff-flamegraph] g.frame[name="${LEAKING_SITE}"]`)
     expect(await site.getAttribute('data-change')).toBe('grew')
-    await screenshot(page, 'heap', { docs: true })
+    await screenshot(page, 'heap')
   })
 
   it('compares version against version, and brushes both windows of a comparison', async () => {

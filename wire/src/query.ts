@@ -43,6 +43,13 @@ export interface WindowQuery {
   to: number
   /** Label selector, e.g. `{env="prod", pod=~"api-.*"}`. */
   query?: string
+  /**
+   * Only the samples of these traces (hex, comma-separated; cpu and wall): flame graph, top and
+   * export take it, and `/traces` to summarize those traces.
+   */
+  traceId?: string
+  /** Only the samples of these local root spans (hex, comma-separated; cpu and wall). */
+  spanIds?: string
 }
 
 /** `GET /api/v1/flamegraph?service=&type=&from=&to=&query=&maxNodes=&maxStacks=` */

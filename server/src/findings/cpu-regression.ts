@@ -32,6 +32,12 @@ export interface RegressionOptions {
   to: number
   /** Increase of share (0.05: 5 points) above which a function has regressed. */
   threshold: number
+  /**
+   * Versions whose first profile is younger than this (before `to`) wait: a new version's first
+   * profiles are its processes' warm-up (JIT compilers on other threads, cold caches), and a
+   * finding is reported once. Default 0.
+   */
+  settleMs?: number
 }
 
 /** Versions of a service's profiles (CPU unless `type`) first seen in the window, oldest first. */
@@ -134,7 +140,8 @@ export async function detectCpuRegressions(
   db: string,
   o: RegressionOptions,
 ): Promise<DetectedFinding[]> {
-  const versions = await listVersions(client, db, o)
+  const settled = o.to - (o.settleMs ?? 0)
+  const versions = (await listVersions(client, db, o)).filter((v) => v.firstSeen <= settled)
   if (versions.length < 2) return []
   const cache = new Map<string, Promise<VersionShares>>()
   const shares = (v: VersionSpan): Promise<VersionShares> => {

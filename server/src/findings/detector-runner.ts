@@ -107,6 +107,7 @@ export class DetectorRunner {
             from: lookback.from,
             to: now,
             threshold: config.regressionThreshold,
+            settleMs: config.regressionSettleMs,
           })),
         )
       } catch (error) {

@@ -62,6 +62,13 @@ export const FINDINGS_CONFIG_PROPERTIES = {
     env: 'KILN_REGRESSION_LOOKBACK_MS',
     description: 'versions first seen in this window are compared',
   }),
+  regressionSettleMs: Type.Integer({
+    default: 5 * MINUTE,
+    minimum: 0,
+    env: 'KILN_REGRESSION_SETTLE_MS',
+    description:
+      'a new version is judged once its first profile is this old: its first profiles hold the warm-up (JIT compilation, a rollout under way)',
+  }),
   regressionThreshold: Type.Number({
     default: 0.05,
     exclusiveMinimum: 0,

@@ -58,7 +58,7 @@ async function bucketTotals(
   db: string,
   o: HeapGrowthOptions,
   step: number,
-): Promise<Map<number, number>> {
+): Promise<{ totals: Map<number, number>; means: Map<number, number> }> {
   const rows = await selectRows<{ series_id: string; b: string; v: string | number }>(
     client,
     `SELECT toString(series_id) AS series_id,
@@ -78,6 +78,7 @@ async function bucketTotals(
     s.set(b, Number(r.v))
   }
   const totals = new Map<number, number>()
+  const counts = new Map<number, number>()
   const ordered = [...buckets].sort((x, y) => x - y)
   for (const series of perSeries.values()) {
     const own = [...series.keys()]
@@ -88,9 +89,11 @@ async function bucketTotals(
       if (b < first || b > last) continue
       held = series.get(b) ?? held
       totals.set(b, (totals.get(b) ?? 0) + held)
+      counts.set(b, (counts.get(b) ?? 0) + 1)
     }
   }
-  return totals
+  const means = new Map([...totals].map(([b, total]) => [b, total / counts.get(b)!]))
+  return { totals, means }
 }
 
 /** Heap in use per allocation site (leaf frame, by name and file) per bucket, by the gauge rule. */
@@ -133,9 +136,12 @@ async function siteBuckets(
 }
 
 /**
- * Heap in use growing steadily over the window: a least-squares line through the heap total of
- * each bucket (one bucket per snapshot interval) with a positive slope, a fit of at least
- * `minR2`, and growth over the window of at least `minRatio` of the fitted start. The finding
+ * Heap in use growing steadily over the window: a least-squares line through the heap of each
+ * bucket (one bucket per snapshot interval) with a positive slope, a fit of at least `minR2`,
+ * and growth over the window of at least `minRatio` of the fitted start. The verdict is on the
+ * heap per series (instance): a rollout or a scale-out adds instances, and the service's total
+ * heap then climbs without any leak. The snapshots must span a quarter of the window at least.
+ * The finding's numbers are the service's total. The finding
  * names the allocation sites whose own fitted growth is largest. A sawtooth (a heap the GC brings
  * back down) fits a line poorly and is not reported; a flat heap has no slope.
  *
@@ -149,19 +155,26 @@ export async function detectHeapGrowth(
 ): Promise<DetectedFinding | undefined> {
   const step = await snapshotStep(client, db, o)
   if (step === undefined) return undefined
-  const totals = await bucketTotals(client, db, o, step)
+  const { totals, means } = await bucketTotals(client, db, o, step)
   const buckets = [...totals.keys()].sort((x, y) => x - y)
   if (buckets.length < MIN_SNAPSHOTS) return undefined
+  if (buckets[buckets.length - 1]! + step - buckets[0]! < (o.to - o.from) / 4) return undefined
   // Points at bucket middles: a snapshot anywhere in a bucket stands for its middle.
   const xs = buckets.map((b) => b + step / 2)
-  const ys = buckets.map((b) => totals.get(b)!)
-  const fit = linearFit(xs, ys)
   const firstX = xs[0]!
   const lastX = xs[xs.length - 1]!
-  const start = fit.intercept + fit.slope * firstX
+  const perInstance = linearFit(
+    xs,
+    buckets.map((b) => means.get(b)!),
+  )
+  const instanceStart = perInstance.intercept + perInstance.slope * firstX
+  const instanceGrowth = perInstance.slope * (lastX - firstX)
+  const ratio =
+    instanceStart > 0 ? instanceGrowth / instanceStart : instanceGrowth > 0 ? Infinity : 0
+  if (perInstance.slope <= 0 || perInstance.r2 < o.minR2 || ratio < o.minRatio) return undefined
+  const ys = buckets.map((b) => totals.get(b)!)
+  const fit = linearFit(xs, ys)
   const growth = fit.slope * (lastX - firstX)
-  const ratio = start > 0 ? growth / start : growth > 0 ? Infinity : 0
-  if (fit.slope <= 0 || fit.r2 < o.minR2 || ratio < o.minRatio) return undefined
 
   const firstBucket = buckets[0]!
   const lastBucket = buckets[buckets.length - 1]!
@@ -195,7 +208,7 @@ export async function detectHeapGrowth(
     type: HEAP_TYPE,
     title:
       `${o.service}: heap in use grew ${formatBytes(growth)}${growthPercent(ratio)} ` +
-      `in ${formatDuration(lastX - firstX)}, R² ${fit.r2.toFixed(2)}` +
+      `in ${formatDuration(lastX - firstX)}, R² ${perInstance.r2.toFixed(2)}` +
       (sitesText ? `; growing: ${sitesText}` : ''),
     time: firstBucket,
     window: { from: lastBucket, to: lastBucket + step },
@@ -205,7 +218,7 @@ export async function detectHeapGrowth(
     functions,
     stats: {
       slopeBytesPerSecond: fit.slope * 1000,
-      r2: fit.r2,
+      r2: perInstance.r2,
       growthRatio: ratio,
       startBytes,
       endBytes,

@@ -338,9 +338,12 @@ export const queryPlugin: FastifyPluginAsync<{ tracingUrl?: string | undefined }
       if (q.file !== undefined && q.function === undefined) {
         throw new KilnError('KILN_ERR_QUERY_INVALID', '`file` needs `function`')
       }
+      const window = await windowOf(request.tenant, { ...q, traceId: undefined })
       return queryTraces(client, db, {
-        ...(await windowOf(request.tenant, q)),
+        ...window,
         trace: undefined,
+        traceIds:
+          q.traceId === undefined ? undefined : [...new Set(q.traceId.toLowerCase().split(','))],
         fn: q.function === undefined ? undefined : { name: q.function, file: q.file },
         limit: q.limit ?? 20,
         tracingUrl: options.tracingUrl,

@@ -553,6 +553,7 @@ export const EndpointsDiffSchema = {
 
 export const TracesQuery = Type.Object({
   ...windowQuery,
+  traceId: traceQuery.traceId,
   function: Type.Optional(
     Type.String({
       minLength: 1,

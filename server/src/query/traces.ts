@@ -277,6 +277,8 @@ export interface TracesOptions extends QueryWindow {
   /** Only traces whose samples ran this function (by name, and file when given). */
   fn?: { name: string; file?: string | undefined } | undefined
   limit: number
+  /** Only these traces (lowercase hex): a trace's summary (endpoint, spans, tracing link). */
+  traceIds?: readonly string[] | undefined
   /** `KILN_TRACING_URL`: a tracing UI's trace page with `{traceId}`, `{from}`, `{to}`. */
   tracingUrl?: string | undefined
 }
@@ -329,7 +331,7 @@ export async function queryTraces(
           WHERE tenant = {tenant:String} AND service = {service:String} AND type = {type:String}
             AND time >= fromUnixTimestamp64Milli({from:Int64})
             AND time < fromUnixTimestamp64Milli({to:Int64})
-            AND trace_id != ''${series}${fn}) AS t
+            AND trace_id != ''${o.traceIds?.length ? ' AND trace_id IN {traceIds:Array(String)}' : ''}${series}${fn}) AS t
         INNER JOIN (${endpointOfSeries(db, '')}) AS m USING (series_id)
         GROUP BY trace_id
       )
@@ -344,6 +346,7 @@ export async function queryTraces(
       endpoint: ENDPOINT_LABEL,
       limit: o.limit,
       ...(o.fn ? { fn: o.fn.name, file: o.fn.file ?? '' } : {}),
+      ...(o.traceIds?.length ? { traceIds: o.traceIds } : {}),
     },
   )
   const total = Number(rows[0]?.n ?? 0)

@@ -25,8 +25,8 @@ import { defaultExploreState, type ExploreState, type TraceState } from '../url-
 
 /** Rows asked of `/top`, as in explore. */
 const TOP_LIMIT = 500
-/** Traces of the link's window read to find this one's endpoint and tracing link. */
-const LOOKUP_LIMIT = 1000
+/** Traces a link names at most (`traceId=a,b,...`; the server takes 100). */
+const LOOKUP_LIMIT = 100
 
 interface TraceViewProps {
   state: TraceState
@@ -71,15 +71,21 @@ export function TraceView(props: TraceViewProps) {
     },
     refreshToken,
   )
-  // The endpoint and tracing link come from the traces of the window, read only when the link
-  // names the trace's times: over a whole default hour that would read every trace of it.
+  // The endpoint and tracing link: the summary of these traces (`/traces?traceId=`), a lookup
+  // by the table's sort key.
   const lookup = useResource(
-    filter && !defaulted
+    filter && ids
       ? {
           key: `traces${spec}`,
           load: (signal) =>
             fetchTraces(
-              { service: name, type: filter.type, ...window, limit: LOOKUP_LIMIT },
+              {
+                service: name,
+                type: filter.type,
+                ...window,
+                traceId: ids.join(','),
+                limit: LOOKUP_LIMIT,
+              },
               signal,
             ),
         }
@@ -145,7 +151,6 @@ export function TraceView(props: TraceViewProps) {
       <TraceHeader
         ids={ids ?? []}
         found={found}
-        lookedUp={lookup.data !== undefined && (profile.data?.root.value ?? 0) > 0}
         window={window}
         defaulted={defaulted}
         exploreLink={defaultExploreState({ service: name, type }, { window })}
@@ -216,15 +221,13 @@ interface TraceHeaderProps {
   ids: readonly string[]
   /** The traces the window's list had (with endpoint, times, tracing link). */
   found: readonly TraceSummary[]
-  /** The window's traces were read and the trace has samples: not found means not listed. */
-  lookedUp: boolean
   window: TimeWindow
   defaulted: boolean
   exploreLink: ExploreState
 }
 
 /** Which trace, its endpoint and times, the window shown, and the way back to the tracing UI. */
-function TraceHeader({ ids, found, lookedUp, window, defaulted, exploreLink }: TraceHeaderProps) {
+function TraceHeader({ ids, found, window, defaulted, exploreLink }: TraceHeaderProps) {
   const endpoints = [...new Set(found.map((t) => t.endpoint))]
   return (
     <section className="trace-header" data-testid="trace-header">
@@ -273,12 +276,7 @@ function TraceHeader({ ids, found, lookedUp, window, defaulted, exploreLink }: T
         <p className="warning" role="status" data-testid="trace-default-window">
           The link names no time, so this shows the last hour. Links from a tracing UI should add{' '}
           <code>&amp;from=</code> and <code>&amp;to=</code> (the trace&rsquo;s start and end, in ms
-          or µs) to find older traces and show their endpoint.
-        </p>
-      ) : lookedUp && found.length === 0 ? (
-        <p className="table-note">
-          The endpoint and the tracing link are not known: the trace is not among the {LOOKUP_LIMIT}{' '}
-          heaviest of this window.
+          or µs) to find older traces.
         </p>
       ) : null}
     </section>
