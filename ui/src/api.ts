@@ -21,22 +21,16 @@ import type {
   SessionResponse,
   WindowQuery,
 } from '@kiln/wire'
-import { SESSION_PATH } from '@kiln/wire'
+import { API_ROUTES, SESSION_PATH, apiUrl } from '@kiln/wire'
 import { ApiError, UI_ERRORS, isErrorResponse, retryAfterSeconds } from './api-error'
 import { sessionHeaders, sessionStore } from './session'
 
-const API_PREFIX = '/api/v1'
 
 type Params = Record<string, string | number | undefined>
 
-/** `path?k=v...` without the `undefined` and empty-string values. */
+/** `path?k=v...` without the `undefined` and empty-string values (`@kiln/wire`'s `apiUrl`). */
 export function apiPath(path: string, params: Params = {}): string {
-  const search = new URLSearchParams()
-  for (const [key, value] of Object.entries(params)) {
-    if (value !== undefined && value !== '') search.set(key, String(value))
-  }
-  const query = search.toString()
-  return query === '' ? path : `${path}?${query}`
+  return apiUrl(path, params)
 }
 
 /** A failed `fetch` (no answer at all) as an `ApiError`; an abort is passed on as it is. */
@@ -106,9 +100,9 @@ async function requestJson<T>(
   }
 }
 
-/** GET a JSON API path (under `/api/v1`). */
+/** GET a JSON API path (`API_ROUTES` of `@kiln/wire`). */
 function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
-  return requestJson(`${API_PREFIX}${path}`, signal)
+  return requestJson(path, signal)
 }
 
 /**
@@ -144,7 +138,7 @@ function windowParams(query: TracedWindowQuery): Params {
 }
 
 export function fetchServices(signal?: AbortSignal): Promise<ServicesResponse> {
-  return getJson('/services', signal)
+  return getJson(API_ROUTES.services, signal)
 }
 
 export function fetchFlamegraph(
@@ -152,7 +146,7 @@ export function fetchFlamegraph(
   signal?: AbortSignal,
 ): Promise<FlamegraphResponse> {
   return getJson(
-    apiPath('/flamegraph', { ...windowParams(query), maxNodes: query.maxNodes }),
+    apiPath(API_ROUTES.flamegraph, { ...windowParams(query), maxNodes: query.maxNodes }),
     signal,
   )
 }
@@ -162,7 +156,7 @@ export function fetchTimeline(
   signal?: AbortSignal,
 ): Promise<TimelineResponse> {
   return getJson(
-    apiPath('/timeline', { ...windowParams(query), step: query.step, groupBy: query.groupBy }),
+    apiPath(API_ROUTES.timeline, { ...windowParams(query), step: query.step, groupBy: query.groupBy }),
     signal,
   )
 }
@@ -172,7 +166,7 @@ export function fetchTop(
   signal?: AbortSignal,
 ): Promise<TopResponse> {
   return getJson(
-    apiPath('/top', { ...windowParams(query), sort: query.sort, limit: query.limit }),
+    apiPath(API_ROUTES.top, { ...windowParams(query), sort: query.sort, limit: query.limit }),
     signal,
   )
 }
@@ -180,7 +174,7 @@ export function fetchTop(
 export function fetchDiff(query: DiffQuery, signal?: AbortSignal): Promise<DiffResponse> {
   const { service, type, baseFrom, baseTo, compFrom, compTo, baseQuery, compQuery } = query
   return getJson(
-    apiPath('/diff', {
+    apiPath(API_ROUTES.diff, {
       service,
       type,
       baseFrom,
@@ -198,11 +192,11 @@ export function fetchDiff(query: DiffQuery, signal?: AbortSignal): Promise<DiffR
 }
 
 export function fetchVersions(service: string, signal?: AbortSignal): Promise<VersionsResponse> {
-  return getJson(apiPath('/versions', { service }), signal)
+  return getJson(apiPath(API_ROUTES.versions, { service }), signal)
 }
 
 export function fetchLabels(query: WindowQuery, signal?: AbortSignal): Promise<LabelsResponse> {
-  return getJson(apiPath('/labels', windowParams(query)), signal)
+  return getJson(apiPath(API_ROUTES.labels, windowParams(query)), signal)
 }
 
 export function fetchLabelValues(
@@ -210,7 +204,7 @@ export function fetchLabelValues(
   signal?: AbortSignal,
 ): Promise<LabelValuesResponse> {
   return getJson(
-    apiPath('/label-values', { ...windowParams(query), name: query.name, limit: query.limit }),
+    apiPath(API_ROUTES.labelValues, { ...windowParams(query), name: query.name, limit: query.limit }),
     signal,
   )
 }
@@ -223,7 +217,7 @@ export interface ListQuery {
 }
 
 export function fetchAlerts(query: ListQuery, signal?: AbortSignal): Promise<AlertsResponse> {
-  return getJson(apiPath('/alerts', { ...query }), signal)
+  return getJson(apiPath(API_ROUTES.alerts, { ...query }), signal)
 }
 
 /**
@@ -233,11 +227,11 @@ export function fetchAlerts(query: ListQuery, signal?: AbortSignal): Promise<Ale
 export function fetchOpen(params: URLSearchParams, signal?: AbortSignal): Promise<OpenResponse> {
   const search = new URLSearchParams(params)
   search.delete('view')
-  return getJson(`/open?${search.toString()}`, signal)
+  return getJson(`${API_ROUTES.open}?${search.toString()}`, signal)
 }
 
 export function fetchFindings(query: ListQuery, signal?: AbortSignal): Promise<FindingsResponse> {
-  return getJson(apiPath('/findings', { ...query }), signal)
+  return getJson(apiPath(API_ROUTES.findings, { ...query }), signal)
 }
 
 /** Each instance's agent in the window: its own cost, sampling rate, failed uploads, drops. */
@@ -245,7 +239,7 @@ export function fetchAgents(
   query: { service: string; from: number; to: number },
   signal?: AbortSignal,
 ): Promise<AgentsResponse> {
-  return getJson(apiPath('/agents', { ...query }), signal)
+  return getJson(apiPath(API_ROUTES.agents, { ...query }), signal)
 }
 
 /** CPU and wall time per endpoint of a window, with the calls (local root spans) seen. */
@@ -253,7 +247,7 @@ export function fetchEndpoints(
   query: { service: string; from: number; to: number; query?: string },
   signal?: AbortSignal,
 ): Promise<EndpointsResponse> {
-  return getJson(apiPath('/endpoints', { ...query }), signal)
+  return getJson(apiPath(API_ROUTES.endpoints, { ...query }), signal)
 }
 
 export interface EndpointsDiffQuery {
@@ -272,7 +266,7 @@ export function fetchEndpointsDiff(
   query: EndpointsDiffQuery,
   signal?: AbortSignal,
 ): Promise<EndpointsDiffResponse> {
-  return getJson(apiPath('/endpoints/diff', { ...query }), signal)
+  return getJson(apiPath(API_ROUTES.endpointsDiff, { ...query }), signal)
 }
 
 export interface TracesQuery extends WindowQuery {
@@ -285,7 +279,7 @@ export interface TracesQuery extends WindowQuery {
 /** Traces of a window (that ran a function), heaviest first. */
 export function fetchTraces(query: TracesQuery, signal?: AbortSignal): Promise<TracesResponse> {
   return getJson(
-    apiPath('/traces', {
+    apiPath(API_ROUTES.traces, {
       ...windowParams(query),
       function: query.function,
       file: query.file,
@@ -297,7 +291,7 @@ export function fetchTraces(query: TracesQuery, signal?: AbortSignal): Promise<T
 
 /** URL of the window merged into one gzipped pprof (`go tool pprof` reads it). */
 export function exportPprofUrl(query: TracedWindowQuery): string {
-  return `${API_PREFIX}${apiPath('/export/pprof', windowParams(query))}`
+  return apiPath(API_ROUTES.exportPprof, windowParams(query))
 }
 
 /**

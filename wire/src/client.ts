@@ -43,6 +43,7 @@ export const API_ROUTES = {
   endpoints: '/api/v1/endpoints',
   endpointsDiff: '/api/v1/endpoints/diff',
   traces: '/api/v1/traces',
+  open: '/api/v1/open',
 } as const
 
 export type ApiRoute = keyof typeof API_ROUTES
