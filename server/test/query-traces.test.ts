@@ -313,6 +313,42 @@ describe('traces and endpoints', () => {
     )
   })
 
+  it('stores 10,000 traces in a window without one more series than the same load without them', async () => {
+    const traces = 10_000
+    const uploads = 20
+    const perUpload = traces / uploads
+    const at = (u: number) => NOW - 40 * MINUTE + u * 10_000
+    for (let u = 0; u < uploads; u++) {
+      const samples = Array.from({ length: perUpload }, (_, i) => {
+        const t = u * perUpload + i
+        const endpoint = t % 3 === 0 ? ITEMS : CHECKOUT
+        return {
+          stack: STACKS[endpoint]!,
+          values: [1_000_000],
+          labels: { trace_id: hex(0xf00000 + t, 32), span_id: hex(0xe0000 + t, 16), endpoint },
+        }
+      })
+      const plain = samples.map((x) => ({ ...x, labels: { endpoint: x.labels.endpoint } }))
+      expect((await ingest('many', at(u), samples)).statusCode).toBe(200)
+      expect((await ingest('many-plain', at(u), plain)).statusCode).toBe(200)
+    }
+    const of = (table: string, what: string, service: string) =>
+      count(`SELECT ${what} AS n FROM {db}.${table} WHERE service = '${service}'`)
+    // The upload's own series (its profiles rows name it) and one per endpoint.
+    expect(await of('series', 'uniqExact(series_id)', 'many')).toBe(3)
+    expect(await of('series', 'uniqExact(series_id)', 'many-plain')).toBe(3)
+    // Samples aggregate per (series, stack) alike; the traces are in their own table.
+    expect(await of('samples', 'count()', 'many')).toBe(
+      await of('samples', 'count()', 'many-plain'),
+    )
+    expect(await of('trace_samples', 'uniqExact(trace_id)', 'many')).toBe(traces)
+    const window = { type: 'cpu', from: at(0), to: at(uploads) }
+    const traced = await get<FlamegraphResponse>('flamegraph', { service: 'many', ...window })
+    const plain = await get<FlamegraphResponse>('flamegraph', { service: 'many-plain', ...window })
+    expect(traced.root).toEqual(plain.root)
+    expect(traced.total).toBe(traces * 1_000_000)
+  })
+
   it('refuses bad ids and trace filters on heap', async () => {
     const bad = await ingest('shop', NOW - MINUTE, [
       { stack: ['main'], values: [1], labels: { trace_id: 'not-hex' } },
