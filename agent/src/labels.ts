@@ -41,12 +41,27 @@ function currentLabels(): Labels {
   return store.getStore() ?? EMPTY
 }
 
+/** What the profiler holds now: publishing it again would change nothing (a native call saved). */
+let lastPublished: SampleContext | undefined
+
 function publish(context: SampleContext): void {
+  if (context === lastPublished) return
+  lastPublished = context
   try {
     setContext?.(context)
   } catch {
     // the profiler is stopping: the context has nowhere to go
+    lastPublished = undefined
   }
+}
+
+/**
+ * Publish the current context to a profiler that has just started (it holds none yet), and
+ * forget what the previous one held.
+ */
+export function republishContext(): void {
+  lastPublished = undefined
+  if (setContext) publish(contextFor(currentLabels(), activeRoot()))
 }
 
 /** Republish the current continuation's labels and span before each of its callbacks. */
@@ -70,6 +85,7 @@ export function bindLabelSink(
   options: LabelSinkOptions = {},
 ): void {
   setContext = sink
+  lastPublished = undefined
   if (sink) {
     if (options.traces !== false) {
       installOtel({

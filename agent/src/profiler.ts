@@ -1,6 +1,6 @@
 import { promisify } from 'node:util'
 import { gzip } from 'node:zlib'
-import { bindLabelSink } from './labels.js'
+import { bindLabelSink, republishContext } from './labels.js'
 import type { AgentLogger } from './logger.js'
 import {
   datadogBindings,
@@ -87,6 +87,7 @@ export class Profiler {
   startTime(intervalMicros: number, durationMillis: number): void {
     this.#bindings.startTime({ intervalMicros, durationMillis, sourceMapper: this.#sourceMapper })
     this.#timeRunning = true
+    if (this.#options.wall) republishContext()
   }
 
   /** The time profile since the time profiler's last start, then `after`. */
