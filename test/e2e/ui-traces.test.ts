@@ -266,9 +266,7 @@ describe('UI: endpoints and traces against a real server', () => {
     await page.getByTestId('trace-default-window').waitFor()
     expect((await frameNames(page)).sort()).toEqual(STACKS[ITEMS]!.map(fn).sort())
     // The trace's summary is looked up by its id: its endpoint is known in the default window too.
-    await expect
-      .poll(() => page.getByTestId('trace-endpoint').innerText(), ANSWER)
-      .toContain(ITEMS)
+    await expect.poll(() => page.getByTestId('trace-endpoint').innerText(), ANSWER).toContain(ITEMS)
 
     const none = await open(`/?view=trace&service=${SERVICE}&type=cpu&traceId=${'f'.repeat(32)}`)
     await expect

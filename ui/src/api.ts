@@ -25,7 +25,6 @@ import { API_ROUTES, SESSION_PATH, apiUrl } from '@kiln/wire'
 import { ApiError, UI_ERRORS, isErrorResponse, retryAfterSeconds } from './api-error'
 import { sessionHeaders, sessionStore } from './session'
 
-
 type Params = Record<string, string | number | undefined>
 
 /** `path?k=v...` without the `undefined` and empty-string values (`@kiln/wire`'s `apiUrl`). */
@@ -156,7 +155,11 @@ export function fetchTimeline(
   signal?: AbortSignal,
 ): Promise<TimelineResponse> {
   return getJson(
-    apiPath(API_ROUTES.timeline, { ...windowParams(query), step: query.step, groupBy: query.groupBy }),
+    apiPath(API_ROUTES.timeline, {
+      ...windowParams(query),
+      step: query.step,
+      groupBy: query.groupBy,
+    }),
     signal,
   )
 }
@@ -204,7 +207,11 @@ export function fetchLabelValues(
   signal?: AbortSignal,
 ): Promise<LabelValuesResponse> {
   return getJson(
-    apiPath(API_ROUTES.labelValues, { ...windowParams(query), name: query.name, limit: query.limit }),
+    apiPath(API_ROUTES.labelValues, {
+      ...windowParams(query),
+      name: query.name,
+      limit: query.limit,
+    }),
     signal,
   )
 }
