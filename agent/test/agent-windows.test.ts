@@ -199,7 +199,10 @@ describe('Agent windows', () => {
     const { agent, scheduler } = agentWith(bindings, { heap: false })
     agent.start()
     scheduler.open(windowAt(1))
+    // A profiler that starts is given the context of the moment (none here).
+    expect(published).toEqual([{}])
     scheduler.close()
+    published.length = 0
     // Between windows: nothing reaches the profiler (the stand-in would throw if it did).
     let resume: (() => void) | undefined
     const request = withLabels({ route: '/checkout' }, async () => {
