@@ -10,6 +10,7 @@ import { securityHeadersPlugin } from './http/security-headers-plugin.js'
 import { uiPlugin } from './http/ui-plugin.js'
 import { schedulePlugin } from './schedule/schedule-plugin.js'
 import { ingestPlugin } from './ingest/ingest-plugin.js'
+import { pyroscopeRenderPlugin } from './query/pyroscope-render.js'
 import { queryPlugin } from './query/query-plugin.js'
 import { storePlugin } from './store/store-plugin.js'
 
@@ -35,6 +36,7 @@ export async function buildApp(config: KilnConfig): Promise<FastifyInstance> {
   await app.register(ingestPlugin, { config })
   await app.register(schedulePlugin, { config })
   await app.register(queryPlugin, { prefix: '/api/v1', tracingUrl: config.tracingUrl })
+  await app.register(pyroscopeRenderPlugin)
   await app.register(hooksPlugin, { config })
   await app.register(findingsPlugin, { config })
   await app.register(uiPlugin, { uiDir: config.uiDir })

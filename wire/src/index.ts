@@ -95,3 +95,9 @@ export type {
   TracesParams,
   WindowParams,
 } from './client.js'
+export {
+  PYROSCOPE_PROFILE_TYPES,
+  kilnTypeOf,
+  pyroscopeProfileTypeId,
+  pyroscopeUnits,
+} from './pyroscope.js'

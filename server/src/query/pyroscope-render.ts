@@ -1,0 +1,245 @@
+import type { FastifyPluginAsync } from 'fastify'
+import {
+  PROFILE_TYPES,
+  TimeSyntaxError,
+  kilnTypeOf,
+  parseTime,
+  type FlameNode,
+  type ProfileTypeName,
+} from '@kiln/wire'
+import { KilnError } from '../errors.js'
+import { DEFAULT_MAX_NODES, DEFAULT_MAX_STACKS } from './schemas.js'
+import { queryFlamegraph } from './flamegraph.js'
+import { RollupCoverage } from './rollup.js'
+import { parseSelector, type LabelMatcher } from './selector.js'
+import { queryTimeline } from './timeline.js'
+
+/*
+ * Pyroscope's legacy render API (`GET /pyroscope/render`, `GET /render`), which older Grafana
+ * versions, scripts and Pyroscope's flame graph components read: a flame graph in the
+ * "flamebearer" encoding and a timeline, for `query=<profile type id>{service_name="app", ...}`
+ * or the old `query=app.cpu{...}`. See docs/design/grafana-pyroscope-api-notes.md, section 6.
+ */
+
+const MINUTE = 60_000
+const DAY = 24 * 60 * MINUTE
+/** Timeline steps Pyroscope rounds to (`CalcPointInterval`). */
+const NICE_STEPS = [
+  10_000,
+  15_000,
+  20_000,
+  30_000,
+  MINUTE,
+  2 * MINUTE,
+  5 * MINUTE,
+  10 * MINUTE,
+  15 * MINUTE,
+  20 * MINUTE,
+  30 * MINUTE,
+  60 * MINUTE,
+  2 * 60 * MINUTE,
+  3 * 60 * MINUTE,
+  6 * 60 * MINUTE,
+  12 * 60 * MINUTE,
+  DAY,
+  7 * DAY,
+  30 * DAY,
+  365 * DAY,
+]
+
+/** The window in about 1500 points, rounded up to a step Pyroscope uses (10 s at least). */
+export function renderStep(from: number, to: number): number {
+  const raw = Math.max(10_000, (to - from) / 1500)
+  return NICE_STEPS.find((s) => s >= raw) ?? NICE_STEPS[NICE_STEPS.length - 1]!
+}
+
+/**
+ * A time as Pyroscope's render API takes it: what `parseTime` reads, plus `YYYYMMDD` (a UTC
+ * day) and the relative units Graphite's `attime` adds (`min`, `mon`/`M`, `y`).
+ */
+export function parseRenderTime(input: string, now: number): number {
+  const day = /^(\d{4})(\d{2})(\d{2})$/.exec(input)
+  if (day !== null) {
+    const ms = Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]))
+    if (new Date(ms).getUTCDate() === Number(day[3])) return ms
+  }
+  const relative = /^now([+-])(\d{1,9})(min|mon|M|y)$/.exec(input)
+  if (relative !== null) {
+    const unit = { min: MINUTE, mon: 30 * DAY, M: 30 * DAY, y: 365 * DAY }[relative[3]!]!
+    const ms = now + (relative[1] === '-' ? -1 : 1) * Number(relative[2]) * unit
+    if (ms >= 0) return ms
+  }
+  return parseTime(input, now)
+}
+
+export interface RenderQuery {
+  service: string
+  type: ProfileTypeName
+  selector: LabelMatcher[]
+}
+
+/**
+ * `process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="app", env="prod"}` or the old
+ * `app.cpu{env="prod"}`: the service, Kiln's type and the other matchers.
+ */
+export function parseRenderQuery(query: string): RenderQuery {
+  const brace = query.indexOf('{')
+  const head = (brace < 0 ? query : query.slice(0, brace)).trim()
+  const selector = parseSelector(brace < 0 ? '' : query.slice(brace))
+  const invalid = (detail: string): never => {
+    throw new KilnError(
+      'KILN_ERR_QUERY_INVALID',
+      `query ${JSON.stringify(query.slice(0, 200))}: ${detail}`,
+    )
+  }
+  let service: string | undefined
+  let type: ProfileTypeName | undefined
+  const rest: LabelMatcher[] = []
+  for (const m of selector) {
+    if (m.name === 'service_name' && m.op === '=' && service === undefined) service = m.value
+    else if (m.name === '__profile_type__' && m.op === '=')
+      type = kilnTypeOf(m.value) ?? invalid(`unknown profile type ${m.value}`)
+    else if (m.name !== '__name__') rest.push(m)
+  }
+  if (head.includes(':')) {
+    type = kilnTypeOf(head) ?? invalid(`unknown profile type ${head}`)
+  } else if (head !== '') {
+    // The old form: `<app>.<sample type>`, the app's name itself may hold dots.
+    const dot = head.lastIndexOf('.')
+    if (dot <= 0) invalid('expected <profile type>{service_name="..."} or <app>.<type>{...}')
+    service ??= head.slice(0, dot)
+    type = kilnTypeOf(head.slice(dot + 1)) ?? invalid(`unknown profile type ${head.slice(dot + 1)}`)
+  }
+  if (type === undefined) invalid('no profile type')
+  if (service === undefined || service === '') invalid('no service (service_name="...")')
+  return { service: service!, type: type!, selector: rest }
+}
+
+export interface Flamebearer {
+  names: string[]
+  /** Per depth, 4 numbers per node: x offset from the previous node's end, total, self, name. */
+  levels: number[][]
+  numTicks: number
+  maxSelf: number
+}
+
+/** A flame tree in Pyroscope's "single" flamebearer encoding (root `total` at x = 0). */
+export function toFlamebearer(root: FlameNode): Flamebearer {
+  const names: string[] = []
+  const index = new Map<string, number>()
+  const nameOf = (name: string): number => {
+    let i = index.get(name)
+    if (i === undefined) {
+      i = names.length
+      names.push(name)
+      index.set(name, i)
+    }
+    return i
+  }
+  const levels: number[][] = []
+  /** Where the previous node of each level ends. */
+  const ends: number[] = []
+  let maxSelf = 0
+  const stack: { node: FlameNode; depth: number; x: number }[] = [{ node: root, depth: 0, x: 0 }]
+  // Depth first, children left to right: each level's nodes come in x order.
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const { node, depth, x } = item
+    const level = (levels[depth] ??= [])
+    level.push(x - (ends[depth] ?? 0), node.value, node.self, nameOf(node.name))
+    ends[depth] = x + node.value
+    maxSelf = Math.max(maxSelf, node.self)
+    let childX = x
+    const placed = node.children.map((child) => {
+      const at = childX
+      childX += child.value
+      return { node: child, depth: depth + 1, x: at }
+    })
+    for (let i = placed.length - 1; i >= 0; i--) stack.push(placed[i]!)
+  }
+  return { names, levels, numTicks: root.value, maxSelf }
+}
+
+interface RenderQuerystring {
+  query?: string
+  from?: string
+  until?: string
+  format?: string
+  maxNodes?: string
+  'max-nodes'?: string
+}
+
+/** `GET /pyroscope/render` and `GET /render` (read access, the request's tenant). */
+export const pyroscopeRenderPlugin: FastifyPluginAsync = async (fastify) => {
+  const { client, database: db } = fastify.store
+  const coverage = new RollupCoverage(client, db)
+  const handler = async (request: { query: RenderQuerystring; tenant: string }) => {
+    const q = request.query
+    if (!q.query) throw new KilnError('KILN_ERR_QUERY_INVALID', '`query` is required')
+    if (q.format !== undefined && q.format !== 'json') {
+      throw new KilnError('KILN_ERR_QUERY_INVALID', `format=${q.format}: only json`)
+    }
+    const { service, type, selector } = parseRenderQuery(q.query)
+    const now = Date.now()
+    const time = (raw: string | undefined, fallback: number, name: string) => {
+      if (raw === undefined || raw === '') return fallback
+      try {
+        return parseRenderTime(raw, now)
+      } catch (error) {
+        if (error instanceof TimeSyntaxError) {
+          throw new KilnError('KILN_ERR_TIME_INVALID', `\`${name}\`: ${error.message}`)
+        }
+        throw error
+      }
+    }
+    const to = time(q.until, now, 'until')
+    const from = time(q.from, to - 60 * MINUTE, 'from')
+    if (from >= to) throw new KilnError('KILN_ERR_QUERY_INVALID', '`from` must be before `until`')
+    const rawMax = q.maxNodes ?? q['max-nodes']
+    const maxNodes = rawMax === undefined ? DEFAULT_MAX_NODES : Number(rawMax)
+    if (!Number.isInteger(maxNodes) || maxNodes < 2 || maxNodes > 1_000_000) {
+      throw new KilnError('KILN_ERR_QUERY_INVALID', `maxNodes=${rawMax}: 2 to 1000000`)
+    }
+    const window = {
+      tenant: request.tenant,
+      service,
+      type,
+      from,
+      to,
+      selector,
+      rollupFrom: await coverage.from(),
+    }
+    const step = renderStep(from, to)
+    const [graph, timeline] = await Promise.all([
+      queryFlamegraph(client, db, { ...window, maxStacks: DEFAULT_MAX_STACKS, maxNodes }),
+      queryTimeline(client, db, { ...window, step }),
+    ])
+    const time_ = type === 'cpu' || type === 'wall'
+    return {
+      version: 1,
+      flamebearer: toFlamebearer(graph.root),
+      metadata: {
+        format: 'single',
+        spyName: 'nodespy',
+        // Values are nanoseconds for time types: a "sample" of 1 ns shows as seconds.
+        sampleRate: time_ ? 1_000_000_000 : 100,
+        units: time_ ? 'samples' : PROFILE_TYPES[type].unit === 'count' ? 'objects' : 'bytes',
+        name: type,
+      },
+      timeline: {
+        startTime: Math.floor((timeline.timestamps[0] ?? from) / 1000),
+        samples: timeline.values.map((v) => Math.round(v ?? 0)),
+        durationDelta: step / 1000,
+        watermarks: null,
+      },
+      groups: null,
+      heatmap: null,
+    }
+  }
+  for (const url of ['/pyroscope/render', '/render']) {
+    fastify.get<{ Querystring: RenderQuerystring }>(
+      url,
+      { config: { access: 'read' } },
+      (request) => handler(request),
+    )
+  }
+}
