@@ -52,8 +52,11 @@ export function kilnTypeOf(id: string): ProfileTypeName | undefined {
   return legacy[id]
 }
 
-/** How Pyroscope's render API names a type's unit (`metadata.units`). */
-export function pyroscopeUnits(type: ProfileTypeName): string {
-  if (type === 'cpu') return 'samples'
-  return PROFILE_TYPES[type].unit === 'count' ? 'objects' : PROFILE_TYPES[type].unit
+/**
+ * How Pyroscope's render API names a type's unit (`metadata.units`): `samples` for time, whose
+ * values are nanoseconds (a sample rate of 1e9 shows them as seconds), `objects` for counts.
+ */
+export function pyroscopeUnits(type: ProfileTypeName): 'samples' | 'objects' | 'bytes' {
+  const { unit } = PROFILE_TYPES[type]
+  return unit === 'nanoseconds' ? 'samples' : unit === 'count' ? 'objects' : 'bytes'
 }

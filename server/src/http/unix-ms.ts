@@ -39,11 +39,24 @@ export async function strictTimes(request: FastifyRequest): Promise<void> {
     if (typeof value !== 'string') {
       throw new KilnError('KILN_ERR_TIME_INVALID', `\`${name}\` is given more than once`)
     }
-    try {
-      query[name] = String(parseTime(value, now))
-    } catch (error) {
-      if (!(error instanceof TimeSyntaxError)) throw error
-      throw new KilnError('KILN_ERR_TIME_INVALID', `\`${name}\`: ${error.message}`)
-    }
+    query[name] = String(timeParam(name, value, now))
+  }
+}
+
+/**
+ * The time parameter `name` in Unix ms, read by `parse` (`parseTime`, or a reader that adds
+ * forms of its own); a time it cannot read is a 400 `KILN_ERR_TIME_INVALID` naming the parameter.
+ */
+export function timeParam(
+  name: string,
+  value: string,
+  now: number,
+  parse: (input: string, now: number) => number = parseTime,
+): number {
+  try {
+    return parse(value, now)
+  } catch (error) {
+    if (!(error instanceof TimeSyntaxError)) throw error
+    throw new KilnError('KILN_ERR_TIME_INVALID', `\`${name}\`: ${error.message}`)
   }
 }

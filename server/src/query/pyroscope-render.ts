@@ -1,13 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify'
 import {
-  PROFILE_TYPES,
-  TimeSyntaxError,
   kilnTypeOf,
   parseTime,
+  pyroscopeUnits,
   type FlameNode,
   type ProfileTypeName,
 } from '@kiln/wire'
 import { KilnError } from '../errors.js'
+import { timeParam } from '../http/unix-ms.js'
 import { DEFAULT_MAX_NODES, DEFAULT_MAX_STACKS } from './schemas.js'
 import { queryFlamegraph } from './flamegraph.js'
 import { RollupCoverage } from './rollup.js'
@@ -180,17 +180,8 @@ export const pyroscopeRenderPlugin: FastifyPluginAsync = async (fastify) => {
     }
     const { service, type, selector } = parseRenderQuery(q.query)
     const now = Date.now()
-    const time = (raw: string | undefined, fallback: number, name: string) => {
-      if (raw === undefined || raw === '') return fallback
-      try {
-        return parseRenderTime(raw, now)
-      } catch (error) {
-        if (error instanceof TimeSyntaxError) {
-          throw new KilnError('KILN_ERR_TIME_INVALID', `\`${name}\`: ${error.message}`)
-        }
-        throw error
-      }
-    }
+    const time = (raw: string | undefined, fallback: number, name: string) =>
+      raw === undefined || raw === '' ? fallback : timeParam(name, raw, now, parseRenderTime)
     const to = time(q.until, now, 'until')
     const from = time(q.from, to - 60 * MINUTE, 'from')
     if (from >= to) throw new KilnError('KILN_ERR_QUERY_INVALID', '`from` must be before `until`')
@@ -213,7 +204,7 @@ export const pyroscopeRenderPlugin: FastifyPluginAsync = async (fastify) => {
       queryFlamegraph(client, db, { ...window, maxStacks: DEFAULT_MAX_STACKS, maxNodes }),
       queryTimeline(client, db, { ...window, step }),
     ])
-    const time_ = type === 'cpu' || type === 'wall'
+    const units = pyroscopeUnits(type)
     return {
       version: 1,
       flamebearer: toFlamebearer(graph.root),
@@ -221,8 +212,8 @@ export const pyroscopeRenderPlugin: FastifyPluginAsync = async (fastify) => {
         format: 'single',
         spyName: 'nodespy',
         // Values are nanoseconds for time types: a "sample" of 1 ns shows as seconds.
-        sampleRate: time_ ? 1_000_000_000 : 100,
-        units: time_ ? 'samples' : PROFILE_TYPES[type].unit === 'count' ? 'objects' : 'bytes',
+        sampleRate: units === 'samples' ? 1_000_000_000 : 100,
+        units,
         name: type,
       },
       timeline: {

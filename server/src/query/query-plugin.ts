@@ -71,6 +71,17 @@ interface WindowQuerystring {
   to?: number | undefined
 }
 
+/** The query-string fields of the routes that compare two windows. */
+interface ComparisonQuerystring {
+  service: string
+  baseFrom?: number | undefined
+  baseTo?: number | undefined
+  compFrom?: number | undefined
+  compTo?: number | undefined
+  baseQuery?: string | undefined
+  compQuery?: string | undefined
+}
+
 /** Resolve `from`/`to` with their defaults (the last 15 minutes) and check their order. */
 function resolveWindow(
   q: { from?: number | undefined; to?: number | undefined },
@@ -85,6 +96,11 @@ function resolveWindow(
     )
   }
   return { from, to }
+}
+
+/** A comma-separated list of hex ids as the store has them: lowercase, each once. */
+function hexIds(list: string): string[] {
+  return [...new Set(list.toLowerCase().split(','))]
 }
 
 /** The trace filter of `traceId=` / `spanIds=`, for cumulative types only. */
@@ -103,7 +119,7 @@ function traceFilterOf(q: {
   }
   const ids = (list: string | undefined, max: number, name: string) => {
     if (list === undefined) return undefined
-    const out = [...new Set(list.toLowerCase().split(','))]
+    const out = hexIds(list)
     if (out.length > max) {
       throw new KilnError('KILN_ERR_QUERY_INVALID', `\`${name}\`: at most ${max} ids`)
     }
@@ -151,6 +167,27 @@ export const queryPlugin: FastifyPluginAsync<{ tracingUrl?: string | undefined }
     rollupFrom: await coverage.from(),
     trace: traceFilterOf(q as Q & { traceId?: string; spanIds?: string }),
   })
+
+  /**
+   * The two windows of a comparison: the comparison defaults to the last 15 minutes, the
+   * baseline to the window of the same length just before it.
+   */
+  const comparisonOf = async (tenant: string, type: ProfileTypeName, q: ComparisonQuerystring) => {
+    const comp = resolveWindow(
+      { from: q.compFrom, to: q.compTo },
+      { from: 'compFrom', to: 'compTo' },
+    )
+    const baseTo = q.baseTo ?? comp.from
+    const base = resolveWindow(
+      { from: q.baseFrom ?? baseTo - (comp.to - comp.from), to: baseTo },
+      { from: 'baseFrom', to: 'baseTo' },
+    )
+    const common = { tenant, service: q.service, type, rollupFrom: await coverage.from() }
+    return {
+      baseline: { ...common, ...base, selector: parseSelector(q.baseQuery) },
+      comparison: { ...common, ...comp, selector: parseSelector(q.compQuery) },
+    }
+  }
 
   fastify.get(
     '/openapi.json',
@@ -227,24 +264,8 @@ export const queryPlugin: FastifyPluginAsync<{ tracingUrl?: string | undefined }
     { schema: DiffSchema, serializerCompiler: jsonStringify, config: READ },
     async (request) => {
       const q = request.query
-      const comp = resolveWindow(
-        { from: q.compFrom, to: q.compTo },
-        { from: 'compFrom', to: 'compTo' },
-      )
-      const baseTo = q.baseTo ?? comp.from
-      const base = resolveWindow(
-        { from: q.baseFrom ?? baseTo - (comp.to - comp.from), to: baseTo },
-        { from: 'baseFrom', to: 'baseTo' },
-      )
-      const common = {
-        tenant: request.tenant,
-        service: q.service,
-        type: q.type,
-        rollupFrom: await coverage.from(),
-      }
       return queryDiff(client, db, {
-        baseline: { ...common, ...base, selector: parseSelector(q.baseQuery) },
-        comparison: { ...common, ...comp, selector: parseSelector(q.compQuery) },
+        ...(await comparisonOf(request.tenant, q.type, q)),
         maxStacks: q.maxStacks ?? DEFAULT_MAX_STACKS,
         maxNodes: q.maxNodes ?? DEFAULT_MAX_NODES,
         limit: q.limit ?? 20,
@@ -305,25 +326,7 @@ export const queryPlugin: FastifyPluginAsync<{ tracingUrl?: string | undefined }
       if (PROFILE_TYPES[type].aggregation !== 'cumulative') {
         throw new KilnError('KILN_ERR_QUERY_INVALID', `endpoints compare cpu or wall, not ${type}`)
       }
-      const comp = resolveWindow(
-        { from: q.compFrom, to: q.compTo },
-        { from: 'compFrom', to: 'compTo' },
-      )
-      const baseTo = q.baseTo ?? comp.from
-      const base = resolveWindow(
-        { from: q.baseFrom ?? baseTo - (comp.to - comp.from), to: baseTo },
-        { from: 'baseFrom', to: 'baseTo' },
-      )
-      const common = {
-        tenant: request.tenant,
-        service: q.service,
-        type,
-        rollupFrom: await coverage.from(),
-      }
-      return queryEndpointsDiff(client, db, {
-        baseline: { ...common, ...base, selector: parseSelector(q.baseQuery) },
-        comparison: { ...common, ...comp, selector: parseSelector(q.compQuery) },
-      })
+      return queryEndpointsDiff(client, db, await comparisonOf(request.tenant, type, q))
     },
   )
 
@@ -342,8 +345,7 @@ export const queryPlugin: FastifyPluginAsync<{ tracingUrl?: string | undefined }
       return queryTraces(client, db, {
         ...window,
         trace: undefined,
-        traceIds:
-          q.traceId === undefined ? undefined : [...new Set(q.traceId.toLowerCase().split(','))],
+        traceIds: q.traceId === undefined ? undefined : hexIds(q.traceId),
         fn: q.function === undefined ? undefined : { name: q.function, file: q.file },
         limit: q.limit ?? 20,
         tracingUrl: options.tracingUrl,

@@ -313,15 +313,20 @@ const Ranked = Type.Object({
   shrank: Type.Array(DiffFunctionSchema),
 })
 
-export const DiffQuery = Type.Object({
-  service: Service,
-  type: ProfileType,
+/** The two windows and selectors of the routes that compare (`/diff`, `/endpoints/diff`). */
+const comparisonQuery = {
   baseFrom: Type.Optional(unixMs('Baseline start, Unix ms')),
   baseTo: Type.Optional(unixMs('Baseline end, Unix ms; default compFrom')),
   compFrom: Type.Optional(unixMs('Comparison start, Unix ms')),
   compTo: Type.Optional(unixMs('Comparison end, Unix ms; default now')),
   baseQuery: Type.Optional(Selector),
   compQuery: Type.Optional(Selector),
+}
+
+export const DiffQuery = Type.Object({
+  service: Service,
+  type: ProfileType,
+  ...comparisonQuery,
   maxNodes: Type.Optional(MaxNodes),
   maxStacks: Type.Optional(MaxStacks),
   limit: Type.Optional(
@@ -515,12 +520,7 @@ const EndpointSide = Type.Object({
 export const EndpointsDiffQuery = Type.Object({
   service: Service,
   type: Type.Optional(ProfileType),
-  baseFrom: Type.Optional(unixMs('Baseline start, Unix ms')),
-  baseTo: Type.Optional(unixMs('Baseline end, Unix ms; default compFrom')),
-  compFrom: Type.Optional(unixMs('Comparison start, Unix ms')),
-  compTo: Type.Optional(unixMs('Comparison end, Unix ms; default now')),
-  baseQuery: Type.Optional(Selector),
-  compQuery: Type.Optional(Selector),
+  ...comparisonQuery,
 })
 export const EndpointsDiffSchema = {
   summary: 'Each endpoint in two windows or versions: cost per call before and after',

@@ -36,12 +36,15 @@ const GREW_MOST_LOOKUPS = 3
 
 type Window = Omit<QueryWindow, 'type' | 'trace'>
 
-/** `SELECT series_id, endpoint` of the service's series of `type`. */
-function endpointOfSeries(db: string, p: string): string {
+/**
+ * `SELECT series_id, endpoint` of the service's series of `{p}type`, or with `types` of any of
+ * `{p}types`.
+ */
+function endpointOfSeries(db: string, p: string, types = false): string {
   return `SELECT series_id, any(labels[{${p}endpoint:String}]) AS endpoint
         FROM ${db}.series
         WHERE tenant = {${p}tenant:String} AND service = {${p}service:String}
-          AND type = {${p}type:String}
+          AND ${types ? `type IN {${p}types:Array(String)}` : `type = {${p}type:String}`}
         GROUP BY series_id`
 }
 
@@ -88,11 +91,7 @@ function callsByEndpoint(db: string, w: Window, types: readonly string[], p: str
             AND time >= fromUnixTimestamp64Milli({${p}from:Int64})
             AND time < fromUnixTimestamp64Milli({${p}to:Int64})
             AND span_id != ''${series}) AS t
-        INNER JOIN (SELECT series_id, any(labels[{${p}endpoint:String}]) AS endpoint
-          FROM ${db}.series
-          WHERE tenant = {${p}tenant:String} AND service = {${p}service:String}
-            AND type IN {${p}types:Array(String)}
-          GROUP BY series_id) AS m USING (series_id)
+        INNER JOIN (${endpointOfSeries(db, p, true)}) AS m USING (series_id)
         GROUP BY endpoint`,
     params: {
       ...labels.params,

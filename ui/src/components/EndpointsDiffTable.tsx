@@ -8,6 +8,7 @@ import {
 } from '../endpoints'
 import { formatNumber, formatValue, valueUnit, type ValueUnit } from '../format'
 import type { Resource } from '../hooks/use-resource'
+import { ToggleCell } from './ToggleCell'
 import { functionLocation } from '../top-functions'
 
 interface EndpointsDiffPanelProps {
@@ -108,21 +109,17 @@ export function EndpointsDiffTable({ response, selected, onToggle }: EndpointsDi
                 data-change={kind}
                 className={pressed ? 'focused' : undefined}
               >
-                <td className="function-cell">
-                  <button
-                    type="button"
-                    className="function-button"
-                    aria-pressed={pressed}
-                    title={
-                      pressed
-                        ? 'Click again to compare every endpoint'
-                        : 'Compare only this endpoint’s samples (both windows)'
-                    }
-                    onClick={() => onToggle(change.endpoint)}
-                  >
-                    <span className="function-name">{change.endpoint}</span>
-                  </button>
-                </td>
+                <ToggleCell
+                  pressed={pressed}
+                  title={
+                    pressed
+                      ? 'Click again to compare every endpoint'
+                      : 'Compare only this endpoint’s samples (both windows)'
+                  }
+                  onToggle={() => onToggle(change.endpoint)}
+                >
+                  <span className="function-name">{change.endpoint}</span>
+                </ToggleCell>
                 <td className="numeric">
                   {perCallText(change.baseline.perCall, unit)} →{' '}
                   {perCallText(change.comparison.perCall, unit)}

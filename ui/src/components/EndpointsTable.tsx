@@ -9,6 +9,7 @@ import {
 } from '../endpoints'
 import { formatPercent, formatValue, valueUnit, type ValueUnit } from '../format'
 import type { Resource } from '../hooks/use-resource'
+import { ToggleCell } from './ToggleCell'
 
 interface EndpointsPanelProps {
   /** The window's endpoints (`useEndpoints`). */
@@ -105,23 +106,19 @@ export function EndpointsTable({ response, selected, onToggle }: EndpointsTableP
                 data-endpoint={row.endpoint}
                 className={pressed ? 'focused' : undefined}
               >
-                <td className="function-cell">
-                  <button
-                    type="button"
-                    className="function-button"
-                    aria-pressed={pressed}
-                    title={
-                      pressed
-                        ? 'Click again to show every endpoint'
-                        : row.endpoint === ''
-                          ? 'Show only the samples outside any endpoint'
-                          : 'Show only this endpoint’s samples (flame graph, top functions, timeline)'
-                    }
-                    onClick={() => onToggle(row.endpoint)}
-                  >
-                    <span className="function-name">{endpointLabel(row.endpoint)}</span>
-                  </button>
-                </td>
+                <ToggleCell
+                  pressed={pressed}
+                  title={
+                    pressed
+                      ? 'Click again to show every endpoint'
+                      : row.endpoint === ''
+                        ? 'Show only the samples outside any endpoint'
+                        : 'Show only this endpoint’s samples (flame graph, top functions, timeline)'
+                  }
+                  onToggle={() => onToggle(row.endpoint)}
+                >
+                  <span className="function-name">{endpointLabel(row.endpoint)}</span>
+                </ToggleCell>
                 <FigureCell figure={row.cpu} unit={cpuUnit} />
                 <FigureCell figure={row.wall} unit={wallUnit} />
                 <td className="numeric">{row.calls > 0 ? row.calls : '—'}</td>
