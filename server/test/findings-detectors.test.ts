@@ -340,4 +340,53 @@ describe("Kiln's detectors and outbound webhooks on the embedded store", () => {
     })
     expect(receiver.at('/ok').filter((n) => n.finding.id === finding.id)).toHaveLength(1)
   })
+
+  it('names the site that grows in each process during a rollout, not the new processes', async () => {
+    // Instances a and b run the old version until minute 3; c and d replace them from minute 2
+    // and e joins at minute 6. Every instance holds 4 MB at its buffers; the new ones leak 100 KB
+    // a minute. The service's buffers climb with the fleet (8 → 16 → 8 → 12 MB); per instance
+    // they are flat, and only the leak grows.
+    const runs = { a: [0, 3], b: [0, 3], c: [2, 11], d: [2, 11], e: [6, 11] } as const
+    const leakOf = (instance: keyof typeof runs, k: number) =>
+      instance < 'c' ? 0 : 100_000 * (k - runs[instance][0])
+    const uploads: Upload[] = Array.from({ length: 12 }, (_, k) => k).flatMap((k) =>
+      Object.entries(runs)
+        .filter(([, [from, to]]) => k >= from && k <= to)
+        .map(([instance], j) => ({
+          service: 'rolling',
+          at: M - 14 * MINUTE + k * MINUTE + 10_000 + j * 5000,
+          labels: { instance },
+          sampleType: ['inuse_space', 'bytes'] as [string, string],
+          samples: [
+            { stack: ['main@app.js', 'buffers@io.js'], value: 4_000_000 },
+            ...(instance < 'c'
+              ? []
+              : [
+                  {
+                    stack: ['main@app.js', 'leak@cache.js'],
+                    value: leakOf(instance as keyof typeof runs, k),
+                  },
+                ]),
+          ],
+        })),
+    )
+    await ingestUploads(app, uploads)
+
+    const finding = (await run()).find((f) => f.kind === 'heap_growth' && f.service === 'rolling')
+    expect(finding, 'no heap growth found for the rollout').toBeDefined()
+    expect(finding!.functions.map((f) => f.name)).toEqual(['leak'])
+    // Its growth: the leak per instance each minute (a line through the minutes), at the
+    // fleet's size in the last minute (c, d and e).
+    const minutes = Array.from({ length: 12 }, (_, k) => k)
+    const perInstance = minutes.map((k) => {
+      const live = Object.entries(runs).filter(([, [from, to]]) => k >= from && k <= to)
+      const leaked = live.reduce((sum, [i]) => sum + leakOf(i as keyof typeof runs, k), 0)
+      return leaked / live.length
+    })
+    const fit = linearFit(
+      minutes.map((k) => k * MINUTE),
+      perInstance,
+    )
+    expect(finding!.functions[0]!.growthPerHour).toBeCloseTo(fit.slope * 3 * 60 * MINUTE, 3)
+  })
 })

@@ -189,18 +189,23 @@ describe('the demo (pnpm start)', () => {
     async (endpoint, route) => {
       const window = `service=demo&type=cpu&from=${said.atMs - 60_000}`
       const selector = encodeURIComponent(`{endpoint="${endpoint}"}`)
-      const { traces } = await api<TracesResponse>(`traces?${window}&query=${selector}&limit=1`)
-      const trace = traces[0]
-      expect(trace, `no trace of ${endpoint}`).toBeDefined()
-      expect(trace!.endpoint).toBe(endpoint)
-      const graph = await api<FlamegraphResponse>(`flamegraph?${window}&traceId=${trace!.traceId}`)
-      // The trace's samples, all of them and only them.
-      expect(graph.total).toBe(trace!.value)
-      const self = selfByName(graph.root)
-      expect(self.get(route.hot), route.hot).toBeGreaterThan(0)
-      for (const other of ROUTES) {
-        if (other !== route) expect(self.get(other.hot), other.hot).toBeUndefined()
+      // The heaviest traces: a request of the lightest route lasts a few milliseconds, so one
+      // trace may hold a single sample, taken in the HTTP stack rather than the route's function.
+      const { traces } = await api<TracesResponse>(`traces?${window}&query=${selector}&limit=20`)
+      expect(traces.length, `no trace of ${endpoint}`).toBeGreaterThan(0)
+      let holdingHot = 0
+      for (const trace of traces) {
+        expect(trace.endpoint).toBe(endpoint)
+        const graph = await api<FlamegraphResponse>(`flamegraph?${window}&traceId=${trace.traceId}`)
+        // The trace's samples, all of them and only them.
+        expect(graph.total).toBe(trace.value)
+        const self = selfByName(graph.root)
+        if ((self.get(route.hot) ?? 0) > 0) holdingHot++
+        for (const other of ROUTES) {
+          if (other !== route) expect(self.get(other.hot), other.hot).toBeUndefined()
+        }
       }
+      expect(holdingHot, `traces of ${endpoint} sampled in ${route.hot}`).toBeGreaterThan(0)
     },
   )
 

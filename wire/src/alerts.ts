@@ -136,7 +136,8 @@ export type FindingKind = 'cpu_regression' | 'heap_growth'
  * A function named by a finding. For `cpu_regression`, `base`/`comp` are its self CPU time in the
  * previous and the culprit version and `baseShare`/`compShare` its share of their CPU. For
  * `heap_growth`, `base`/`comp` are its bytes in use at the first and the last snapshot of the
- * latest detection window, and `growthPerHour` its fitted growth over that window.
+ * latest detection window, and `growthPerHour` its fitted growth per instance over that window
+ * times the instances at its end (a rollout's new processes do not count as growth).
  */
 export interface FindingFunction {
   name: string

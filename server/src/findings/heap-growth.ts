@@ -58,7 +58,11 @@ async function bucketTotals(
   db: string,
   o: HeapGrowthOptions,
   step: number,
-): Promise<{ totals: Map<number, number>; means: Map<number, number> }> {
+): Promise<{
+  totals: Map<number, number>
+  means: Map<number, number>
+  counts: Map<number, number>
+}> {
   const rows = await selectRows<{ series_id: string; b: string; v: string | number }>(
     client,
     `SELECT toString(series_id) AS series_id,
@@ -93,7 +97,7 @@ async function bucketTotals(
     }
   }
   const means = new Map([...totals].map(([b, total]) => [b, total / counts.get(b)!]))
-  return { totals, means }
+  return { totals, means, counts }
 }
 
 /** Heap in use per allocation site (leaf frame, by name and file) per bucket, by the gauge rule. */
@@ -142,7 +146,9 @@ async function siteBuckets(
  * heap per series (instance): a rollout or a scale-out adds instances, and the service's total
  * heap then climbs without any leak. The snapshots must span a quarter of the window at least.
  * The finding's numbers are the service's total. The finding
- * names the allocation sites whose own fitted growth is largest. A sawtooth (a heap the GC brings
+ * names the allocation sites whose own fitted growth per instance is largest (in a rollout, the
+ * sites of the new instances' whole heap appear and the old ones' vanish; per instance, only what
+ * grows in each process grows), at the fleet's latest size. A sawtooth (a heap the GC brings
  * back down) fits a line poorly and is not reported; a flat heap has no slope.
  *
  * The id is (tenant, service, first bucket): the caller extends a stored finding whose window
@@ -155,7 +161,7 @@ export async function detectHeapGrowth(
 ): Promise<DetectedFinding | undefined> {
   const step = await snapshotStep(client, db, o)
   if (step === undefined) return undefined
-  const { totals, means } = await bucketTotals(client, db, o, step)
+  const { totals, means, counts } = await bucketTotals(client, db, o, step)
   const buckets = [...totals.keys()].sort((x, y) => x - y)
   if (buckets.length < MIN_SNAPSHOTS) return undefined
   if (buckets[buckets.length - 1]! + step - buckets[0]! < (o.to - o.from) / 4) return undefined
@@ -179,18 +185,19 @@ export async function detectHeapGrowth(
   const firstBucket = buckets[0]!
   const lastBucket = buckets[buckets.length - 1]!
   const sites = await siteBuckets(client, db, o, step)
+  const instancesNow = counts.get(lastBucket)!
   const functions: FindingFunction[] = [...sites.values()]
     .map((site) => {
-      const siteFit = linearFit(
+      const perInstanceFit = linearFit(
         xs,
-        buckets.map((b) => site.values.get(b) ?? 0),
+        buckets.map((b) => (site.values.get(b) ?? 0) / counts.get(b)!),
       )
       return {
         name: site.name,
         file: site.file,
         base: site.values.get(firstBucket) ?? 0,
         comp: site.values.get(lastBucket) ?? 0,
-        growthPerHour: siteFit.slope * HOUR_MS,
+        growthPerHour: perInstanceFit.slope * instancesNow * HOUR_MS,
       }
     })
     .filter((f) => f.growthPerHour > 0)
