@@ -10,6 +10,8 @@ export default tseslint.config(
       'data/**',
       'test/artifacts/**',
       'bench/results/**',
+      // Generated from server/proto by protoc-gen-es.
+      'server/src/pyroscope/gen/**',
     ],
   },
   js.configs.recommended,

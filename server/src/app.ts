@@ -11,6 +11,7 @@ import { uiPlugin } from './http/ui-plugin.js'
 import { schedulePlugin } from './schedule/schedule-plugin.js'
 import { ingestPlugin } from './ingest/ingest-plugin.js'
 import { pyroscopeRenderPlugin } from './query/pyroscope-render.js'
+import { pyroscopeConnectPlugin } from './pyroscope/connect-plugin.js'
 import { queryPlugin } from './query/query-plugin.js'
 import { storePlugin } from './store/store-plugin.js'
 
@@ -37,6 +38,7 @@ export async function buildApp(config: KilnConfig): Promise<FastifyInstance> {
   await app.register(schedulePlugin, { config })
   await app.register(queryPlugin, { prefix: '/api/v1', tracingUrl: config.tracingUrl })
   await app.register(pyroscopeRenderPlugin)
+  await app.register(pyroscopeConnectPlugin, { config })
   await app.register(hooksPlugin, { config })
   await app.register(findingsPlugin, { config })
   await app.register(uiPlugin, { uiDir: config.uiDir })

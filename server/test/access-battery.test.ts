@@ -74,6 +74,20 @@ function requestFor(route: RouteAccess, method: string, service: string): Omit<A
     const checkin = JSON.stringify({ service, instance: 'battery-1' })
     return { method, query: '', headers: { 'content-type': 'application/json' }, body: checkin }
   }
+  if (/^\/(querier|push|settings)\.v1\./.test(route.url)) {
+    // Pyroscope's Connect API, JSON as Explore Profiles sends it; Diff needs its two sides.
+    const side = {
+      profileTypeID: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+      labelSelector: '{}',
+    }
+    const body = route.url.endsWith('/Diff') ? { left: side, right: side } : {}
+    return {
+      method,
+      query: '',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }
+  }
   if (method === 'POST' || method === 'PUT') {
     return { method, query: '', headers: { 'content-type': 'application/json' }, body: ALERTS }
   }

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { FlameNode, FlamegraphResponse } from '@kiln/wire'
+import type { FlamegraphResponse } from '@kiln/wire'
 import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
+import { decodeLevels, plainTree } from './helpers/flame-levels.js'
 import { encodeProfile } from './helpers/pprof-builder.js'
 
 /*
@@ -28,52 +29,6 @@ interface Render {
   metadata: { format: string; units: string; name: string }
   timeline: { startTime: number; samples: number[]; durationDelta: number }
 }
-
-/** The flamebearer back into a tree of names: each node's children are the next level's nodes under it. */
-function decode(fb: Render['flamebearer']): {
-  name: string
-  value: number
-  self: number
-  children: unknown[]
-} {
-  type Node = { name: string; value: number; self: number; children: Node[]; x: number }
-  const byLevel: Node[][] = fb.levels.map((level) => {
-    const nodes: Node[] = []
-    let end = 0
-    for (let i = 0; i < level.length; i += 4) {
-      const x = end + level[i]!
-      nodes.push({
-        name: fb.names[level[i + 3]!]!,
-        value: level[i + 1]!,
-        self: level[i + 2]!,
-        children: [],
-        x,
-      })
-      end = x + level[i + 1]!
-    }
-    return nodes
-  })
-  for (let d = 1; d < byLevel.length; d++) {
-    for (const child of byLevel[d]!) {
-      const parent = byLevel[d - 1]!.find((p) => child.x >= p.x && child.x < p.x + p.value)!
-      parent.children.push(child)
-    }
-  }
-  const strip = (n: Node): { name: string; value: number; self: number; children: unknown[] } => ({
-    name: n.name,
-    value: n.value,
-    self: n.self,
-    children: n.children.map(strip),
-  })
-  return strip(byLevel[0]![0]!)
-}
-
-const plain = (n: FlameNode): unknown => ({
-  name: n.name,
-  value: n.value,
-  self: n.self,
-  children: n.children.map(plain),
-})
 
 describe('Pyroscope render API', () => {
   let app: FastifyInstance
@@ -126,7 +81,9 @@ describe('Pyroscope render API', () => {
     expect(body.flamebearer.maxSelf).toBe(UPLOADS.length * 300)
     expect(body.flamebearer.names[0]).toBe('total')
     expect(body.flamebearer.levels[0]!.slice(0, 4)).toEqual([0, total, 0, 0])
-    expect(decode(body.flamebearer)).toEqual(plain(own.root))
+    expect(plainTree(decodeLevels(body.flamebearer.names, body.flamebearer.levels))).toEqual(
+      plainTree(own.root),
+    )
     expect(body.metadata).toMatchObject({ format: 'single', units: 'samples', name: 'cpu' })
     expect(body.timeline.samples.reduce((a, b) => a + b, 0)).toBe(total)
     // One hour in ~1500 points, rounded up to a step Pyroscope uses: 10 s.

@@ -148,7 +148,8 @@ export function toFlamebearer(root: FlameNode): Flamebearer {
     level.push(x - (ends[depth] ?? 0), node.value, node.self, nameOf(node.name))
     ends[depth] = x + node.value
     maxSelf = Math.max(maxSelf, node.self)
-    let childX = x
+    // The node's own time first, then its children (Pyroscope's layout).
+    let childX = x + node.self
     const placed = node.children.map((child) => {
       const at = childX
       childX += child.value

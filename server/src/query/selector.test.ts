@@ -38,6 +38,16 @@ describe('parseSelector', () => {
     ])
   })
 
+  it('reads quoted label names, as Prometheus 3 and Grafana write names outside the grammar', () => {
+    expect(parseSelector('{"service.name"="api", "k8s pod"!~"a\\"b"}')).toEqual([
+      { name: 'service.name', op: '=', value: 'api' },
+      { name: 'k8s pod', op: '!~', value: 'a"b' },
+    ])
+    expect(() => parseSelector('{"unterminated="x"}')).toThrow(
+      /expected '=', '!=', '=~' or '!~'|unterminated/,
+    )
+  })
+
   it('decodes escapes', () => {
     expect(parseSelector('{a="q\\"\\\\\\n\\t\\u00e9\\x41\\U0001F600", b=\'it\\\'s\'}')).toEqual([
       { name: 'a', op: '=', value: 'q"\\\n\té' + 'A' + '\u{1F600}' },

@@ -32,7 +32,8 @@ const SIMPLE_ESCAPES: Record<string, string> = {
  * region!="eu", zone!~"a|b"}`. Values are double- or single-quoted strings with Go/JSON escapes,
  * or back-quoted raw strings; a trailing comma is allowed. Empty input (or `{}`) selects
  * everything and parses to `[]`. Label names follow `@kiln/wire`'s one rule (`isLabelName`:
- * letters, digits, `_`, `.`, not starting with a digit or `.`), as at ingest.
+ * letters, digits, `_`, `.`, not starting with a digit or `.`), as at ingest, or are
+ * double-quoted strings (`{"service.name"="x"}`, as Prometheus 3 and Grafana write them).
  * Regular expressions are not compiled here: they are RE2 (ClickHouse's `match()`), whose syntax
  * JavaScript's RegExp does not share, so a bad one is reported when the store compiles it.
  */
@@ -78,6 +79,8 @@ export function parseSelector(input: string | undefined): LabelMatcher[] {
   return matchers
 
   function readName(): string {
+    // Prometheus 3 and Pyroscope quote names outside the legacy grammar: `{"service.name"="x"}`.
+    if (src[pos] === '"') return readString()
     const start = pos
     if (pos >= src.length || !isLabelNameStartChar(src[pos]!)) fail('expected a label name')
     pos++

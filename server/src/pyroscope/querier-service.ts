@@ -1,0 +1,404 @@
+import { fromBinary } from '@bufbuild/protobuf'
+import type { HandlerContext, ServiceImpl } from '@connectrpc/connect'
+import type { FastifyInstance } from 'fastify'
+import { OTHER_NODE_NAME, pyroscopeProfileTypeId, type FlameNode } from '@kiln/wire'
+import { KilnError } from '../errors.js'
+import { buildTree } from '../query/build-tree.js'
+import { querySeriesLabels, queryLabelNames, queryLabelValues } from '../query/catalog.js'
+import { encodeStacks } from '../query/export-pprof.js'
+import { RollupCoverage } from '../query/rollup.js'
+import { DEFAULT_MAX_NODES, DEFAULT_MAX_STACKS } from '../query/schemas.js'
+import type { LabelMatcher } from '../query/selector.js'
+import { queryStacks, type WindowStack } from '../query/stack-query.js'
+import { chooseStep, queryTimeline } from '../query/timeline.js'
+import type { TraceFilter } from '../query/window-sql.js'
+import { selectRows } from '../store/select-rows.js'
+import { TENANT } from './connect-plugin.js'
+import { toDiffLevels, toLevels } from './flamegraph-levels.js'
+import { ProfileSchema, type Profile } from './gen/google/v1/profile_pb.js'
+import type {
+  QuerierService,
+  SelectMergeStacktracesRequest,
+  SelectSeriesRequest,
+} from './gen/querier/v1/querier_pb.js'
+import type { StackTraceSelector } from './gen/types/v1/types_pb.js'
+import {
+  SYNTHETIC_LABELS,
+  knownTypes,
+  parsePyroscopeSelector,
+  profileTypeOf,
+  selectTargets,
+  syntheticLabels,
+  type Target,
+} from './targets.js'
+
+/*
+ * Pyroscope's querier API over Kiln's queries. A request's selector becomes targets (one per
+ * service and type it matches, see targets.ts); each target is one of Kiln's own window queries,
+ * and several are merged: a flame graph of one service is exactly `/api/v1/flamegraph`'s, a
+ * series exactly `/api/v1/timeline`'s. Times are Unix ms; 0 means "the last hour".
+ */
+
+const HOUR = 3_600_000
+/** Label sets a Series or grouped SelectSeries answer holds at most. */
+const MAX_SERIES = 10_000
+/** Values a LabelValues answer holds at most. */
+const MAX_LABEL_VALUES = 10_000
+/** The most nodes a flame graph may ask for (Explore Profiles asks up to 2^20). */
+const MAX_NODES = 1 << 20
+
+interface Window {
+  tenant: string
+  from: number
+  to: number
+}
+
+/** The request's window: `end` 0 is now, `start` 0 an hour before `end`. */
+function windowOf(ctx: HandlerContext, start: bigint, end: bigint): Window {
+  const to = end > 0n ? Number(end) : Date.now()
+  const from = start > 0n ? Number(start) : to - HOUR
+  if (from >= to) throw new KilnError('KILN_ERR_QUERY_INVALID', '`start` must be before `end`')
+  return { tenant: ctx.values.get(TENANT), from, to }
+}
+
+/** `max_nodes` as asked: unset or 0 is Kiln's default, negative is the most allowed. */
+function maxNodesOf(asked: bigint | undefined): number {
+  if (asked === undefined || asked === 0n) return DEFAULT_MAX_NODES
+  if (asked < 0n || asked > BigInt(MAX_NODES)) return MAX_NODES
+  return Math.max(2, Number(asked))
+}
+
+export function querierService(
+  fastify: FastifyInstance,
+): Partial<ServiceImpl<typeof QuerierService>> {
+  const { client, database: db } = fastify.store
+  const coverage = new RollupCoverage(client, db)
+
+  /** Services with the types they have profiles of in the window. */
+  const available = async (w: Window) => {
+    const rows = await selectRows<{ service: string; types: string[] }>(
+      client,
+      `SELECT service, arraySort(groupUniqArray(type)) AS types FROM ${db}.profiles
+        WHERE tenant = {tenant:String}
+          AND time_end >= fromUnixTimestamp64Milli({from:Int64})
+          AND time_start < fromUnixTimestamp64Milli({to:Int64})
+        GROUP BY service ORDER BY service`,
+      { ...w },
+    )
+    return rows.map((r) => ({ service: r.service, types: knownTypes(r.types) }))
+  }
+
+  /** The targets of one or more selectors (their union), optionally of one profile type id. */
+  const targetsOf = async (w: Window, selectors: readonly string[], typeId?: string) => {
+    const services = await available(w)
+    const type = typeId === undefined || typeId === '' ? undefined : profileTypeOf(typeId)
+    const seen = new Map<string, Target>()
+    for (const text of selectors.length === 0 ? ['{}'] : selectors) {
+      const selector = parsePyroscopeSelector(text)
+      if (type !== undefined) {
+        if (selector.type !== undefined && selector.type !== type) continue
+        selector.type = type
+      }
+      for (const t of selectTargets(selector, services)) {
+        const key = `${t.service}\u0000${t.type}\u0000${JSON.stringify(t.selector)}`
+        seen.set(key, t)
+      }
+    }
+    return [...seen.values()]
+  }
+
+  /** The stacks of each target in the window, concatenated, with the value left out of them. */
+  const stacksOf = async (
+    w: Window,
+    targets: readonly Target[],
+    options: { trace?: TraceFilter; callSite?: StackTraceSelector | undefined } = {},
+  ) => {
+    const rollupFrom = await coverage.from()
+    const sets = await Promise.all(
+      targets.map((t) =>
+        queryStacks(
+          client,
+          db,
+          [{ ...w, ...t, rollupFrom, trace: options.trace }],
+          DEFAULT_MAX_STACKS,
+        ),
+      ),
+    )
+    let stacks: WindowStack[] = sets.flatMap((s) => s.stacks)
+    let remainder = sets.reduce((sum, s) => sum + s.remainders[0]!, 0)
+    const site = options.callSite?.callSite.map((l) => l.name) ?? []
+    if (site.length > 0) {
+      // Only the stacks through the call site (root first); what could not be read is unknown.
+      stacks = stacks.filter((s) => site.every((name, i) => s.functions[i] === name))
+      remainder = 0
+    }
+    return { stacks, remainder }
+  }
+
+  /** The merged flame graph of a SelectMergeStacktraces-shaped request. */
+  const flamegraphOf = async (
+    ctx: HandlerContext,
+    r: Pick<
+      SelectMergeStacktracesRequest,
+      'profileTypeID' | 'labelSelector' | 'start' | 'end' | 'maxNodes' | 'stackTraceSelector'
+    >,
+    trace?: TraceFilter,
+  ): Promise<FlameNode | undefined> => {
+    const w = windowOf(ctx, r.start, r.end)
+    const targets = await targetsOf(w, [r.labelSelector], r.profileTypeID)
+    if (targets.length === 0) return undefined
+    const { stacks, remainder } = await stacksOf(w, targets, {
+      ...(trace ? { trace } : {}),
+      callSite: r.stackTraceSelector,
+    })
+    return buildTree(
+      stacks.map((s) => ({ functions: s.functions, files: s.files, value: s.values[0]! })),
+      remainder,
+      maxNodesOf(r.maxNodes),
+    )
+  }
+
+  return {
+    async profileTypes(request, ctx) {
+      const w = windowOf(ctx, request.start, request.end)
+      const types = new Set((await available(w)).flatMap((s) => s.types))
+      return {
+        profileTypes: [...types]
+          .map((type) => {
+            const [name, sampleType, sampleUnit, periodType, periodUnit] =
+              pyroscopeProfileTypeId(type).split(':')
+            return {
+              ID: pyroscopeProfileTypeId(type),
+              name,
+              sampleType,
+              sampleUnit,
+              periodType,
+              periodUnit,
+            }
+          })
+          .sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0)),
+      }
+    },
+
+    async labelNames(request, ctx) {
+      const w = windowOf(ctx, request.start, request.end)
+      const targets = await targetsOf(w, request.matchers)
+      const names = new Set<string>(targets.length > 0 ? SYNTHETIC_LABELS : [])
+      const rollupFrom = await coverage.from()
+      const answers = await Promise.all(
+        targets.map((t) => queryLabelNames(client, db, { ...w, ...t, rollupFrom })),
+      )
+      for (const a of answers) for (const n of a.names) names.add(n)
+      return { names: [...names].sort() }
+    },
+
+    async labelValues(request, ctx) {
+      const w = windowOf(ctx, request.start, request.end)
+      const targets = await targetsOf(w, request.matchers)
+      const values = new Set<string>()
+      if ((SYNTHETIC_LABELS as readonly string[]).includes(request.name)) {
+        for (const t of targets) values.add(syntheticLabels(t.service, t.type)[request.name]!)
+      } else {
+        const rollupFrom = await coverage.from()
+        const answers = await Promise.all(
+          targets.map((t) =>
+            queryLabelValues(client, db, {
+              ...w,
+              ...t,
+              rollupFrom,
+              name: request.name,
+              limit: MAX_LABEL_VALUES,
+            }),
+          ),
+        )
+        for (const a of answers) for (const v of a.values) if (v !== '') values.add(v)
+      }
+      return { names: [...values].sort().slice(0, MAX_LABEL_VALUES) }
+    },
+
+    async series(request, ctx) {
+      const w = windowOf(ctx, request.start, request.end)
+      const targets = await targetsOf(w, request.matchers)
+      const wanted = request.labelNames.length > 0 ? new Set(request.labelNames) : undefined
+      const realNames = wanted && [...wanted].filter((n) => !SYNTHETIC_LABELS.includes(n as never))
+      const rollupFrom = await coverage.from()
+      const sets = new Map<string, Record<string, string>>()
+      for (const t of targets) {
+        const rows =
+          realNames?.length === 0
+            ? [{}]
+            : await querySeriesLabels(client, db, {
+                ...w,
+                ...t,
+                rollupFrom,
+                names: realNames,
+                limit: MAX_SERIES,
+              })
+        if (rows.length === 0) continue
+        for (const labels of rows) {
+          const all = { ...labels, ...syntheticLabels(t.service, t.type) }
+          const kept = Object.fromEntries(
+            Object.entries(all)
+              .filter(([k, v]) => (wanted === undefined || wanted.has(k)) && v !== '')
+              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+          )
+          sets.set(JSON.stringify(kept), kept)
+          if (sets.size >= MAX_SERIES) break
+        }
+      }
+      return {
+        labelsSet: [...sets.values()].map((labels) => ({
+          labels: Object.entries(labels).map(([name, value]) => ({ name, value })),
+        })),
+      }
+    },
+
+    async selectMergeStacktraces(request, ctx) {
+      const root = await flamegraphOf(ctx, request)
+      return root === undefined ? {} : { flamegraph: toLevels(root) }
+    },
+
+    async selectMergeSpanProfile(request, ctx) {
+      const spanIds = request.spanSelector.map((id) => id.toLowerCase())
+      if (spanIds.some((id) => !/^[0-9a-f]{1,32}$/.test(id))) {
+        throw new KilnError('KILN_ERR_QUERY_INVALID', 'span ids are hexadecimal')
+      }
+      const root = await flamegraphOf(ctx, request, { spanIds })
+      return root === undefined ? {} : { flamegraph: toLevels(root) }
+    },
+
+    async diff(request, ctx) {
+      if (!request.left || !request.right) {
+        throw new KilnError('KILN_ERR_QUERY_INVALID', '`left` and `right` are required')
+      }
+      const [left, right] = await Promise.all([
+        flamegraphOf(ctx, request.left),
+        flamegraphOf(ctx, request.right),
+      ])
+      const empty: FlameNode = { name: 'total', value: 0, self: 0, children: [] }
+      return { flamegraph: toDiffLevels(left ?? empty, right ?? empty) }
+    },
+
+    async selectMergeProfile(request, ctx) {
+      const w = windowOf(ctx, request.start, request.end)
+      const targets = await targetsOf(w, [request.labelSelector], request.profileTypeID)
+      const type = targets[0]?.type ?? profileTypeOf(request.profileTypeID) ?? 'cpu'
+      const { stacks, remainder } = await stacksOf(w, targets, {
+        callSite: request.stackTraceSelector,
+      })
+      if (remainder !== 0) {
+        stacks.push({ functions: [OTHER_NODE_NAME], files: [''], lines: [0], values: [remainder] })
+      }
+      const bytes = encodeStacks(stacks, { type, from: w.from, to: w.to })
+      return fromBinary(ProfileSchema, bytes) as Profile
+    },
+
+    async selectSeries(request, ctx) {
+      return { series: await selectSeries(request, ctx) }
+    },
+
+    async getProfileStats(_request, ctx) {
+      const [row] = await selectRows<{ n: string; oldest: string; newest: string }>(
+        client,
+        `SELECT count() AS n, toUnixTimestamp64Milli(min(time_start)) AS oldest,
+            toUnixTimestamp64Milli(max(time_end)) AS newest
+          FROM ${db}.profiles WHERE tenant = {tenant:String}`,
+        { tenant: ctx.values.get(TENANT) },
+      )
+      const ingested = Number(row?.n ?? 0) > 0
+      return {
+        dataIngested: ingested,
+        oldestProfileTime: ingested ? BigInt(row!.oldest) : 0n,
+        newestProfileTime: ingested ? BigInt(row!.newest) : 0n,
+      }
+    },
+
+    // Pyroscope's estimate of what a query reads; Kiln does not estimate.
+    analyzeQuery: () => ({ queryScopes: [], queryImpact: {} }),
+  }
+
+  /**
+   * Series over time: per target and combination of the `group_by` labels, Kiln's timeline with
+   * the group's labels as equality matchers (a label a series lacks matches `""`), summed across
+   * targets that share a group. Cumulative types give the sum per step (Grafana divides by the
+   * step), gauges their level. Points are Kiln's buckets (aligned on multiples of the step,
+   * stamped with their start), only those with data; `limit` keeps the largest series.
+   */
+  async function selectSeries(request: SelectSeriesRequest, ctx: HandlerContext) {
+    const w = windowOf(ctx, request.start, request.end)
+    const targets = await targetsOf(w, [request.labelSelector], request.profileTypeID)
+    const step =
+      request.step > 0 ? Math.max(1000, Math.round(request.step * 1000)) : chooseStep(w.from, w.to)
+    const groupBy = [...new Set(request.groupBy)]
+    const realGroupBy = groupBy.filter((n) => !SYNTHETIC_LABELS.includes(n as never))
+    const rollupFrom = await coverage.from()
+    const groups = new Map<
+      string,
+      { labels: Record<string, string>; points: Map<number, number> }
+    >()
+    for (const t of targets) {
+      const combos =
+        realGroupBy.length === 0
+          ? [{}]
+          : await querySeriesLabels(client, db, {
+              ...w,
+              ...t,
+              rollupFrom,
+              names: realGroupBy,
+              limit: MAX_SERIES,
+            })
+      const distinct = new Map(
+        combos.map((c: Record<string, string>) => {
+          const values = Object.fromEntries(realGroupBy.map((n) => [n, c[n] ?? '']))
+          return [JSON.stringify(values), values]
+        }),
+      )
+      const synthetic = syntheticLabels(t.service, t.type)
+      const timelines = await Promise.all(
+        [...distinct.values()].map(async (values) => {
+          const extra: LabelMatcher[] = realGroupBy.map((name) => ({
+            name,
+            op: '=',
+            value: values[name]!,
+          }))
+          const timeline = await queryTimeline(client, db, {
+            ...w,
+            ...t,
+            selector: [...t.selector, ...extra],
+            rollupFrom,
+            step,
+          })
+          return { values, timeline }
+        }),
+      )
+      for (const { values, timeline } of timelines) {
+        const labels = Object.fromEntries(
+          groupBy
+            .map((n) => [n, synthetic[n] ?? values[n] ?? ''] as const)
+            .filter(([, v]) => v !== ''),
+        )
+        const key = JSON.stringify(groupBy.map((n) => labels[n] ?? ''))
+        let group = groups.get(key)
+        if (!group) groups.set(key, (group = { labels, points: new Map() }))
+        timeline.values.forEach((v, i) => {
+          if (v === null) return
+          const at = timeline.timestamps[i]!
+          group!.points.set(at, (group!.points.get(at) ?? 0) + v)
+        })
+      }
+    }
+    let series = [...groups.values()]
+      .filter((g) => g.points.size > 0)
+      .map((g) => ({
+        labels: Object.entries(g.labels).map(([name, value]) => ({ name, value })),
+        points: [...g.points.entries()]
+          .sort((a, b) => a[0] - b[0])
+          .map(([timestamp, value]) => ({ timestamp: BigInt(timestamp), value })),
+        total: [...g.points.values()].reduce((a, b) => a + b, 0),
+      }))
+    if (request.limit !== undefined && request.limit > 0n) {
+      series = series.sort((a, b) => b.total - a.total).slice(0, Number(request.limit))
+    }
+    return series.map(({ labels, points }) => ({ labels, points }))
+  }
+}
