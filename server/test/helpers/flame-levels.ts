@@ -13,7 +13,13 @@ export interface PlainNode {
   children: PlainNode[]
 }
 
-type Placed = PlainNode & { x: number }
+interface Placed {
+  name: string
+  value: number
+  self: number
+  children: Placed[]
+  x: number
+}
 
 /**
  * One side of levels with `width` numbers per node: `[gap, total, self]` at `offset` of each
