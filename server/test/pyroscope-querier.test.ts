@@ -18,6 +18,7 @@ import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
 import { ProfileSchema } from '../src/pyroscope/gen/google/v1/profile_pb.js'
 import { QuerierService } from '../src/pyroscope/gen/querier/v1/querier_pb.js'
+import { MAX_QUERIES_PER_REQUEST } from '../src/pyroscope/querier-service.js'
 import { SettingsService } from '../src/pyroscope/gen/settings/v1/setting_pb.js'
 import { decodeLevels, plainTree } from './helpers/flame-levels.js'
 import { ingestUploads, queryString, type Upload } from './helpers/query-fixture.js'
@@ -63,6 +64,14 @@ function uploads(): Upload[] {
             value: 40 * weight,
             labels: { trace_id: traceOf(k), span_id: spanOf(k, instance) },
           },
+          // One upload with more users than a grouped series may split into.
+          ...(k === 0 && instance === 'a'
+            ? Array.from({ length: MAX_QUERIES_PER_REQUEST + 1 }, (_, i) => ({
+                stack: ['main@app.js', 'session@auth.js'],
+                value: 1,
+                labels: { user: `u${i}` },
+              }))
+            : []),
         ],
       })
       out.push({
@@ -486,6 +495,30 @@ describe.each(CODECS)("Pyroscope's querier API (%s)", (_codec, useBinaryFormat) 
       createConnectTransport({ baseUrl, httpVersion: '1.1', useBinaryFormat }),
     )
     expect((await settings.get({})).settings).toEqual([])
+  })
+
+  it('refuses a grouping that would run more queries than allowed, and runs none', async () => {
+    const error = await querier
+      .selectSeries({
+        profileTypeID: CPU,
+        labelSelector: '{service_name="shop"}',
+        ...range,
+        step: 60,
+        groupBy: ['user'],
+      })
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ConnectError)
+    expect((error as ConnectError).code).toBe(Code.InvalidArgument)
+    expect((error as ConnectError).rawMessage).toMatch(/narrow the selector/)
+    // Narrowed, it answers: one user's series.
+    const one = await querier.selectSeries({
+      profileTypeID: CPU,
+      labelSelector: '{service_name="shop", user="u7"}',
+      ...range,
+      step: 60,
+      groupBy: ['user'],
+    })
+    expect(one.series.map((s) => s.points.reduce((a, p) => a + p.value, 0))).toEqual([1])
   })
 
   it('refuses bad selectors and windows with invalid_argument', async () => {

@@ -46,6 +46,36 @@ const MAX_SERIES = 10_000
 const MAX_LABEL_VALUES = 10_000
 /** The most nodes a flame graph may ask for (Explore Profiles asks up to 2^20). */
 const MAX_NODES = 1 << 20
+/**
+ * The most of Kiln's queries one request runs (one per service and type a selector matches, one
+ * per group of a grouped series), and how many at a time: a selector over a large fleet or a
+ * group_by on a label with thousands of values is refused rather than left to load the store.
+ */
+export const MAX_QUERIES_PER_REQUEST = 256
+const QUERY_CONCURRENCY = 4
+
+/** `fn` over `items`, at most `limit` at a time, results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>) {
+  const results = new Array<R>(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await fn(items[i]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}
+
+function checkQueryCount(count: number, what: string): void {
+  if (count > MAX_QUERIES_PER_REQUEST) {
+    throw new KilnError(
+      'KILN_ERR_QUERY_INVALID',
+      `${what} needs ${count} queries, more than ${MAX_QUERIES_PER_REQUEST}: narrow the selector`,
+    )
+  }
+}
 
 interface Window {
   tenant: string
@@ -104,6 +134,7 @@ export function querierService(
         seen.set(key, t)
       }
     }
+    checkQueryCount(seen.size, 'the selector matches that many services and types: it')
     return [...seen.values()]
   }
 
@@ -114,14 +145,12 @@ export function querierService(
     options: { trace?: TraceFilter; callSite?: StackTraceSelector | undefined } = {},
   ) => {
     const rollupFrom = await coverage.from()
-    const sets = await Promise.all(
-      targets.map((t) =>
-        queryStacks(
-          client,
-          db,
-          [{ ...w, ...t, rollupFrom, trace: options.trace }],
-          DEFAULT_MAX_STACKS,
-        ),
+    const sets = await mapLimit(targets, QUERY_CONCURRENCY, (t) =>
+      queryStacks(
+        client,
+        db,
+        [{ ...w, ...t, rollupFrom, trace: options.trace }],
+        DEFAULT_MAX_STACKS,
       ),
     )
     let stacks: WindowStack[] = sets.flatMap((s) => s.stacks)
@@ -185,8 +214,8 @@ export function querierService(
       const targets = await targetsOf(w, request.matchers)
       const names = new Set<string>(targets.length > 0 ? SYNTHETIC_LABELS : [])
       const rollupFrom = await coverage.from()
-      const answers = await Promise.all(
-        targets.map((t) => queryLabelNames(client, db, { ...w, ...t, rollupFrom })),
+      const answers = await mapLimit(targets, QUERY_CONCURRENCY, (t) =>
+        queryLabelNames(client, db, { ...w, ...t, rollupFrom }),
       )
       for (const a of answers) for (const n of a.names) names.add(n)
       return { names: [...names].sort() }
@@ -200,16 +229,14 @@ export function querierService(
         for (const t of targets) values.add(syntheticLabels(t.service, t.type)[request.name]!)
       } else {
         const rollupFrom = await coverage.from()
-        const answers = await Promise.all(
-          targets.map((t) =>
-            queryLabelValues(client, db, {
-              ...w,
-              ...t,
-              rollupFrom,
-              name: request.name,
-              limit: MAX_LABEL_VALUES,
-            }),
-          ),
+        const answers = await mapLimit(targets, QUERY_CONCURRENCY, (t) =>
+          queryLabelValues(client, db, {
+            ...w,
+            ...t,
+            rollupFrom,
+            name: request.name,
+            limit: MAX_LABEL_VALUES,
+          }),
         )
         for (const a of answers) for (const v of a.values) if (v !== '') values.add(v)
       }
@@ -336,6 +363,8 @@ export function querierService(
       string,
       { labels: Record<string, string>; points: Map<number, number> }
     >()
+    // Every (target, group) first, so a request that would run too many queries runs none.
+    const queries: { target: Target; values: Record<string, string> }[] = []
     for (const t of targets) {
       const combos =
         realGroupBy.length === 0
@@ -345,7 +374,7 @@ export function querierService(
               ...t,
               rollupFrom,
               names: realGroupBy,
-              limit: MAX_SERIES,
+              limit: MAX_QUERIES_PER_REQUEST + 1,
             })
       const distinct = new Map(
         combos.map((c: Record<string, string>) => {
@@ -353,40 +382,38 @@ export function querierService(
           return [JSON.stringify(values), values]
         }),
       )
-      const synthetic = syntheticLabels(t.service, t.type)
-      const timelines = await Promise.all(
-        [...distinct.values()].map(async (values) => {
-          const extra: LabelMatcher[] = realGroupBy.map((name) => ({
-            name,
-            op: '=',
-            value: values[name]!,
-          }))
-          const timeline = await queryTimeline(client, db, {
-            ...w,
-            ...t,
-            selector: [...t.selector, ...extra],
-            rollupFrom,
-            step,
-          })
-          return { values, timeline }
-        }),
-      )
-      for (const { values, timeline } of timelines) {
-        const labels = Object.fromEntries(
-          groupBy
-            .map((n) => [n, synthetic[n] ?? values[n] ?? ''] as const)
-            .filter(([, v]) => v !== ''),
-        )
-        const key = JSON.stringify(groupBy.map((n) => labels[n] ?? ''))
-        let group = groups.get(key)
-        if (!group) groups.set(key, (group = { labels, points: new Map() }))
-        timeline.values.forEach((v, i) => {
-          if (v === null) return
-          const at = timeline.timestamps[i]!
-          group!.points.set(at, (group!.points.get(at) ?? 0) + v)
-        })
-      }
+      for (const values of distinct.values()) queries.push({ target: t, values })
+      checkQueryCount(queries.length, 'grouping by those labels')
     }
+    const timelines = await mapLimit(queries, QUERY_CONCURRENCY, ({ target: t, values }) =>
+      queryTimeline(client, db, {
+        ...w,
+        ...t,
+        selector: [
+          ...t.selector,
+          ...realGroupBy.map((name): LabelMatcher => ({ name, op: '=', value: values[name]! })),
+        ],
+        rollupFrom,
+        step,
+      }),
+    )
+    queries.forEach(({ target: t, values }, q) => {
+      const synthetic = syntheticLabels(t.service, t.type)
+      const timeline = timelines[q]!
+      const labels = Object.fromEntries(
+        groupBy
+          .map((n) => [n, synthetic[n] ?? values[n] ?? ''] as const)
+          .filter(([, v]) => v !== ''),
+      )
+      const key = JSON.stringify(groupBy.map((n) => labels[n] ?? ''))
+      let group = groups.get(key)
+      if (!group) groups.set(key, (group = { labels, points: new Map() }))
+      timeline.values.forEach((v, i) => {
+        if (v === null) return
+        const at = timeline.timestamps[i]!
+        group!.points.set(at, (group!.points.get(at) ?? 0) + v)
+      })
+    })
     let series = [...groups.values()]
       .filter((g) => g.points.size > 0)
       .map((g) => ({
