@@ -6,7 +6,9 @@ export interface AppName {
   labels: Record<string, string>
 }
 
-const SERVICE_RE = /^[A-Za-z0-9][A-Za-z0-9._\-/:]*$/
+/** What a service name may be, in `name` or in Pyroscope's `service_name` label. */
+export const SERVICE_RE = /^[A-Za-z0-9][A-Za-z0-9._\-/:]*$/
+export const MAX_SERVICE_LENGTH = 256
 export const LABEL_NAME_RE = new RegExp(LABEL_NAME_PATTERN)
 
 /**
@@ -14,7 +16,7 @@ export const LABEL_NAME_RE = new RegExp(LABEL_NAME_PATTERN)
  * also append the profile type to the service (`app.cpu`); that suffix is kept as part of the
  * name, since Kiln reads the type from the pprof sample types.
  */
-export function parseAppName(raw: string, maxServiceLength = 256): AppName {
+export function parseAppName(raw: string, maxServiceLength = MAX_SERVICE_LENGTH): AppName {
   const brace = raw.indexOf('{')
   const service = (brace === -1 ? raw : raw.slice(0, brace)).trim()
   if (service.length === 0) throw new KilnError('KILN_ERR_APP_NAME_INVALID', 'service is empty')

@@ -64,7 +64,13 @@ function kilnErrors(fastify: FastifyInstance): Interceptor {
         const code =
           CONNECT_CODES[error.code] ??
           (error.statusCode < 500 ? Code.InvalidArgument : Code.Internal)
-        throw new ConnectError(`${error.code}: ${error.message}`, code)
+        // A 429 or 503's Retry-After goes out as a response header, as on the rest of the API.
+        const retryAfter = error.retryAfterSeconds
+        throw new ConnectError(
+          `${error.code}: ${error.message}`,
+          code,
+          retryAfter === undefined ? undefined : { 'retry-after': String(retryAfter) },
+        )
       }
       fastify.log.error({ err: error, rpc: request.url }, 'pyroscope API handler failed')
       throw new ConnectError('internal error', Code.Internal)
