@@ -17,7 +17,7 @@ import type {
 import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
 import { ProfileSchema } from '../src/pyroscope/gen/google/v1/profile_pb.js'
-import { QuerierService } from '../src/pyroscope/gen/querier/v1/querier_pb.js'
+import { ProfileFormat, QuerierService } from '../src/pyroscope/gen/querier/v1/querier_pb.js'
 import { MAX_QUERIES_PER_REQUEST } from '../src/pyroscope/querier-service.js'
 import { SettingsService } from '../src/pyroscope/gen/settings/v1/setting_pb.js'
 import { decodeLevels, plainTree } from './helpers/flame-levels.js'
@@ -152,6 +152,9 @@ describe.each(CODECS)("Pyroscope's querier API (%s)", (_codec, useBinaryFormat) 
       periodType: 'cpu',
       periodUnit: 'nanoseconds',
     })
+    // Without a window (older Grafana's "Save & test"): every type stored.
+    const ever = await querier.profileTypes({})
+    expect(ever.profileTypes.map((t) => t.ID)).toEqual([HEAP, CPU].sort())
     // Nothing in a window before the data.
     const before = await querier.profileTypes({
       start: BigInt(FROM - 60 * MINUTE),
@@ -289,6 +292,18 @@ describe.each(CODECS)("Pyroscope's querier API (%s)", (_codec, useBinaryFormat) 
       flamegraph!.levels.map((l) => l.values.map(Number)),
     )
     expect(tree.children.map((c) => [c.name, c.value])).toEqual([['main', totals[0]! + totals[1]!]])
+  })
+
+  it("says it does not write Pyroscope's tree format, rather than answer empty", async () => {
+    const error = await querier
+      .selectMergeStacktraces({
+        profileTypeID: CPU,
+        labelSelector: '{service_name="shop"}',
+        ...range,
+        format: ProfileFormat.TREE,
+      })
+      .catch((e: unknown) => e)
+    expect((error as ConnectError).code).toBe(Code.Unimplemented)
   })
 
   it('answers a type or service without data with no flame graph', async () => {

@@ -1,5 +1,5 @@
 import { fromBinary } from '@bufbuild/protobuf'
-import type { HandlerContext, ServiceImpl } from '@connectrpc/connect'
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect'
 import type { FastifyInstance } from 'fastify'
 import { OTHER_NODE_NAME, pyroscopeProfileTypeId, type FlameNode } from '@kiln/wire'
 import { KilnError } from '../errors.js'
@@ -16,10 +16,11 @@ import { selectRows } from '../store/select-rows.js'
 import { TENANT } from './connect-plugin.js'
 import { toDiffLevels, toLevels } from './flamegraph-levels.js'
 import { ProfileSchema, type Profile } from './gen/google/v1/profile_pb.js'
-import type {
-  QuerierService,
-  SelectMergeStacktracesRequest,
-  SelectSeriesRequest,
+import {
+  ProfileFormat,
+  type QuerierService,
+  type SelectMergeStacktracesRequest,
+  type SelectSeriesRequest,
 } from './gen/querier/v1/querier_pb.js'
 import type { StackTraceSelector } from './gen/types/v1/types_pb.js'
 import {
@@ -66,6 +67,19 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
   return results
+}
+
+/**
+ * Pyroscope's own tree serialization (`format: PROFILE_FORMAT_TREE`, profilecli and Pyroscope's
+ * tests) is not written: say so, rather than answer a flame graph the client does not read.
+ */
+function refuseTreeFormat(format: ProfileFormat): void {
+  if (format === ProfileFormat.TREE) {
+    throw new ConnectError(
+      'PROFILE_FORMAT_TREE is not supported: ask for the flame graph',
+      Code.Unimplemented,
+    )
+  }
 }
 
 function checkQueryCount(count: number, what: string): void {
@@ -189,7 +203,12 @@ export function querierService(
 
   return {
     async profileTypes(request, ctx) {
-      const w = windowOf(ctx, request.start, request.end)
+      // Without a window (Grafana's "Save & test" in older versions), every type ever stored:
+      // a data source whose services were quiet for an hour still passes its test.
+      const w =
+        request.start === 0n && request.end === 0n
+          ? { tenant: ctx.values.get(TENANT), from: 0, to: Date.now() + HOUR }
+          : windowOf(ctx, request.start, request.end)
       const types = new Set((await available(w)).flatMap((s) => s.types))
       return {
         profileTypes: [...types]
@@ -281,11 +300,13 @@ export function querierService(
     },
 
     async selectMergeStacktraces(request, ctx) {
+      refuseTreeFormat(request.format)
       const root = await flamegraphOf(ctx, request)
       return root === undefined ? {} : { flamegraph: toLevels(root) }
     },
 
     async selectMergeSpanProfile(request, ctx) {
+      refuseTreeFormat(request.format)
       const spanIds = request.spanSelector.map((id) => id.toLowerCase())
       if (spanIds.some((id) => !/^[0-9a-f]{1,32}$/.test(id))) {
         throw new KilnError('KILN_ERR_QUERY_INVALID', 'span ids are hexadecimal')
