@@ -3,6 +3,7 @@
 // instance costs per day. Every figure comes from this run, on this machine; with --baseline,
 // another build of Kiln is measured side by side, interleaved with this one.
 //   node bench/ingest/ingest-bench.mjs [--seconds 10] [--senders 8,64] [--baseline DIR] [--quick]
+//     [--sizes medium-http,...]
 // --baseline DIR: a checkout of Kiln with its server built (DIR/server/dist/cli.js), e.g.
 //   git worktree add /tmp/kiln-before <commit> && cd /tmp/kiln-before &&
 //   pnpm install --offline --frozen-lockfile && pnpm -r --filter ./wire --filter ./server build
@@ -24,6 +25,8 @@ const { values: args } = parseArgs({
     senders: { type: 'string', default: '8,64' },
     baseline: { type: 'string' },
     quick: { type: 'boolean', default: false },
+    // Only these sizes (comma-separated corpus names, e.g. medium-http), for quick A/B runs.
+    sizes: { type: 'string' },
   },
 })
 const SECONDS = args.quick ? 4 : Number(args.seconds)
@@ -35,7 +38,9 @@ const corpus = readdirSync(corpusDir)
   .filter((f) => f.endsWith('.pb.gz'))
   .sort()
   .map((name) => ({ name, gz: readFileSync(new URL(name, corpusDir)) }))
-const sizes = [...new Set(corpus.map((c) => c.name.split('.')[0]))]
+const sizes = [...new Set(corpus.map((c) => c.name.split('.')[0]))].filter(
+  (size) => args.sizes === undefined || args.sizes.split(',').includes(size),
+)
 const filesOf = (size) => corpus.filter((c) => c.name.startsWith(`${size}.`))
 
 /** Runs of `fn` per second over `seconds`, after as many runs again to warm the JIT. */
