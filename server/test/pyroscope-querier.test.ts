@@ -541,6 +541,8 @@ describe.each(CODECS)("Pyroscope's querier API (%s)", (_codec, useBinaryFormat) 
       { profileTypeID: CPU, labelSelector: '{service_name="shop"', ...range },
       { profileTypeID: 'cpu', labelSelector: '{}', ...range },
       { profileTypeID: CPU, labelSelector: '{}', start: BigInt(TO), end: BigInt(FROM) },
+      // No type named: CPU and heap would be added together.
+      { profileTypeID: '', labelSelector: '{service_name="shop"}', ...range },
     ]) {
       const error = await querier.selectMergeStacktraces(request).catch((e: unknown) => e)
       expect(

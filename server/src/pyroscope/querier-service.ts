@@ -82,6 +82,20 @@ function refuseTreeFormat(format: ProfileFormat): void {
   }
 }
 
+/**
+ * Merged profiles and series add values of one profile type: a selector that matches several
+ * (no profile_typeID, `{}`) is refused, as Pyroscope requires the type.
+ */
+function checkOneType(targets: readonly Target[]): void {
+  const types = new Set(targets.map((t) => t.type))
+  if (types.size > 1) {
+    throw new KilnError(
+      'KILN_ERR_QUERY_INVALID',
+      `the selector matches ${types.size} profile types: name one (profile_typeID)`,
+    )
+  }
+}
+
 function checkQueryCount(count: number, what: string): void {
   if (count > MAX_QUERIES_PER_REQUEST) {
     throw new KilnError(
@@ -189,6 +203,7 @@ export function querierService(
   ): Promise<FlameNode | undefined> => {
     const w = windowOf(ctx, r.start, r.end)
     const targets = await targetsOf(w, [r.labelSelector], r.profileTypeID)
+    checkOneType(targets)
     if (targets.length === 0) return undefined
     const { stacks, remainder } = await stacksOf(w, targets, {
       ...(trace ? { trace } : {}),
@@ -330,6 +345,7 @@ export function querierService(
     async selectMergeProfile(request, ctx) {
       const w = windowOf(ctx, request.start, request.end)
       const targets = await targetsOf(w, [request.labelSelector], request.profileTypeID)
+      checkOneType(targets)
       const type = targets[0]?.type ?? profileTypeOf(request.profileTypeID) ?? 'cpu'
       const { stacks, remainder } = await stacksOf(w, targets, {
         callSite: request.stackTraceSelector,
@@ -375,6 +391,7 @@ export function querierService(
   async function selectSeries(request: SelectSeriesRequest, ctx: HandlerContext) {
     const w = windowOf(ctx, request.start, request.end)
     const targets = await targetsOf(w, [request.labelSelector], request.profileTypeID)
+    checkOneType(targets)
     const step =
       request.step > 0 ? Math.max(1000, Math.round(request.step * 1000)) : chooseStep(w.from, w.to)
     const groupBy = [...new Set(request.groupBy)]
