@@ -541,6 +541,8 @@ describe.each(CODECS)("Pyroscope's querier API (%s)", (_codec, useBinaryFormat) 
       { profileTypeID: CPU, labelSelector: '{service_name="shop"', ...range },
       { profileTypeID: 'cpu', labelSelector: '{}', ...range },
       { profileTypeID: CPU, labelSelector: '{}', start: BigInt(TO), end: BigInt(FROM) },
+      // Regular expressions are RE2's, as everywhere in Kiln (linear time): no lookahead.
+      { profileTypeID: CPU, labelSelector: '{service_name=~"sh(?=o)op"}', ...range },
       // No type named: CPU and heap would be added together.
       { profileTypeID: '', labelSelector: '{service_name="shop"}', ...range },
     ]) {

@@ -146,6 +146,15 @@ export function querierService(
     return rows.map((r) => ({ service: r.service, types: knownTypes(r.types) }))
   }
 
+  const matchRegex = async (pattern: string, values: readonly string[]) => {
+    const [row] = await selectRows<{ matched: string[] }>(
+      client,
+      `SELECT arrayFilter(v -> match(v, {re:String}), {values:Array(String)}) AS matched`,
+      { re: `^(?:${pattern})$`, values },
+    )
+    return new Set(row?.matched ?? [])
+  }
+
   /** The targets of one or more selectors (their union), optionally of one profile type id. */
   const targetsOf = async (w: Window, selectors: readonly string[], typeId?: string) => {
     const services = await available(w)
@@ -157,7 +166,7 @@ export function querierService(
         if (selector.type !== undefined && selector.type !== type) continue
         selector.type = type
       }
-      for (const t of selectTargets(selector, services)) {
+      for (const t of await selectTargets(selector, services, matchRegex)) {
         const key = `${t.service}\u0000${t.type}\u0000${JSON.stringify(t.selector)}`
         seen.set(key, t)
       }
