@@ -240,15 +240,29 @@ describe('Pyroscope push API', () => {
       labels: { __name__: 'process_cpu', service_name: 'billing', pod: 'billing-0', zone: '' },
       profiles: [{ bytes: encodeProfile(cpuProfile(T0, 5), false) }],
     },
+    // A memory profile of allocations in its interval (no __delta__="false"): all kept.
+    {
+      labels: { __name__: 'memory', service_name: 'billing', pod: 'billing-0' },
+      profiles: [{ bytes: encodeProfile(memoryProfile(T0)) }],
+    },
   ]
+  /**
+   * What Kiln keeps of them: `__delta__="false"` memory profiles count allocations since their
+   * process started, so shop-api's allocation types are left out (its heap in use is kept).
+   */
+  const kept = (totals: Map<string, number>) =>
+    new Map([...totals].filter(([key]) => !/^shop-api\/alloc_/.test(key)))
 
   it('stores what Alloy pushes (binary protobuf), with the totals go tool pprof reads', async () => {
-    const expected = await pprofTotals(alloyPush)
-    // Every Kiln type of each service's profiles; none of the goroutine profile.
+    const expected = kept(await pprofTotals(alloyPush))
+    // Every Kiln type of each service's profiles but shop-api's cumulative allocations; none of
+    // the goroutine profile.
     expect([...expected.keys()].sort()).toEqual([
+      'billing/alloc_objects',
+      'billing/alloc_space',
       'billing/cpu',
-      'shop-api/alloc_objects',
-      'shop-api/alloc_space',
+      'billing/heap_inuse_objects',
+      'billing/heap_inuse_space',
       'shop-api/cpu',
       'shop-api/heap_inuse_objects',
       'shop-api/heap_inuse_space',
@@ -258,6 +272,9 @@ describe('Pyroscope push API', () => {
     for (const [key, value] of expected) {
       const [service, type] = key.split('/') as [string, string]
       expect(await env.total(service, type), key).toBe(value)
+    }
+    for (const type of ['alloc_objects', 'alloc_space']) {
+      expect(await env.total('shop-api', type), `shop-api/${type}`).toBe(0)
     }
     expect((await env.services()).sort()).toEqual(['billing', 'shop-api'])
     // Pyroscope's own labels are gone, service_name is the service, the rest are labels.

@@ -557,6 +557,68 @@ describe.each(CODECS)("Pyroscope's querier API (%s)", (_codec, useBinaryFormat) 
   })
 })
 
+describe("Pyroscope's querier API: a fleet of more services than one request's merges", () => {
+  let app: FastifyInstance
+  let dir: string
+  let querier: Client<typeof QuerierService>
+  const SERVICES = MAX_QUERIES_PER_REQUEST + 20
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kiln-querier-fleet-'))
+    app = await buildApp(
+      resolveConfig({
+        dataDir: join(dir, 'data'),
+        logLevel: 'silent',
+        insertBatchWaitMs: 20,
+        rateLimitIngestPerMinute: 0,
+        rateLimitQueryPerMinute: 0,
+      }),
+    )
+    // One CPU upload per service, 32 at a time (within the in-flight limit).
+    const fleet: Upload[] = Array.from({ length: SERVICES }, (_, i) => ({
+      service: `svc-${String(i).padStart(3, '0')}`,
+      at: FROM + 60_000,
+      labels: { instance: 'a' },
+      sampleType: ['cpu', 'nanoseconds'],
+      samples: [{ stack: ['main@app.js', 'work@app.js'], value: 10 + i }],
+    }))
+    for (let i = 0; i < fleet.length; i += 32) {
+      await Promise.all(fleet.slice(i, i + 32).map((u) => ingestUploads(app, [u])))
+    }
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    querier = createClient(
+      QuerierService,
+      createConnectTransport({
+        baseUrl: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+        httpVersion: '1.1',
+      }),
+    )
+  })
+  afterAll(async () => {
+    await app?.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('lists every service and its label names, as Explore Profiles asks on its landing page', async () => {
+    const range = { start: BigInt(FROM), end: BigInt(TO) }
+    const { labelsSet } = await querier.series({
+      matchers: ['{}'],
+      labelNames: ['service_name', '__profile_type__'],
+      ...range,
+    })
+    expect(labelsSet).toHaveLength(SERVICES)
+    const services = await querier.labelValues({ name: 'service_name', matchers: ['{}'], ...range })
+    expect(services.names).toHaveLength(SERVICES)
+    const names = await querier.labelNames({ matchers: ['{}'], ...range })
+    expect(names.names).toContain('instance')
+    // Merging all of them is refused: name fewer services.
+    const error = await querier
+      .selectMergeStacktraces({ profileTypeID: CPU, labelSelector: '{}', ...range })
+      .catch((e: unknown) => e)
+    expect((error as ConnectError).code).toBe(Code.InvalidArgument)
+  })
+})
+
 describe("Pyroscope's querier API: access", () => {
   let app: FastifyInstance
   let dir: string

@@ -13,10 +13,12 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from '@connectrpc/connect-node'
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { codeToHttpStatus, codeToString } from '@connectrpc/connect/protocol-connect'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { AccessLevel } from '@kiln/wire'
 import type { KilnConfig } from '../config/config-schema.js'
 import { isKilnError, type KilnErrorCode } from '../errors.js'
+import { ingestPipelineOf, type Admission } from '../ingest/ingest-pipeline.js'
 import { PusherService } from './gen/push/v1/push_pb.js'
 import { QuerierService } from './gen/querier/v1/querier_pb.js'
 import { SettingsService } from './gen/settings/v1/setting_pb.js'
@@ -32,8 +34,16 @@ import { querierService } from './querier-service.js'
  * which runs before the handler. See docs/grafana.md.
  */
 
-/** The tenant the access hook decided for the request. */
-export const TENANT = createContextKey<string>('default', { description: 'Kiln tenant' })
+/**
+ * The tenant the access hook decided for the request. Its default is no tenant at all: a
+ * handler reached without one reads nothing (every tenant's name is non-empty).
+ */
+export const TENANT = createContextKey<string>('', { description: 'Kiln tenant' })
+
+/** A Push's hold on the ingest work in flight, taken before its body is read (as `/ingest`). */
+export const ADMISSION = createContextKey<Admission | undefined>(undefined, {
+  description: 'ingest admission',
+})
 
 /** Connect codes for Kiln's error codes: a client sees `invalid_argument`, not `unknown`. */
 const CONNECT_CODES: Partial<Record<KilnErrorCode, Code>> = {
@@ -51,29 +61,38 @@ const CONNECT_CODES: Partial<Record<KilnErrorCode, Code>> = {
 
 /**
  * Kiln's errors as Connect errors, the Kiln code first in the message (any other 4xx is
- * `invalid_argument`: bad input, profiles refused at ingest); anything
- * else is logged and answered `internal` without its details.
+ * `invalid_argument`: bad input, profiles refused at ingest); a 429 or 503's Retry-After goes
+ * out as a response header, as on the rest of the API. Anything else is logged and answered
+ * `internal` without its details, as are the store's failures (logged).
  */
+function toConnectError(fastify: FastifyInstance, error: unknown, rpc: string): ConnectError {
+  if (error instanceof ConnectError) return error
+  if (isKilnError(error)) {
+    if (error.statusCode >= 500) {
+      fastify.log.error({ err: error, rpc }, 'pyroscope API request failed')
+    }
+    const code =
+      CONNECT_CODES[error.code] ?? (error.statusCode < 500 ? Code.InvalidArgument : Code.Internal)
+    const retryAfter = error.retryAfterSeconds
+    const message =
+      error.statusCode >= 500 && code === Code.Internal ? 'internal error' : error.message
+    return new ConnectError(
+      `${error.code}: ${message}`,
+      code,
+      retryAfter === undefined ? undefined : { 'retry-after': String(retryAfter) },
+    )
+  }
+  fastify.log.error({ err: error, rpc }, 'pyroscope API handler failed')
+  return new ConnectError('internal error', Code.Internal)
+}
+
+/** {@link toConnectError} for what the handlers throw. */
 function kilnErrors(fastify: FastifyInstance): Interceptor {
   return (next) => async (request) => {
     try {
       return await next(request)
     } catch (error) {
-      if (error instanceof ConnectError) throw error
-      if (isKilnError(error)) {
-        const code =
-          CONNECT_CODES[error.code] ??
-          (error.statusCode < 500 ? Code.InvalidArgument : Code.Internal)
-        // A 429 or 503's Retry-After goes out as a response header, as on the rest of the API.
-        const retryAfter = error.retryAfterSeconds
-        throw new ConnectError(
-          `${error.code}: ${error.message}`,
-          code,
-          retryAfter === undefined ? undefined : { 'retry-after': String(retryAfter) },
-        )
-      }
-      fastify.log.error({ err: error, rpc: request.url }, 'pyroscope API handler failed')
-      throw new ConnectError('internal error', Code.Internal)
+      throw toConnectError(fastify, error, request.url)
     }
   }
 }
@@ -101,17 +120,47 @@ export const pyroscopeConnectPlugin: FastifyPluginAsync<{ config: KilnConfig }> 
   })
   routes(router)
 
+  // What the hooks refuse before a handler runs (the access hook's 401, 403 and 429, a Push
+  // shed at admission) in Connect's error format, so Connect clients read its code.
+  fastify.setErrorHandler(async (error, request, reply) => {
+    const connect = toConnectError(fastify, error, request.url)
+    for (const [key, value] of connect.metadata) reply.header(key, value)
+    const kiln = isKilnError(error) ? error : undefined
+    if (kiln?.code === 'KILN_ERR_UNAUTHORIZED')
+      reply.header('www-authenticate', 'Bearer realm="kiln"')
+    return reply
+      .status(codeToHttpStatus(connect.code))
+      .type('application/json')
+      .send({ code: codeToString(connect.code), message: connect.rawMessage })
+  })
+
   // Connect parses the bodies: Fastify leaves them unread in this plugin's scope.
   fastify.removeAllContentTypeParsers()
   fastify.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined))
 
+  // A Push is admitted into the ingest work in flight by its declared length before Connect
+  // reads its body, and released when its answer is sent or its client leaves.
+  const pipeline = ingestPipelineOf(fastify, config)
+  const admissions = new WeakMap<FastifyRequest, Admission>()
+  const admit = async (request: FastifyRequest, reply: FastifyReply) => {
+    const declared = Number(request.headers['content-length'])
+    const bytes = Number.isFinite(declared) && declared >= 0 ? declared : config.maxBodyBytes
+    const admission = pipeline.admit(Math.min(bytes, config.maxBodyBytes))
+    admissions.set(request, admission)
+    reply.raw.once('close', () => admission.release())
+  }
+
   for (const handler of router.handlers) {
+    const ingest = accessOf(handler.requestPath) === 'ingest'
     fastify.route({
       method: handler.allowedMethods,
       url: handler.requestPath,
       config: { access: accessOf(handler.requestPath) },
+      ...(ingest ? { onRequest: admit } : {}),
       handler: async (request, reply) => {
-        const contextValues = createContextValues().set(TENANT, request.tenant)
+        const contextValues = createContextValues()
+          .set(TENANT, request.tenant)
+          .set(ADMISSION, admissions.get(request))
         const response = await handler(
           universalRequestFromNodeRequest(request.raw, reply.raw, undefined, contextValues),
         )

@@ -1,5 +1,5 @@
 import type { FlameNode } from '@kiln/wire'
-import { toFlamebearer } from '../query/pyroscope-render.js'
+import { toFlamebearer, wholeTree } from '../query/pyroscope-render.js'
 
 /*
  * Flame graphs in the levels encoding of Pyroscope's querier API (`querier.v1.FlameGraph`,
@@ -52,17 +52,23 @@ const EMPTY: Side = { total: 0, self: 0 }
  * byte order of their names, as Pyroscope lays out a diff.
  */
 function pair(left: FlameNode | undefined, right: FlameNode | undefined, name: string): PairNode {
-  const byName = new Map<string, { left?: FlameNode; right?: FlameNode }>()
-  for (const child of left?.children ?? []) byName.set(child.name, { left: child })
+  // Siblings are told apart by name and file, as Kiln's trees keep them (two `(anonymous)`
+  // functions of different files are two frames).
+  const key = (n: FlameNode) => `${n.name}\u0000${n.file ?? ''}`
+  const byKey = new Map<string, { name: string; left?: FlameNode; right?: FlameNode }>()
+  for (const child of left?.children ?? []) byKey.set(key(child), { name: child.name, left: child })
   for (const child of right?.children ?? []) {
-    byName.set(child.name, { ...byName.get(child.name), right: child })
+    byKey.set(key(child), { name: child.name, ...byKey.get(key(child)), right: child })
   }
-  const names = [...byName.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+  const keys = [...byKey.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
   return {
     name,
     left: left ? { total: left.value, self: left.self } : EMPTY,
     right: right ? { total: right.value, self: right.self } : EMPTY,
-    children: names.map((n) => pair(byName.get(n)!.left, byName.get(n)!.right, n)),
+    children: keys.map((k) => {
+      const c = byKey.get(k)!
+      return pair(c.left, c.right, c.name)
+    }),
   }
 }
 
@@ -70,7 +76,9 @@ function pair(left: FlameNode | undefined, right: FlameNode | undefined, name: s
  * Two trees as `FlameGraphDiff`: 7 numbers per node (left x gap, left total, left self, right x
  * gap, right total, right self, name); `total` is both sides', `leftTicks`/`rightTicks` each one's.
  */
-export function toDiffLevels(left: FlameNode, right: FlameNode): LevelsDiff {
+export function toDiffLevels(leftTree: FlameNode, rightTree: FlameNode): LevelsDiff {
+  const left = wholeTree(leftTree)
+  const right = wholeTree(rightTree)
   const names: string[] = []
   const index = new Map<string, number>()
   const nameOf = (name: string) => {

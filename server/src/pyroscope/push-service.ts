@@ -12,7 +12,7 @@ import {
 } from '../ingest/ingest-pipeline.js'
 import type { DecodedPprof } from '../ingest/pprof-reader.js'
 import { mapSampleType } from '../ingest/sample-types.js'
-import { TENANT } from './connect-plugin.js'
+import { ADMISSION, TENANT } from './connect-plugin.js'
 import type { PushRequest, PusherService, RawSample } from './gen/push/v1/push_pb.js'
 import type { LabelPair } from './gen/types/v1/types_pb.js'
 
@@ -43,8 +43,9 @@ import type { LabelPair } from './gen/types/v1/types_pb.js'
  * - Types: each profile's sample types decide Kiln's types, as on `/ingest` (`sample-types.ts`).
  *   A well-formed profile of a kind Kiln does not keep (Go's goroutine, block and mutex profiles,
  *   which Alloy scrapes by default) is skipped, not refused: refusing it would refuse the series
- *   Kiln does keep along with it. Kiln computes no deltas: a cumulative profile (`__delta__`
- *   other than `false`) is stored as sent.
+ *   Kiln does keep along with it. Kiln computes no deltas: of a cumulative memory profile
+ *   (`__delta__="false"`, Alloy scraping Go's heap endpoint) the heap in use is kept and the
+ *   allocations, counted since the process started, are left out.
  */
 export function pusherService(
   fastify: FastifyInstance,
@@ -59,8 +60,9 @@ export function pusherService(
           (sum, series) => series.samples.reduce((n, sample) => n + sample.rawProfile.length, sum),
           0,
         )
-        // Connect has read the body already (up to `readMaxBytes`): admitted by what it holds.
-        const admission = pipeline.admit(sentBytes)
+        // Admitted by its declared length before its body was read (connect-plugin.ts); by what
+        // it holds otherwise.
+        const admission = ctx.values.get(ADMISSION) ?? pipeline.admit(sentBytes)
         try {
           const push = { tenant: ctx.values.get(TENANT), now: Date.now(), admission }
           await storeAll(context, await prepareAll(context, push, request))
@@ -144,11 +146,33 @@ async function prepare(
   const { service, labels, spyName } = series
   const uploadKey = uploadKeyOf(tenant, series.key, sample.ID, sent)
   const upload = { uploadKey, tenant, service, labels, spyName, now }
-  return pipeline.normalize(
+  const prepared = pipeline.normalize(
     decoded.profile,
     { ...upload, fromMs: undefined, untilMs: undefined },
     sent.length,
   )
+  return series.cumulative ? withoutCumulativeTypes(prepared) : prepared
+}
+
+/** Kiln's types a cumulative memory profile holds since its process started, not per interval. */
+const ALLOCATION_TYPES = new Set(['alloc_space', 'alloc_objects'])
+
+/**
+ * A profile of a series labelled `__delta__="false"` (Alloy scraping Go's heap endpoint) holds
+ * allocations counted since its process started: stored as they come, every interval would
+ * count them all again. Pyroscope subtracts the previous profile; Kiln keeps the heap in use
+ * (a level, right as it is) and leaves the allocations out. `undefined` when nothing is left.
+ */
+function withoutCumulativeTypes(prepared: PreparedProfile): PreparedProfile | undefined {
+  const { batch } = prepared.result
+  const keep = <T extends { type: string }>(rows: T[]) =>
+    rows.filter((r) => !ALLOCATION_TYPES.has(r.type))
+  batch.samples = keep(batch.samples)
+  batch.traceSamples = keep(batch.traceSamples)
+  batch.profiles = keep(batch.profiles)
+  batch.series = keep(batch.series)
+  prepared.result.types = prepared.result.types.filter((t) => !ALLOCATION_TYPES.has(t))
+  return batch.profiles.length === 0 ? undefined : prepared
 }
 
 /**
@@ -174,6 +198,8 @@ async function storeAll(
 
 interface Series {
   service: string
+  /** `__delta__="false"`: the profiles' counters run since their process started. */
+  cumulative: boolean
   labels: Record<string, string>
   spyName: string | undefined
   /** Every label as sent, sorted: what names the series in its profiles' upload keys. */
@@ -187,12 +213,14 @@ function seriesOf(pairs: readonly LabelPair[], index: number): Series {
   const seen = new Set<string>()
   let service = ''
   let spyName: string | undefined
+  let cumulative = false
   for (const { name, value } of pairs) {
     if (seen.has(name)) {
       throw badSeries(index, `has the label ${JSON.stringify(name.slice(0, 64))} twice`)
     }
     seen.add(name)
     if (name === 'service_name') service = value
+    else if (name === '__delta__') cumulative = value === 'false'
     else if (name === 'pyroscope_spy') {
       if (value.length > MAX_SPY_NAME_LENGTH) {
         throw badSeries(index, `has a pyroscope_spy of over ${MAX_SPY_NAME_LENGTH} characters`)
@@ -216,7 +244,7 @@ function seriesOf(pairs: readonly LabelPair[], index: number): Series {
   const key = JSON.stringify(
     pairs.map(({ name, value }) => [name, value]).sort(([a], [b]) => (a! < b! ? -1 : 1)),
   )
-  return { service, labels, spyName, key }
+  return { service, cumulative, labels, spyName, key }
 }
 
 /** As `/ingest`'s `spyName` parameter. */

@@ -1,7 +1,12 @@
 import { fromBinary } from '@bufbuild/protobuf'
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect'
 import type { FastifyInstance } from 'fastify'
-import { OTHER_NODE_NAME, pyroscopeProfileTypeId, type FlameNode } from '@kiln/wire'
+import {
+  OTHER_NODE_NAME,
+  pyroscopeProfileTypeId,
+  type FlameNode,
+  type ProfileTypeName,
+} from '@kiln/wire'
 import { KilnError } from '../errors.js'
 import { buildTree } from '../query/build-tree.js'
 import { querySeriesLabels, queryLabelNames, queryLabelValues } from '../query/catalog.js'
@@ -26,6 +31,7 @@ import type { StackTraceSelector } from './gen/types/v1/types_pb.js'
 import {
   SYNTHETIC_LABELS,
   knownTypes,
+  type RegexMatcher,
   parsePyroscopeSelector,
   profileTypeOf,
   selectTargets,
@@ -53,21 +59,42 @@ const MAX_NODES = 1 << 20
  * group_by on a label with thousands of values is refused rather than left to load the store.
  */
 export const MAX_QUERIES_PER_REQUEST = 256
+/** The same for the catalog's queries (label names and values, series), one per service. */
+export const MAX_CATALOG_QUERIES_PER_REQUEST = 2048
 const QUERY_CONCURRENCY = 4
 
-/** `fn` over `items`, at most `limit` at a time, results in order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>) {
+/**
+ * `fn` over `items`, at most `limit` at a time, results in order. Once one fails, or the client
+ * has gone (`signal`: Grafana cancels the queries a newer one replaces), no more are started.
+ */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+  signal?: AbortSignal,
+) {
   const results = new Array<R>(items.length)
   let next = 0
+  let failed = false
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
+      if (signal?.aborted) throw new ConnectError('the request was cancelled', Code.Canceled)
       const i = next++
-      results[i] = await fn(items[i]!)
+      try {
+        results[i] = await fn(items[i]!)
+      } catch (error) {
+        failed = true
+        throw error
+      }
     }
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
   return results
 }
+
+/** Selectors one request may send (Grafana sends one), and regular expressions on its labels. */
+const MAX_SELECTORS = 16
+const MAX_REGEXES = 16
 
 /**
  * Pyroscope's own tree serialization (`format: PROFILE_FORMAT_TREE`, profilecli and Pyroscope's
@@ -96,11 +123,11 @@ function checkOneType(targets: readonly Target[]): void {
   }
 }
 
-function checkQueryCount(count: number, what: string): void {
-  if (count > MAX_QUERIES_PER_REQUEST) {
+function checkQueryCount(count: number, what: string, max = MAX_QUERIES_PER_REQUEST): void {
+  if (count > max) {
     throw new KilnError(
       'KILN_ERR_QUERY_INVALID',
-      `${what} needs ${count} queries, more than ${MAX_QUERIES_PER_REQUEST}: narrow the selector`,
+      `${what} needs ${count} queries, more than ${max}: narrow the selector`,
     )
   }
 }
@@ -111,8 +138,14 @@ interface Window {
   to: number
 }
 
+/** Unix ms Kiln's store reads (DateTime64 up to year 2299). */
+const MAX_TIME_MS = 10_413_792_000_000
+
 /** The request's window: `end` 0 is now, `start` 0 an hour before `end`. */
 function windowOf(ctx: HandlerContext, start: bigint, end: bigint): Window {
+  if (start < 0n || end < 0n || start > BigInt(MAX_TIME_MS) || end > BigInt(MAX_TIME_MS)) {
+    throw new KilnError('KILN_ERR_QUERY_INVALID', '`start` and `end` are Unix ms, 0 to year 2299')
+  }
   const to = end > 0n ? Number(end) : Date.now()
   const from = start > 0n ? Number(start) : to - HOUR
   if (from >= to) throw new KilnError('KILN_ERR_QUERY_INVALID', '`start` must be before `end`')
@@ -146,19 +179,41 @@ export function querierService(
     return rows.map((r) => ({ service: r.service, types: knownTypes(r.types) }))
   }
 
-  const matchRegex = async (pattern: string, values: readonly string[]) => {
-    const [row] = await selectRows<{ matched: string[] }>(
-      client,
-      `SELECT arrayFilter(v -> match(v, {re:String}), {values:Array(String)}) AS matched`,
-      { re: `^(?:${pattern})$`, values },
-    )
-    return new Set(row?.matched ?? [])
+  /**
+   * A request's regular expressions, each evaluated once by the store (RE2), at most
+   * {@link MAX_REGEXES} of them.
+   */
+  const regexMatcher = (): RegexMatcher => {
+    const seen = new Map<string, Set<string>>()
+    return async (pattern, values) => {
+      const key = JSON.stringify([pattern, values])
+      const known = seen.get(key)
+      if (known) return known
+      if (seen.size >= MAX_REGEXES) {
+        throw new KilnError(
+          'KILN_ERR_QUERY_INVALID',
+          `more than ${MAX_REGEXES} regular expressions on service_name and the profile type labels`,
+        )
+      }
+      const [row] = await selectRows<{ matched: string[] }>(
+        client,
+        `SELECT arrayFilter(v -> match(v, {re:String}), {values:Array(String)}) AS matched`,
+        { re: `^(?:${pattern})$`, values },
+      )
+      const matched = new Set(row?.matched ?? [])
+      seen.set(key, matched)
+      return matched
+    }
   }
 
   /** The targets of one or more selectors (their union), optionally of one profile type id. */
   const targetsOf = async (w: Window, selectors: readonly string[], typeId?: string) => {
+    if (selectors.length > MAX_SELECTORS) {
+      throw new KilnError('KILN_ERR_QUERY_INVALID', `more than ${MAX_SELECTORS} matchers`)
+    }
     const services = await available(w)
     const type = typeId === undefined || typeId === '' ? undefined : profileTypeOf(typeId)
+    const matchRegex = regexMatcher()
     const seen = new Map<string, Target>()
     for (const text of selectors.length === 0 ? ['{}'] : selectors) {
       const selector = parsePyroscopeSelector(text)
@@ -171,24 +226,62 @@ export function querierService(
         seen.set(key, t)
       }
     }
-    checkQueryCount(seen.size, 'the selector matches that many services and types: it')
-    return [...seen.values()]
+    return { targets: [...seen.values()], services }
+  }
+
+  /**
+   * The targets as scopes of the catalog queries: one per service and selector, of every type
+   * when the targets hold all the service's types in the window, else one per type. Label
+   * names, values and series of a large fleet so take a query per service.
+   */
+  const scopesOf = (
+    targets: readonly Target[],
+    services: readonly { service: string; types: readonly ProfileTypeName[] }[],
+  ) => {
+    const groups = new Map<
+      string,
+      { service: string; selector: LabelMatcher[]; types: Set<ProfileTypeName> }
+    >()
+    for (const t of targets) {
+      const key = `${t.service}\u0000${JSON.stringify(t.selector)}`
+      let g = groups.get(key)
+      if (!g) groups.set(key, (g = { service: t.service, selector: t.selector, types: new Set() }))
+      g.types.add(t.type)
+    }
+    type Scope = { service: string; selector: LabelMatcher[]; type: ProfileTypeName | undefined }
+    const scopes = [...groups.values()].flatMap((g): Scope[] => {
+      const all = services.find((s) => s.service === g.service)?.types ?? []
+      return all.every((type) => g.types.has(type))
+        ? [{ service: g.service, selector: g.selector, type: undefined }]
+        : [...g.types].map((type) => ({ service: g.service, selector: g.selector, type }))
+    })
+    checkQueryCount(
+      scopes.length,
+      'the selector matches that many services: it',
+      MAX_CATALOG_QUERIES_PER_REQUEST,
+    )
+    return scopes
   }
 
   /** The stacks of each target in the window, concatenated, with the value left out of them. */
   const stacksOf = async (
     w: Window,
     targets: readonly Target[],
-    options: { trace?: TraceFilter; callSite?: StackTraceSelector | undefined } = {},
+    options: {
+      trace?: TraceFilter
+      callSite?: StackTraceSelector | undefined
+      signal?: AbortSignal
+    } = {},
   ) => {
+    checkQueryCount(targets.length, 'the selector matches that many services: it')
     const rollupFrom = await coverage.from()
-    const sets = await mapLimit(targets, QUERY_CONCURRENCY, (t) =>
-      queryStacks(
-        client,
-        db,
-        [{ ...w, ...t, rollupFrom, trace: options.trace }],
-        DEFAULT_MAX_STACKS,
-      ),
+    // One budget of stacks for the request, shared by its services.
+    const maxStacks = Math.max(1000, Math.floor(DEFAULT_MAX_STACKS / Math.max(1, targets.length)))
+    const sets = await mapLimit(
+      targets,
+      QUERY_CONCURRENCY,
+      (t) => queryStacks(client, db, [{ ...w, ...t, rollupFrom, trace: options.trace }], maxStacks),
+      options.signal,
     )
     let stacks: WindowStack[] = sets.flatMap((s) => s.stacks)
     let remainder = sets.reduce((sum, s) => sum + s.remainders[0]!, 0)
@@ -211,12 +304,13 @@ export function querierService(
     trace?: TraceFilter,
   ): Promise<FlameNode | undefined> => {
     const w = windowOf(ctx, r.start, r.end)
-    const targets = await targetsOf(w, [r.labelSelector], r.profileTypeID)
+    const { targets } = await targetsOf(w, [r.labelSelector], r.profileTypeID)
     checkOneType(targets)
     if (targets.length === 0) return undefined
     const { stacks, remainder } = await stacksOf(w, targets, {
       ...(trace ? { trace } : {}),
       callSite: r.stackTraceSelector,
+      signal: ctx.signal,
     })
     return buildTree(
       stacks.map((s) => ({ functions: s.functions, files: s.files, value: s.values[0]! })),
@@ -254,11 +348,14 @@ export function querierService(
 
     async labelNames(request, ctx) {
       const w = windowOf(ctx, request.start, request.end)
-      const targets = await targetsOf(w, request.matchers)
+      const { targets, services } = await targetsOf(w, request.matchers)
       const names = new Set<string>(targets.length > 0 ? SYNTHETIC_LABELS : [])
       const rollupFrom = await coverage.from()
-      const answers = await mapLimit(targets, QUERY_CONCURRENCY, (t) =>
-        queryLabelNames(client, db, { ...w, ...t, rollupFrom }),
+      const answers = await mapLimit(
+        scopesOf(targets, services),
+        QUERY_CONCURRENCY,
+        (scope) => queryLabelNames(client, db, { ...w, ...scope, rollupFrom }),
+        ctx.signal,
       )
       for (const a of answers) for (const n of a.names) names.add(n)
       return { names: [...names].sort() }
@@ -266,20 +363,24 @@ export function querierService(
 
     async labelValues(request, ctx) {
       const w = windowOf(ctx, request.start, request.end)
-      const targets = await targetsOf(w, request.matchers)
+      const { targets, services } = await targetsOf(w, request.matchers)
       const values = new Set<string>()
       if ((SYNTHETIC_LABELS as readonly string[]).includes(request.name)) {
         for (const t of targets) values.add(syntheticLabels(t.service, t.type)[request.name]!)
       } else {
         const rollupFrom = await coverage.from()
-        const answers = await mapLimit(targets, QUERY_CONCURRENCY, (t) =>
-          queryLabelValues(client, db, {
-            ...w,
-            ...t,
-            rollupFrom,
-            name: request.name,
-            limit: MAX_LABEL_VALUES,
-          }),
+        const answers = await mapLimit(
+          scopesOf(targets, services),
+          QUERY_CONCURRENCY,
+          (scope) =>
+            queryLabelValues(client, db, {
+              ...w,
+              ...scope,
+              rollupFrom,
+              name: request.name,
+              limit: MAX_LABEL_VALUES,
+            }),
+          ctx.signal,
         )
         for (const a of answers) for (const v of a.values) if (v !== '') values.add(v)
       }
@@ -288,33 +389,51 @@ export function querierService(
 
     async series(request, ctx) {
       const w = windowOf(ctx, request.start, request.end)
-      const targets = await targetsOf(w, request.matchers)
+      const { targets, services } = await targetsOf(w, request.matchers)
       const wanted = request.labelNames.length > 0 ? new Set(request.labelNames) : undefined
       const realNames = wanted && [...wanted].filter((n) => !SYNTHETIC_LABELS.includes(n as never))
       const rollupFrom = await coverage.from()
-      const sets = new Map<string, Record<string, string>>()
-      for (const t of targets) {
-        const rows =
-          realNames?.length === 0
-            ? [{}]
-            : await querySeriesLabels(client, db, {
-                ...w,
-                ...t,
-                rollupFrom,
-                names: realNames,
-                limit: MAX_SERIES,
-              })
-        if (rows.length === 0) continue
-        for (const labels of rows) {
-          const all = { ...labels, ...syntheticLabels(t.service, t.type) }
-          const kept = Object.fromEntries(
-            Object.entries(all)
-              .filter(([k, v]) => (wanted === undefined || wanted.has(k)) && v !== '')
-              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-          )
-          sets.set(JSON.stringify(kept), kept)
-          if (sets.size >= MAX_SERIES) break
+      // Each target's label sets; only Pyroscope's own labels asked (Explore Profiles' list of
+      // services and types): no query at all.
+      const perTarget: { target: Target; labels: Record<string, string> }[] = []
+      if (realNames?.length === 0) {
+        for (const target of targets) perTarget.push({ target, labels: {} })
+      } else {
+        const wantedTypes = new Set(targets.map((t) => `${t.service}\u0000${t.type}`))
+        const answers = await mapLimit(
+          scopesOf(targets, services),
+          QUERY_CONCURRENCY,
+          async (scope) => ({
+            scope,
+            rows: await querySeriesLabels(client, db, {
+              ...w,
+              ...scope,
+              rollupFrom,
+              names: realNames,
+              limit: MAX_SERIES,
+            }),
+          }),
+          ctx.signal,
+        )
+        for (const { scope, rows } of answers) {
+          for (const row of rows) {
+            const target = { service: scope.service, type: row.type, selector: scope.selector }
+            if (wantedTypes.has(`${target.service}\u0000${target.type}`)) {
+              perTarget.push({ target, labels: row.labels })
+            }
+          }
         }
+      }
+      const sets = new Map<string, Record<string, string>>()
+      for (const { target: t, labels } of perTarget) {
+        if (sets.size >= MAX_SERIES) break
+        const all = { ...labels, ...syntheticLabels(t.service, t.type) }
+        const kept = Object.fromEntries(
+          Object.entries(all)
+            .filter(([k, v]) => (wanted === undefined || wanted.has(k)) && v !== '')
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+        sets.set(JSON.stringify(kept), kept)
       }
       return {
         labelsSet: [...sets.values()].map((labels) => ({
@@ -332,6 +451,8 @@ export function querierService(
     async selectMergeSpanProfile(request, ctx) {
       refuseTreeFormat(request.format)
       const spanIds = request.spanSelector.map((id) => id.toLowerCase())
+      // No span named: no samples (an empty filter would select every traced sample).
+      if (spanIds.length === 0) return {}
       if (spanIds.some((id) => !/^[0-9a-f]{1,32}$/.test(id))) {
         throw new KilnError('KILN_ERR_QUERY_INVALID', 'span ids are hexadecimal')
       }
@@ -343,6 +464,13 @@ export function querierService(
       if (!request.left || !request.right) {
         throw new KilnError('KILN_ERR_QUERY_INVALID', '`left` and `right` are required')
       }
+      const typeOf = (id: string) => (id === '' ? undefined : profileTypeOf(id))
+      if (typeOf(request.left.profileTypeID) !== typeOf(request.right.profileTypeID)) {
+        throw new KilnError(
+          'KILN_ERR_QUERY_INVALID',
+          'both sides of a diff are of one profile type',
+        )
+      }
       const [left, right] = await Promise.all([
         flamegraphOf(ctx, request.left),
         flamegraphOf(ctx, request.right),
@@ -353,11 +481,14 @@ export function querierService(
 
     async selectMergeProfile(request, ctx) {
       const w = windowOf(ctx, request.start, request.end)
-      const targets = await targetsOf(w, [request.labelSelector], request.profileTypeID)
+      const { targets } = await targetsOf(w, [request.labelSelector], request.profileTypeID)
       checkOneType(targets)
-      const type = targets[0]?.type ?? profileTypeOf(request.profileTypeID) ?? 'cpu'
+      // Without data, an empty profile of the type asked (CPU when none was).
+      const asked = request.profileTypeID === '' ? null : profileTypeOf(request.profileTypeID)
+      const type = targets[0]?.type ?? asked ?? 'cpu'
       const { stacks, remainder } = await stacksOf(w, targets, {
         callSite: request.stackTraceSelector,
+        signal: ctx.signal,
       })
       if (remainder !== 0) {
         stacks.push({ functions: [OTHER_NODE_NAME], files: [''], lines: [0], values: [remainder] })
@@ -399,8 +530,12 @@ export function querierService(
    */
   async function selectSeries(request: SelectSeriesRequest, ctx: HandlerContext) {
     const w = windowOf(ctx, request.start, request.end)
-    const targets = await targetsOf(w, [request.labelSelector], request.profileTypeID)
+    const { targets } = await targetsOf(w, [request.labelSelector], request.profileTypeID)
     checkOneType(targets)
+    checkQueryCount(targets.length, 'the selector matches that many services: it')
+    if (!Number.isFinite(request.step) || request.step > 366 * 24 * 3600) {
+      throw new KilnError('KILN_ERR_QUERY_INVALID', '`step` is in seconds, at most a year')
+    }
     const step =
       request.step > 0 ? Math.max(1000, Math.round(request.step * 1000)) : chooseStep(w.from, w.to)
     const groupBy = [...new Set(request.groupBy)]
@@ -415,7 +550,7 @@ export function querierService(
     for (const t of targets) {
       const combos =
         realGroupBy.length === 0
-          ? [{}]
+          ? [{ labels: {} }]
           : await querySeriesLabels(client, db, {
               ...w,
               ...t,
@@ -424,7 +559,7 @@ export function querierService(
               limit: MAX_QUERIES_PER_REQUEST + 1,
             })
       const distinct = new Map(
-        combos.map((c: Record<string, string>) => {
+        combos.map(({ labels: c }: { labels: Record<string, string> }) => {
           const values = Object.fromEntries(realGroupBy.map((n) => [n, c[n] ?? '']))
           return [JSON.stringify(values), values]
         }),
@@ -432,17 +567,21 @@ export function querierService(
       for (const values of distinct.values()) queries.push({ target: t, values })
       checkQueryCount(queries.length, 'grouping by those labels')
     }
-    const timelines = await mapLimit(queries, QUERY_CONCURRENCY, ({ target: t, values }) =>
-      queryTimeline(client, db, {
-        ...w,
-        ...t,
-        selector: [
-          ...t.selector,
-          ...realGroupBy.map((name): LabelMatcher => ({ name, op: '=', value: values[name]! })),
-        ],
-        rollupFrom,
-        step,
-      }),
+    const timelines = await mapLimit(
+      queries,
+      QUERY_CONCURRENCY,
+      ({ target: t, values }) =>
+        queryTimeline(client, db, {
+          ...w,
+          ...t,
+          selector: [
+            ...t.selector,
+            ...realGroupBy.map((name): LabelMatcher => ({ name, op: '=', value: values[name]! })),
+          ],
+          rollupFrom,
+          step,
+        }),
+      ctx.signal,
     )
     queries.forEach(({ target: t, values }, q) => {
       const synthetic = syntheticLabels(t.service, t.type)

@@ -130,25 +130,27 @@ export async function queryLabelNames(
 }
 
 /**
- * The distinct label sets of the series sampled in a window, projected on `names` when given
- * (a label a series lacks is left out), at most `limit` of them.
+ * The distinct label sets of the series sampled in a window, with their type, projected on
+ * `names` when given (a label a series lacks is left out), at most `limit` of them.
  */
 export async function querySeriesLabels(
   client: ClickHouseClient,
   db: string,
   scope: SeriesScope & { names?: readonly string[] | undefined; limit: number },
-): Promise<Record<string, string>[]> {
+): Promise<{ type: ProfileTypeName; labels: Record<string, string> }[]> {
   const series = seriesInWindow(db, scope)
   const labels =
     scope.names === undefined
       ? 'labels'
       : 'mapFilter((k, v) -> has({names:Array(String)}, k), labels)'
-  const rows = await selectRows<{ labels: Record<string, string> }>(
+  const rows = await selectRows<{ type: string; labels: Record<string, string> }>(
     client,
-    `SELECT DISTINCT ${labels} AS labels ${series.text} LIMIT {limit:UInt32}`,
+    `SELECT DISTINCT type, ${labels} AS labels ${series.text} LIMIT {limit:UInt32}`,
     { ...series.params, names: scope.names ?? [], limit: scope.limit },
   )
-  return rows.map((r) => r.labels)
+  return rows.flatMap((r) =>
+    isProfileTypeName(r.type) ? [{ type: r.type, labels: r.labels }] : [],
+  )
 }
 
 /** Values of one label over the series sampled in a window, sorted, at most `limit`. */

@@ -123,8 +123,27 @@ export interface Flamebearer {
   maxSelf: number
 }
 
+/**
+ * The tree in whole numbers, as Pyroscope's encodings hold them: a gauge's averages (heap in use)
+ * are fractional, and rounding each number on its own would let children overrun their parent.
+ * Each node's self is rounded and its total rebuilt from its children's, bottom up; a tree of
+ * whole numbers is returned as it is.
+ */
+export function wholeTree(root: FlameNode): FlameNode {
+  const fractional = (n: FlameNode): boolean =>
+    !Number.isInteger(n.value) || !Number.isInteger(n.self) || n.children.some(fractional)
+  if (!fractional(root)) return root
+  const whole = (n: FlameNode): FlameNode => {
+    const children = n.children.map(whole)
+    const self = Math.round(n.self)
+    return { ...n, self, value: children.reduce((sum, c) => sum + c.value, self), children }
+  }
+  return whole(root)
+}
+
 /** A flame tree in Pyroscope's "single" flamebearer encoding (root `total` at x = 0). */
-export function toFlamebearer(root: FlameNode): Flamebearer {
+export function toFlamebearer(tree: FlameNode): Flamebearer {
+  const root = wholeTree(tree)
   const names: string[] = []
   const index = new Map<string, number>()
   const nameOf = (name: string): number => {

@@ -112,6 +112,8 @@ describe('formatSelector', () => {
       { name: 'b.c', op: '!~', value: '^x|y$' },
       { name: 'd', op: '!=', value: '' },
       { name: 'e', op: '=~', value: '\u0001' },
+      // A name outside the grammar, as Grafana quotes it.
+      { name: 'k8s pod "x"', op: '=', value: 'p' },
     ]
     const text = formatSelector(matchers)
     expect(parseSelector(text)).toEqual(matchers)

@@ -1,4 +1,4 @@
-import { isLabelNameChar, isLabelNameStartChar } from '@kiln/wire'
+import { isLabelName, isLabelNameChar, isLabelNameStartChar } from '@kiln/wire'
 import { KilnError } from '../errors.js'
 
 export type MatchOp = '=' | '!=' | '=~' | '!~'
@@ -142,7 +142,11 @@ export function parseSelector(input: string | undefined): LabelMatcher[] {
   }
 }
 
-/** The canonical text of a selector: `{a="x", b=~"y"}`, `{}` when empty. Parses back to itself. */
+/**
+ * The canonical text of a selector: `{a="x", b=~"y"}`, `{}` when empty; a name outside the label
+ * grammar quoted (`{"k8s pod"="x"}`). Parses back to itself.
+ */
 export function formatSelector(matchers: readonly LabelMatcher[]): string {
-  return `{${matchers.map((m) => `${m.name}${m.op}${JSON.stringify(m.value)}`).join(', ')}}`
+  const name = (n: string) => (isLabelName(n) ? n : JSON.stringify(n))
+  return `{${matchers.map((m) => `${name(m.name)}${m.op}${JSON.stringify(m.value)}`).join(', ')}}`
 }
