@@ -9,6 +9,8 @@ import { createConnectTransport } from '@connectrpc/connect-node'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type {
+  DiffNode,
+  DiffResponse,
   FlamegraphResponse,
   LabelValuesResponse,
   LabelsResponse,
@@ -20,7 +22,7 @@ import { ProfileSchema } from '../src/pyroscope/gen/google/v1/profile_pb.js'
 import { ProfileFormat, QuerierService } from '../src/pyroscope/gen/querier/v1/querier_pb.js'
 import { MAX_QUERIES_PER_REQUEST } from '../src/pyroscope/querier-service.js'
 import { SettingsService } from '../src/pyroscope/gen/settings/v1/setting_pb.js'
-import { decodeLevels, plainTree } from './helpers/flame-levels.js'
+import { decodeLevels, plainTree, type PlainNode } from './helpers/flame-levels.js'
 import { ingestUploads, queryString, type Upload } from './helpers/query-fixture.js'
 
 /*
@@ -497,6 +499,40 @@ describe.each(CODECS)("Pyroscope's querier API (%s)", (_codec, useBinaryFormat) 
     const levels = flamegraph!.levels.map((l) => l.values.map(Number))
     expect(plainTree(decodeLevels(flamegraph!.names, levels, 7, 0))).toEqual(plainTree(left!.root))
     expect(plainTree(decodeLevels(flamegraph!.names, levels, 7, 3))).toEqual(plainTree(right!.root))
+  })
+
+  it("trims both sides of a diff together, as Kiln's own diff does", async () => {
+    const mid = FROM + 15 * MINUTE
+    const side = (start: number, end: number) => ({
+      profileTypeID: CPU,
+      labelSelector: '{service_name="shop"}',
+      start: BigInt(start),
+      end: BigInt(end),
+      maxNodes: 5n,
+    })
+    const { flamegraph } = await querier.diff({ left: side(FROM, mid), right: side(mid, TO) })
+    const own = await api<DiffResponse>('/diff', {
+      service: 'shop',
+      type: 'cpu',
+      baseFrom: FROM,
+      baseTo: mid,
+      compFrom: mid,
+      compTo: TO,
+      maxNodes: 5,
+    })
+    const sideOf = (n: DiffNode, s: 'base' | 'comp'): PlainNode => ({
+      name: n.name,
+      value: s === 'base' ? n.baseTotal : n.compTotal,
+      self: s === 'base' ? n.baseSelf : n.compSelf,
+      children: n.children.map((c) => sideOf(c, s)).filter((c) => c.value !== 0),
+    })
+    const levels = flamegraph!.levels.map((l) => l.values.map(Number))
+    expect(plainTree(decodeLevels(flamegraph!.names, levels, 7, 0))).toEqual(
+      plainTree(sideOf(own.root, 'base')),
+    )
+    expect(plainTree(decodeLevels(flamegraph!.names, levels, 7, 3))).toEqual(
+      plainTree(sideOf(own.root, 'comp')),
+    )
   })
 
   it('tells Explore Profiles when data was ingested, and gives it default settings', async () => {

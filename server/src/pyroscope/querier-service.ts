@@ -4,11 +4,12 @@ import type { FastifyInstance } from 'fastify'
 import {
   OTHER_NODE_NAME,
   pyroscopeProfileTypeId,
+  type DiffNode,
   type FlameNode,
   type ProfileTypeName,
 } from '@kiln/wire'
 import { KilnError } from '../errors.js'
-import { buildTree } from '../query/build-tree.js'
+import { buildDiffTree, buildTree } from '../query/build-tree.js'
 import { querySeriesLabels, queryLabelNames, queryLabelValues } from '../query/catalog.js'
 import { encodeStacks } from '../query/export-pprof.js'
 import { RollupCoverage } from '../query/rollup.js'
@@ -157,6 +158,17 @@ function maxNodesOf(asked: bigint | undefined): number {
   if (asked === undefined || asked === 0n) return DEFAULT_MAX_NODES
   if (asked < 0n || asked > BigInt(MAX_NODES)) return MAX_NODES
   return Math.max(2, Number(asked))
+}
+
+/** One side of a diff tree as a flame tree (its nodes at 0 where only the other side has them). */
+function sideOf(node: DiffNode, side: 'base' | 'comp'): FlameNode {
+  return {
+    name: node.name,
+    ...(node.file === undefined ? {} : { file: node.file }),
+    value: side === 'base' ? node.baseTotal : node.compTotal,
+    self: side === 'base' ? node.baseSelf : node.compSelf,
+    children: node.children.map((c) => sideOf(c, side)),
+  }
 }
 
 export function querierService(
@@ -461,22 +473,54 @@ export function querierService(
     },
 
     async diff(request, ctx) {
-      if (!request.left || !request.right) {
+      const { left, right } = request
+      if (!left || !right) {
         throw new KilnError('KILN_ERR_QUERY_INVALID', '`left` and `right` are required')
       }
       const typeOf = (id: string) => (id === '' ? undefined : profileTypeOf(id))
-      if (typeOf(request.left.profileTypeID) !== typeOf(request.right.profileTypeID)) {
+      if (typeOf(left.profileTypeID) !== typeOf(right.profileTypeID)) {
         throw new KilnError(
           'KILN_ERR_QUERY_INVALID',
           'both sides of a diff are of one profile type',
         )
       }
-      const [left, right] = await Promise.all([
-        flamegraphOf(ctx, request.left),
-        flamegraphOf(ctx, request.right),
-      ])
       const empty: FlameNode = { name: 'total', value: 0, self: 0, children: [] }
-      return { flamegraph: toDiffLevels(left ?? empty, right ?? empty) }
+      const [lw, rw] = [windowOf(ctx, left.start, left.end), windowOf(ctx, right.start, right.end)]
+      const [lt, rt] = await Promise.all([
+        targetsOf(lw, [left.labelSelector], left.profileTypeID),
+        targetsOf(rw, [right.labelSelector], right.profileTypeID),
+      ])
+      const [l, r] = [lt.targets, rt.targets]
+      const oneEach = l.length === 1 && r.length === 1
+      if (
+        oneEach &&
+        l[0]!.service === r[0]!.service &&
+        l[0]!.type === r[0]!.type &&
+        !left.stackTraceSelector?.callSite.length &&
+        !right.stackTraceSelector?.callSite.length
+      ) {
+        // One service on both sides (what Grafana compares): Kiln's diff tree, the two sides
+        // trimmed together, so a frame kept on one is kept on the other.
+        const rollupFrom = await coverage.from()
+        const set = await queryStacks(
+          client,
+          db,
+          [
+            { ...lw, ...l[0]!, rollupFrom },
+            { ...rw, ...r[0]!, rollupFrom },
+          ],
+          DEFAULT_MAX_STACKS,
+        )
+        const root = buildDiffTree(
+          set.stacks,
+          [set.totals[0]!, set.totals[1]!],
+          [set.remainders[0]!, set.remainders[1]!],
+          Math.max(maxNodesOf(left.maxNodes), maxNodesOf(right.maxNodes)),
+        )
+        return { flamegraph: toDiffLevels(sideOf(root, 'base'), sideOf(root, 'comp')) }
+      }
+      const [lg, rg] = await Promise.all([flamegraphOf(ctx, left), flamegraphOf(ctx, right)])
+      return { flamegraph: toDiffLevels(lg ?? empty, rg ?? empty) }
     },
 
     async selectMergeProfile(request, ctx) {
