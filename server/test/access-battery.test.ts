@@ -97,6 +97,10 @@ function requestFor(route: RouteAccess, method: string, service: string): Omit<A
   if (route.url === '/api/v1/open') {
     return { method, query: `service=${service}&at=${FROM}`, headers: {}, body: undefined }
   }
+  if (route.url === '/pyroscope/render-diff') {
+    const query = `leftQuery=${service}.cpu&rightQuery=${service}.cpu`
+    return { method, query, headers: {}, body: undefined }
+  }
   if (route.url === '/render' || route.url === '/pyroscope/render') {
     return { method, query: `query=${service}.cpu`, headers: {}, body: undefined }
   }

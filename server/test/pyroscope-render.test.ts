@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { FlamegraphResponse } from '@kiln/wire'
+import type { DiffNode, DiffResponse, FlamegraphResponse } from '@kiln/wire'
 import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
-import { decodeLevels, plainTree } from './helpers/flame-levels.js'
+import { decodeLevels, plainTree, type PlainNode } from './helpers/flame-levels.js'
 import { encodeProfile } from './helpers/pprof-builder.js'
 
 /*
@@ -134,6 +134,57 @@ describe('Pyroscope render API', () => {
       expect(res.statusCode, JSON.stringify(query)).toBe(400)
       expect(res.json().code, JSON.stringify(query)).toBe(code)
     }
+  })
+  it("diffs two windows (render-diff): each side of the double flamebearer is that side of Kiln's diff", async () => {
+    const mid = UPLOADS[3]!
+    const res = await render('/pyroscope/render-diff', {
+      leftQuery: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="shop.api"}',
+      leftFrom: String(UPLOADS[0]! - 1000),
+      leftUntil: String(mid),
+      rightQuery: 'shop.api.cpu{env="prod"}',
+      rightFrom: String(mid),
+      rightUntil: 'now',
+      'max-nodes': '4',
+    })
+    expect(res.statusCode, res.body).toBe(200)
+    const body = res.json<{
+      flamebearer: Render['flamebearer']
+      metadata: { format: string }
+      leftTicks: number
+      rightTicks: number
+    }>()
+    const own = (
+      await app.inject({
+        url: `/api/v1/diff?${new URLSearchParams({
+          service: 'shop.api',
+          type: 'cpu',
+          baseFrom: String(UPLOADS[0]! - 1000),
+          baseTo: String(mid),
+          compFrom: String(mid),
+          compTo: 'now',
+          compQuery: '{env="prod"}',
+          maxNodes: '4',
+        })}`,
+      })
+    ).json<DiffResponse>()
+    // Expected from the input: three uploads on each side, 550 each.
+    expect([body.leftTicks, body.rightTicks]).toEqual([3 * 550, 3 * 550])
+    expect(body.metadata.format).toBe('double')
+    const side = (n: DiffNode, base: boolean): PlainNode => ({
+      name: n.name,
+      value: base ? n.baseTotal : n.compTotal,
+      self: base ? n.baseSelf : n.compSelf,
+      children: n.children.map((c) => side(c, base)).filter((c) => c.value !== 0),
+    })
+    const { names, levels } = body.flamebearer
+    expect(plainTree(decodeLevels(names, levels, 7, 0))).toEqual(plainTree(side(own.root, true)))
+    expect(plainTree(decodeLevels(names, levels, 7, 3))).toEqual(plainTree(side(own.root, false)))
+    // Two profile types cannot be compared.
+    const mixed = await render('/pyroscope/render-diff', {
+      leftQuery: 'shop.api.cpu{}',
+      rightQuery: 'shop.api.inuse_space{}',
+    })
+    expect(mixed.statusCode).toBe(400)
   })
 })
 

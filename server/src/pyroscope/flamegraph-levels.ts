@@ -1,5 +1,4 @@
-import type { FlameNode } from '@kiln/wire'
-import { toFlamebearer, wholeTree } from '../query/pyroscope-render.js'
+import type { DiffNode, FlameNode } from '@kiln/wire'
 
 /*
  * Flame graphs in the levels encoding of Pyroscope's querier API (`querier.v1.FlameGraph`,
@@ -18,6 +17,70 @@ export interface LevelsGraph {
 export interface LevelsDiff extends LevelsGraph {
   leftTicks: bigint
   rightTicks: bigint
+}
+
+export interface Flamebearer {
+  names: string[]
+  /** Per depth, 4 numbers per node: x offset from the previous node's end, total, self, name. */
+  levels: number[][]
+  numTicks: number
+  maxSelf: number
+}
+
+/**
+ * The tree in whole numbers, as Pyroscope's encodings hold them: a gauge's averages (heap in use)
+ * are fractional, and rounding each number on its own would let children overrun their parent.
+ * Each node's self is rounded and its total rebuilt from its children's, bottom up; a tree of
+ * whole numbers is returned as it is.
+ */
+export function wholeTree(root: FlameNode): FlameNode {
+  const fractional = (n: FlameNode): boolean =>
+    !Number.isInteger(n.value) || !Number.isInteger(n.self) || n.children.some(fractional)
+  if (!fractional(root)) return root
+  const whole = (n: FlameNode): FlameNode => {
+    const children = n.children.map(whole)
+    const self = Math.round(n.self)
+    return { ...n, self, value: children.reduce((sum, c) => sum + c.value, self), children }
+  }
+  return whole(root)
+}
+
+/** A flame tree in Pyroscope's "single" flamebearer encoding (root `total` at x = 0). */
+export function toFlamebearer(tree: FlameNode): Flamebearer {
+  const root = wholeTree(tree)
+  const names: string[] = []
+  const index = new Map<string, number>()
+  const nameOf = (name: string): number => {
+    let i = index.get(name)
+    if (i === undefined) {
+      i = names.length
+      names.push(name)
+      index.set(name, i)
+    }
+    return i
+  }
+  const levels: number[][] = []
+  /** Where the previous node of each level ends. */
+  const ends: number[] = []
+  let maxSelf = 0
+  const stack: { node: FlameNode; depth: number; x: number }[] = [{ node: root, depth: 0, x: 0 }]
+  // Depth first, children left to right: each level's nodes come in x order.
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const { node, depth, x } = item
+    const level = (levels[depth] ??= [])
+    level.push(x - (ends[depth] ?? 0), node.value, node.self, nameOf(node.name))
+    ends[depth] = x + node.value
+    maxSelf = Math.max(maxSelf, node.self)
+    // The node's own time first, then its children (Pyroscope's layout).
+    let childX = x + node.self
+    const placed = node.children.map((child) => {
+      const at = childX
+      childX += child.value
+      return { node: child, depth: depth + 1, x: at }
+    })
+    for (let i = placed.length - 1; i >= 0; i--) stack.push(placed[i]!)
+  }
+  return { names, levels, numTicks: root.value, maxSelf }
 }
 
 const int = (n: number) => BigInt(Math.round(n))
@@ -130,4 +193,19 @@ export function toDiffLevels(leftTree: FlameNode, rightTree: FlameNode): LevelsD
     leftTicks: int(left.value),
     rightTicks: int(right.value),
   }
+}
+
+/**
+ * The two sides of one of Kiln's diff trees (`buildDiffTree`) as flame trees, for
+ * {@link toDiffLevels}: a node only one side has is at 0 on the other.
+ */
+export function diffSides(root: DiffNode): [FlameNode, FlameNode] {
+  const side = (node: DiffNode, base: boolean): FlameNode => ({
+    name: node.name,
+    ...(node.file === undefined ? {} : { file: node.file }),
+    value: base ? node.baseTotal : node.compTotal,
+    self: base ? node.baseSelf : node.compSelf,
+    children: node.children.map((c) => side(c, base)),
+  })
+  return [side(root, true), side(root, false)]
 }

@@ -4,7 +4,6 @@ import type { FastifyInstance } from 'fastify'
 import {
   OTHER_NODE_NAME,
   pyroscopeProfileTypeId,
-  type DiffNode,
   type FlameNode,
   type ProfileTypeName,
 } from '@kiln/wire'
@@ -20,7 +19,7 @@ import { chooseStep, queryTimeline } from '../query/timeline.js'
 import type { TraceFilter } from '../query/window-sql.js'
 import { selectRows } from '../store/select-rows.js'
 import { TENANT } from './connect-plugin.js'
-import { toDiffLevels, toLevels } from './flamegraph-levels.js'
+import { diffSides, toDiffLevels, toLevels } from './flamegraph-levels.js'
 import { ProfileSchema, type Profile } from './gen/google/v1/profile_pb.js'
 import {
   ProfileFormat,
@@ -158,17 +157,6 @@ function maxNodesOf(asked: bigint | undefined): number {
   if (asked === undefined || asked === 0n) return DEFAULT_MAX_NODES
   if (asked < 0n || asked > BigInt(MAX_NODES)) return MAX_NODES
   return Math.max(2, Number(asked))
-}
-
-/** One side of a diff tree as a flame tree (its nodes at 0 where only the other side has them). */
-function sideOf(node: DiffNode, side: 'base' | 'comp'): FlameNode {
-  return {
-    name: node.name,
-    ...(node.file === undefined ? {} : { file: node.file }),
-    value: side === 'base' ? node.baseTotal : node.compTotal,
-    self: side === 'base' ? node.baseSelf : node.compSelf,
-    children: node.children.map((c) => sideOf(c, side)),
-  }
 }
 
 export function querierService(
@@ -517,7 +505,7 @@ export function querierService(
           [set.remainders[0]!, set.remainders[1]!],
           Math.max(maxNodesOf(left.maxNodes), maxNodesOf(right.maxNodes)),
         )
-        return { flamegraph: toDiffLevels(sideOf(root, 'base'), sideOf(root, 'comp')) }
+        return { flamegraph: toDiffLevels(...diffSides(root)) }
       }
       const [lg, rg] = await Promise.all([flamegraphOf(ctx, left), flamegraphOf(ctx, right)])
       return { flamegraph: toDiffLevels(lg ?? empty, rg ?? empty) }

@@ -13,6 +13,9 @@ import { queryFlamegraph } from './flamegraph.js'
 import { RollupCoverage } from './rollup.js'
 import { parseSelector, type LabelMatcher } from './selector.js'
 import { queryTimeline } from './timeline.js'
+import { buildDiffTree } from './build-tree.js'
+import { queryStacks } from './stack-query.js'
+import { diffSides, toDiffLevels, toFlamebearer } from '../pyroscope/flamegraph-levels.js'
 
 /*
  * Pyroscope's legacy render API (`GET /pyroscope/render`, `GET /render`), which older Grafana
@@ -115,70 +118,6 @@ export function parseRenderQuery(query: string): RenderQuery {
   return { service: service!, type: type!, selector: rest }
 }
 
-export interface Flamebearer {
-  names: string[]
-  /** Per depth, 4 numbers per node: x offset from the previous node's end, total, self, name. */
-  levels: number[][]
-  numTicks: number
-  maxSelf: number
-}
-
-/**
- * The tree in whole numbers, as Pyroscope's encodings hold them: a gauge's averages (heap in use)
- * are fractional, and rounding each number on its own would let children overrun their parent.
- * Each node's self is rounded and its total rebuilt from its children's, bottom up; a tree of
- * whole numbers is returned as it is.
- */
-export function wholeTree(root: FlameNode): FlameNode {
-  const fractional = (n: FlameNode): boolean =>
-    !Number.isInteger(n.value) || !Number.isInteger(n.self) || n.children.some(fractional)
-  if (!fractional(root)) return root
-  const whole = (n: FlameNode): FlameNode => {
-    const children = n.children.map(whole)
-    const self = Math.round(n.self)
-    return { ...n, self, value: children.reduce((sum, c) => sum + c.value, self), children }
-  }
-  return whole(root)
-}
-
-/** A flame tree in Pyroscope's "single" flamebearer encoding (root `total` at x = 0). */
-export function toFlamebearer(tree: FlameNode): Flamebearer {
-  const root = wholeTree(tree)
-  const names: string[] = []
-  const index = new Map<string, number>()
-  const nameOf = (name: string): number => {
-    let i = index.get(name)
-    if (i === undefined) {
-      i = names.length
-      names.push(name)
-      index.set(name, i)
-    }
-    return i
-  }
-  const levels: number[][] = []
-  /** Where the previous node of each level ends. */
-  const ends: number[] = []
-  let maxSelf = 0
-  const stack: { node: FlameNode; depth: number; x: number }[] = [{ node: root, depth: 0, x: 0 }]
-  // Depth first, children left to right: each level's nodes come in x order.
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const { node, depth, x } = item
-    const level = (levels[depth] ??= [])
-    level.push(x - (ends[depth] ?? 0), node.value, node.self, nameOf(node.name))
-    ends[depth] = x + node.value
-    maxSelf = Math.max(maxSelf, node.self)
-    // The node's own time first, then its children (Pyroscope's layout).
-    let childX = x + node.self
-    const placed = node.children.map((child) => {
-      const at = childX
-      childX += child.value
-      return { node: child, depth: depth + 1, x: at }
-    })
-    for (let i = placed.length - 1; i >= 0; i--) stack.push(placed[i]!)
-  }
-  return { names, levels, numTicks: root.value, maxSelf }
-}
-
 interface RenderQuerystring {
   query?: string
   from?: string
@@ -188,7 +127,57 @@ interface RenderQuerystring {
   'max-nodes'?: string
 }
 
-/** `GET /pyroscope/render` and `GET /render` (read access, the request's tenant). */
+/** A time parameter of the render API; `fallback` when absent. */
+function renderTime(raw: string | undefined, fallback: number, name: string, now: number): number {
+  return raw === undefined || raw === '' ? fallback : timeParam(name, raw, now, parseRenderTime)
+}
+
+/** `from`/`until` (an hour before `until`, and now, when absent). */
+function renderWindow(fromRaw: string | undefined, untilRaw: string | undefined, now: number) {
+  const to = renderTime(untilRaw, now, 'until', now)
+  const from = renderTime(fromRaw, to - 60 * MINUTE, 'from', now)
+  if (from >= to) throw new KilnError('KILN_ERR_QUERY_INVALID', '`from` must be before `until`')
+  return { from, to }
+}
+
+/** `maxNodes` or `max-nodes`; Kiln's default when absent. */
+function renderMaxNodes(q: { maxNodes?: string; 'max-nodes'?: string }): number {
+  const raw = q.maxNodes ?? q['max-nodes']
+  const maxNodes = raw === undefined ? DEFAULT_MAX_NODES : Number(raw)
+  if (!Number.isInteger(maxNodes) || maxNodes < 2 || maxNodes > 1_000_000) {
+    throw new KilnError('KILN_ERR_QUERY_INVALID', `maxNodes=${raw}: 2 to 1000000`)
+  }
+  return maxNodes
+}
+
+/** The flamebearer's `metadata` for a type. */
+function renderMetadata(type: ProfileTypeName, format: 'single' | 'double') {
+  const units = pyroscopeUnits(type)
+  return {
+    format,
+    spyName: 'nodespy',
+    // Values are nanoseconds for time types: a "sample" of 1 ns shows as seconds.
+    sampleRate: units === 'samples' ? 1_000_000_000 : 100,
+    units,
+    name: type,
+  }
+}
+
+interface RenderDiffQuerystring {
+  leftQuery?: string
+  leftFrom?: string
+  leftUntil?: string
+  rightQuery?: string
+  rightFrom?: string
+  rightUntil?: string
+  maxNodes?: string
+  'max-nodes'?: string
+}
+
+/**
+ * `GET /pyroscope/render`, `GET /render` and `GET /pyroscope/render-diff` (read access, the
+ * request's tenant).
+ */
 export const pyroscopeRenderPlugin: FastifyPluginAsync = async (fastify) => {
   const { client, database: db } = fastify.store
   const coverage = new RollupCoverage(client, db)
@@ -199,17 +188,8 @@ export const pyroscopeRenderPlugin: FastifyPluginAsync = async (fastify) => {
       throw new KilnError('KILN_ERR_QUERY_INVALID', `format=${q.format}: only json`)
     }
     const { service, type, selector } = parseRenderQuery(q.query)
-    const now = Date.now()
-    const time = (raw: string | undefined, fallback: number, name: string) =>
-      raw === undefined || raw === '' ? fallback : timeParam(name, raw, now, parseRenderTime)
-    const to = time(q.until, now, 'until')
-    const from = time(q.from, to - 60 * MINUTE, 'from')
-    if (from >= to) throw new KilnError('KILN_ERR_QUERY_INVALID', '`from` must be before `until`')
-    const rawMax = q.maxNodes ?? q['max-nodes']
-    const maxNodes = rawMax === undefined ? DEFAULT_MAX_NODES : Number(rawMax)
-    if (!Number.isInteger(maxNodes) || maxNodes < 2 || maxNodes > 1_000_000) {
-      throw new KilnError('KILN_ERR_QUERY_INVALID', `maxNodes=${rawMax}: 2 to 1000000`)
-    }
+    const { from, to } = renderWindow(q.from, q.until, Date.now())
+    const maxNodes = renderMaxNodes(q)
     const window = {
       tenant: request.tenant,
       service,
@@ -224,18 +204,10 @@ export const pyroscopeRenderPlugin: FastifyPluginAsync = async (fastify) => {
       queryFlamegraph(client, db, { ...window, maxStacks: DEFAULT_MAX_STACKS, maxNodes }),
       queryTimeline(client, db, { ...window, step }),
     ])
-    const units = pyroscopeUnits(type)
     return {
       version: 1,
       flamebearer: toFlamebearer(graph.root),
-      metadata: {
-        format: 'single',
-        spyName: 'nodespy',
-        // Values are nanoseconds for time types: a "sample" of 1 ns shows as seconds.
-        sampleRate: units === 'samples' ? 1_000_000_000 : 100,
-        units,
-        name: type,
-      },
+      metadata: renderMetadata(type, 'single'),
       timeline: {
         startTime: Math.floor((timeline.timestamps[0] ?? from) / 1000),
         samples: timeline.values.map((v) => Math.round(v ?? 0)),
@@ -253,4 +225,57 @@ export const pyroscopeRenderPlugin: FastifyPluginAsync = async (fastify) => {
       (request) => handler(request),
     )
   }
+
+  // Two windows of one profile type (older Explore Profiles' diff view): Kiln's diff tree, both
+  // sides trimmed together, in the "double" flamebearer (7 numbers per node).
+  fastify.get<{ Querystring: RenderDiffQuerystring }>(
+    '/pyroscope/render-diff',
+    { config: { access: 'read' } },
+    async (request) => {
+      const q = request.query
+      if (!q.leftQuery || !q.rightQuery) {
+        throw new KilnError('KILN_ERR_QUERY_INVALID', '`leftQuery` and `rightQuery` are required')
+      }
+      const now = Date.now()
+      const rollupFrom = await coverage.from()
+      const [left, right] = [
+        { ...parseRenderQuery(q.leftQuery), ...renderWindow(q.leftFrom, q.leftUntil, now) },
+        { ...parseRenderQuery(q.rightQuery), ...renderWindow(q.rightFrom, q.rightUntil, now) },
+      ].map((side) => ({ ...side, tenant: request.tenant, rollupFrom }))
+      if (left!.type !== right!.type) {
+        throw new KilnError('KILN_ERR_QUERY_INVALID', 'both queries are of one profile type')
+      }
+      const maxNodes = renderMaxNodes(q)
+      let sides: [FlameNode, FlameNode]
+      if (left!.service === right!.service) {
+        const set = await queryStacks(client, db, [left!, right!], DEFAULT_MAX_STACKS)
+        const totals = [set.totals[0]!, set.totals[1]!] as const
+        const remainders = [set.remainders[0]!, set.remainders[1]!] as const
+        sides = diffSides(buildDiffTree(set.stacks, totals, remainders, maxNodes))
+      } else {
+        const graphs = await Promise.all(
+          [left!, right!].map((w) =>
+            queryFlamegraph(client, db, { ...w, maxStacks: DEFAULT_MAX_STACKS, maxNodes }),
+          ),
+        )
+        sides = [graphs[0]!.root, graphs[1]!.root]
+      }
+      const diff = toDiffLevels(...sides)
+      return {
+        version: 1,
+        flamebearer: {
+          names: diff.names,
+          levels: diff.levels.map((l) => l.values.map(Number)),
+          numTicks: Number(diff.total),
+          maxSelf: Number(diff.maxSelf),
+        },
+        metadata: renderMetadata(left!.type, 'double'),
+        leftTicks: Number(diff.leftTicks),
+        rightTicks: Number(diff.rightTicks),
+        timeline: null,
+        groups: null,
+        heatmap: null,
+      }
+    },
+  )
 }
