@@ -45,41 +45,70 @@ export function wholeTree(root: FlameNode): FlameNode {
   return whole(root)
 }
 
-/** A flame tree in Pyroscope's "single" flamebearer encoding (root `total` at x = 0). */
-export function toFlamebearer(tree: FlameNode): Flamebearer {
-  const root = wholeTree(tree)
+interface Side {
+  total: number
+  self: number
+}
+
+/** A node on one or more sides (one for a flame graph, two for a diff). */
+interface LaidNode {
+  name: string
+  sides: Side[]
+  children: LaidNode[]
+}
+
+/**
+ * Pyroscope's levels of a tree: per node, for each side, its x as the gap from the end of the
+ * previous node of its level on that side, its total and self; then its name's index. On each
+ * side a node's own self comes first, then its children left to right (Pyroscope's layout).
+ */
+function layOut(root: LaidNode): { names: string[]; levels: number[][]; maxSelf: number } {
   const names: string[] = []
   const index = new Map<string, number>()
   const nameOf = (name: string): number => {
     let i = index.get(name)
     if (i === undefined) {
-      i = names.length
+      index.set(name, (i = names.length))
       names.push(name)
-      index.set(name, i)
     }
     return i
   }
   const levels: number[][] = []
-  /** Where the previous node of each level ends. */
-  const ends: number[] = []
+  /** Per level and side, where its previous node ends. */
+  const ends: number[][] = []
   let maxSelf = 0
-  const stack: { node: FlameNode; depth: number; x: number }[] = [{ node: root, depth: 0, x: 0 }]
-  // Depth first, children left to right: each level's nodes come in x order.
+  const stack = [{ node: root, depth: 0, xs: root.sides.map(() => 0) }]
+  // Depth first, children left to right: each level's nodes come in x order on every side.
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const { node, depth, x } = item
+    const { node, depth, xs } = item
     const level = (levels[depth] ??= [])
-    level.push(x - (ends[depth] ?? 0), node.value, node.self, nameOf(node.name))
-    ends[depth] = x + node.value
-    maxSelf = Math.max(maxSelf, node.self)
-    // The node's own time first, then its children (Pyroscope's layout).
-    let childX = x + node.self
+    const end = (ends[depth] ??= node.sides.map(() => 0))
+    node.sides.forEach((side, s) => {
+      level.push(xs[s]! - end[s]!, side.total, side.self)
+      end[s] = xs[s]! + side.total
+      maxSelf = Math.max(maxSelf, side.self)
+    })
+    level.push(nameOf(node.name))
+    const next = node.sides.map((side, s) => xs[s]! + side.self)
     const placed = node.children.map((child) => {
-      const at = childX
-      childX += child.value
-      return { node: child, depth: depth + 1, x: at }
+      const at = { node: child, depth: depth + 1, xs: [...next] }
+      child.sides.forEach((side, s) => (next[s]! += side.total))
+      return at
     })
     for (let i = placed.length - 1; i >= 0; i--) stack.push(placed[i]!)
   }
+  return { names, levels, maxSelf }
+}
+
+/** A flame tree in Pyroscope's "single" flamebearer encoding (root `total` at x = 0). */
+export function toFlamebearer(tree: FlameNode): Flamebearer {
+  const root = wholeTree(tree)
+  const laid = (n: FlameNode): LaidNode => ({
+    name: n.name,
+    sides: [{ total: n.value, self: n.self }],
+    children: n.children.map(laid),
+  })
+  const { names, levels, maxSelf } = layOut(laid(root))
   return { names, levels, numTicks: root.value, maxSelf }
 }
 
@@ -96,25 +125,13 @@ export function toLevels(root: FlameNode): LevelsGraph {
   }
 }
 
-interface Side {
-  total: number
-  self: number
-}
-
-interface PairNode {
-  name: string
-  left: Side
-  right: Side
-  children: PairNode[]
-}
-
 const EMPTY: Side = { total: 0, self: 0 }
 
 /**
  * Two trees on one shape: a node wherever either has one (zero on the other side), children in
  * byte order of their names, as Pyroscope lays out a diff.
  */
-function pair(left: FlameNode | undefined, right: FlameNode | undefined, name: string): PairNode {
+function pair(left: FlameNode | undefined, right: FlameNode | undefined, name: string): LaidNode {
   // Siblings are told apart by name and file, as Kiln's trees keep them (two `(anonymous)`
   // functions of different files are two frames).
   const key = (n: FlameNode) => `${n.name}\u0000${n.file ?? ''}`
@@ -126,8 +143,10 @@ function pair(left: FlameNode | undefined, right: FlameNode | undefined, name: s
   const keys = [...byKey.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
   return {
     name,
-    left: left ? { total: left.value, self: left.self } : EMPTY,
-    right: right ? { total: right.value, self: right.self } : EMPTY,
+    sides: [
+      left ? { total: left.value, self: left.self } : EMPTY,
+      right ? { total: right.value, self: right.self } : EMPTY,
+    ],
     children: keys.map((k) => {
       const c = byKey.get(k)!
       return pair(c.left, c.right, c.name)
@@ -142,49 +161,7 @@ function pair(left: FlameNode | undefined, right: FlameNode | undefined, name: s
 export function toDiffLevels(leftTree: FlameNode, rightTree: FlameNode): LevelsDiff {
   const left = wholeTree(leftTree)
   const right = wholeTree(rightTree)
-  const names: string[] = []
-  const index = new Map<string, number>()
-  const nameOf = (name: string) => {
-    let i = index.get(name)
-    if (i === undefined) {
-      index.set(name, (i = names.length))
-      names.push(name)
-    }
-    return i
-  }
-  const levels: number[][] = []
-  const ends: { left: number; right: number }[] = []
-  let maxSelf = 0
-  const root = pair(left, right, 'total')
-  const stack = [{ node: root, depth: 0, lx: 0, rx: 0 }]
-  // Depth first, children left to right: each level's nodes come in x order on both sides.
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const { node, depth, lx, rx } = item
-    const level = (levels[depth] ??= [])
-    const end = (ends[depth] ??= { left: 0, right: 0 })
-    level.push(
-      lx - end.left,
-      node.left.total,
-      node.left.self,
-      rx - end.right,
-      node.right.total,
-      node.right.self,
-      nameOf(node.name),
-    )
-    end.left = lx + node.left.total
-    end.right = rx + node.right.total
-    maxSelf = Math.max(maxSelf, node.left.self, node.right.self)
-    // A node's own self comes first, then its children.
-    let childL = lx + node.left.self
-    let childR = rx + node.right.self
-    const placed = node.children.map((child) => {
-      const at = { node: child, depth: depth + 1, lx: childL, rx: childR }
-      childL += child.left.total
-      childR += child.right.total
-      return at
-    })
-    for (let i = placed.length - 1; i >= 0; i--) stack.push(placed[i]!)
-  }
+  const { names, levels, maxSelf } = layOut(pair(left, right, 'total'))
   return {
     names,
     levels: levels.map((level) => ({ values: level.map(int) })),

@@ -3,7 +3,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@conn
 import type { FastifyInstance } from 'fastify'
 import {
   OTHER_NODE_NAME,
-  pyroscopeProfileTypeId,
+  isProfileTypeName,
   type FlameNode,
   type ProfileTypeName,
 } from '@kiln/wire'
@@ -30,7 +30,7 @@ import {
 import type { StackTraceSelector } from './gen/types/v1/types_pb.js'
 import {
   SYNTHETIC_LABELS,
-  knownTypes,
+  isSyntheticLabel,
   type RegexMatcher,
   parsePyroscopeSelector,
   profileTypeOf,
@@ -176,7 +176,7 @@ export function querierService(
         GROUP BY service ORDER BY service`,
       { ...w },
     )
-    return rows.map((r) => ({ service: r.service, types: knownTypes(r.types) }))
+    return rows.map((r) => ({ service: r.service, types: r.types.filter(isProfileTypeName) }))
   }
 
   /**
@@ -331,15 +331,14 @@ export function querierService(
       return {
         profileTypes: [...types]
           .map((type) => {
-            const [name, sampleType, sampleUnit, periodType, periodUnit] =
-              pyroscopeProfileTypeId(type).split(':')
+            const labels = syntheticLabels('', type)
             return {
-              ID: pyroscopeProfileTypeId(type),
-              name,
-              sampleType,
-              sampleUnit,
-              periodType,
-              periodUnit,
+              ID: labels.__profile_type__,
+              name: labels.__name__,
+              sampleType: labels.__type__,
+              sampleUnit: labels.__unit__,
+              periodType: labels.__period_type__,
+              periodUnit: labels.__period_unit__,
             }
           })
           .sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0)),
@@ -365,7 +364,7 @@ export function querierService(
       const w = windowOf(ctx, request.start, request.end)
       const { targets, services } = await targetsOf(w, request.matchers)
       const values = new Set<string>()
-      if ((SYNTHETIC_LABELS as readonly string[]).includes(request.name)) {
+      if (isSyntheticLabel(request.name)) {
         for (const t of targets) values.add(syntheticLabels(t.service, t.type)[request.name]!)
       } else {
         const rollupFrom = await coverage.from()
@@ -391,7 +390,7 @@ export function querierService(
       const w = windowOf(ctx, request.start, request.end)
       const { targets, services } = await targetsOf(w, request.matchers)
       const wanted = request.labelNames.length > 0 ? new Set(request.labelNames) : undefined
-      const realNames = wanted && [...wanted].filter((n) => !SYNTHETIC_LABELS.includes(n as never))
+      const realNames = wanted && [...wanted].filter((n) => !isSyntheticLabel(n))
       const rollupFrom = await coverage.from()
       // Each target's label sets; only Pyroscope's own labels asked (Explore Profiles' list of
       // services and types): no query at all.
@@ -571,7 +570,7 @@ export function querierService(
     const step =
       request.step > 0 ? Math.max(1000, Math.round(request.step * 1000)) : chooseStep(w.from, w.to)
     const groupBy = [...new Set(request.groupBy)]
-    const realGroupBy = groupBy.filter((n) => !SYNTHETIC_LABELS.includes(n as never))
+    const realGroupBy = groupBy.filter((n) => !isSyntheticLabel(n))
     const rollupFrom = await coverage.from()
     const groups = new Map<
       string,

@@ -1,4 +1,4 @@
-import { PROFILE_TYPES, kilnTypeOf, pyroscopeProfileTypeId, type ProfileTypeName } from '@kiln/wire'
+import { kilnTypeOf, pyroscopeProfileTypeId, type ProfileTypeName } from '@kiln/wire'
 import { KilnError } from '../errors.js'
 import { parseSelector, type LabelMatcher } from '../query/selector.js'
 
@@ -22,8 +22,16 @@ export const SYNTHETIC_LABELS = [
 ] as const
 const SYNTHETIC = new Set<string>(SYNTHETIC_LABELS)
 
+/** Whether a label is one of {@link SYNTHETIC_LABELS}, which no stored series carries. */
+export function isSyntheticLabel(name: string): boolean {
+  return SYNTHETIC.has(name)
+}
+
 /** Those labels' values for a service and type, by Kiln's advertised profile type id. */
-export function syntheticLabels(service: string, type: ProfileTypeName): Record<string, string> {
+export function syntheticLabels(
+  service: string,
+  type: ProfileTypeName,
+): Record<(typeof SYNTHETIC_LABELS)[number], string> & Record<string, string> {
   const id = pyroscopeProfileTypeId(type)
   const [name, sampleType, sampleUnit, periodType, periodUnit] = id.split(':') as [
     string,
@@ -72,8 +80,8 @@ export function parsePyroscopeSelector(text: string): PyroscopeSelector {
   }
   return {
     type: head === '' ? undefined : profileTypeOf(head),
-    synthetic: matchers.filter((m) => SYNTHETIC.has(m.name)),
-    labels: matchers.filter((m) => !SYNTHETIC.has(m.name) && !m.name.startsWith('__')),
+    synthetic: matchers.filter((m) => isSyntheticLabel(m.name)),
+    labels: matchers.filter((m) => !isSyntheticLabel(m.name) && !m.name.startsWith('__')),
   }
 }
 
@@ -139,9 +147,4 @@ export async function selectTargets(
   return pairs
     .filter((p) => selector.synthetic.every((m) => passes(m, p.type, p.labels[m.name] ?? '')))
     .map((p) => ({ service: p.service, type: p.type, selector: selector.labels }))
-}
-
-/** Kiln's types in a stable order, as services list them. */
-export function knownTypes(types: readonly string[]): ProfileTypeName[] {
-  return types.filter((t): t is ProfileTypeName => Object.hasOwn(PROFILE_TYPES, t))
 }
