@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { toBinary } from '@bufbuild/protobuf'
@@ -16,11 +15,11 @@ import type {
   LabelsResponse,
   TimelineResponse,
 } from '@kiln/wire'
-import { buildApp } from '../src/app.js'
-import { resolveConfig } from '../src/config/resolve-config.js'
+import type { KilnOptions } from '../src/config/config-schema.js'
 import { ProfileSchema } from '../src/pyroscope/gen/google/v1/profile_pb.js'
 import { ProfileFormat, QuerierService } from '../src/pyroscope/gen/querier/v1/querier_pb.js'
 import { MAX_QUERIES_PER_REQUEST } from '../src/pyroscope/querier-service.js'
+import { startServer } from '../src/start-server.js'
 import { SettingsService } from '../src/pyroscope/gen/settings/v1/setting_pb.js'
 import { decodeLevels, plainTree, type PlainNode } from './helpers/flame-levels.js'
 import { ingestUploads, queryString, type Upload } from './helpers/query-fixture.js'
@@ -101,39 +100,56 @@ function uploads(): Upload[] {
   return out
 }
 
+/**
+ * A Kiln server on port 0 (the project's `startServer`) over a directory of its own, which
+ * `dispose` removes with it.
+ */
+async function serve(name: string, options: KilnOptions) {
+  const dir = mkdtempSync(join(tmpdir(), `kiln-querier-${name}-`))
+  const server = await startServer({
+    port: 0,
+    dataDir: join(dir, 'data'),
+    logLevel: 'silent',
+    detectorIntervalMs: 0,
+    ...options,
+  })
+  return {
+    ...server,
+    dir,
+    async dispose() {
+      await server.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
 const CODECS = [
   ['binary protobuf', true],
   ['JSON', false],
 ] as const
 
 describe.each(CODECS)("Pyroscope's querier API (%s)", (_codec, useBinaryFormat) => {
+  let server: Awaited<ReturnType<typeof serve>>
   let app: FastifyInstance
   let dir: string
   let baseUrl: string
   let querier: Client<typeof QuerierService>
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'kiln-querier-'))
-    app = await buildApp(
-      resolveConfig({
-        dataDir: join(dir, 'data'),
-        logLevel: 'silent',
-        insertBatchWaitMs: 1,
-        rateLimitIngestPerMinute: 0,
-        rateLimitQueryPerMinute: 0,
-      }),
-    )
+    server = await serve('main', {
+      insertBatchWaitMs: 1,
+      rateLimitIngestPerMinute: 0,
+      rateLimitQueryPerMinute: 0,
+    })
+    ;({ app, dir, url: baseUrl } = server)
     await ingestUploads(app, uploads())
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
     querier = createClient(
       QuerierService,
       createConnectTransport({ baseUrl, httpVersion: '1.1', useBinaryFormat }),
     )
   })
   afterAll(async () => {
-    await app?.close()
-    rmSync(dir, { recursive: true, force: true })
+    await server?.dispose()
   })
 
   const api = async <T>(path: string, params: Record<string, string | number>) => {
@@ -594,22 +610,16 @@ describe.each(CODECS)("Pyroscope's querier API (%s)", (_codec, useBinaryFormat) 
 })
 
 describe("Pyroscope's querier API: a fleet of more services than one request's merges", () => {
-  let app: FastifyInstance
-  let dir: string
+  let server: Awaited<ReturnType<typeof serve>>
   let querier: Client<typeof QuerierService>
   const SERVICES = MAX_QUERIES_PER_REQUEST + 20
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'kiln-querier-fleet-'))
-    app = await buildApp(
-      resolveConfig({
-        dataDir: join(dir, 'data'),
-        logLevel: 'silent',
-        insertBatchWaitMs: 20,
-        rateLimitIngestPerMinute: 0,
-        rateLimitQueryPerMinute: 0,
-      }),
-    )
+    server = await serve('fleet', {
+      insertBatchWaitMs: 20,
+      rateLimitIngestPerMinute: 0,
+      rateLimitQueryPerMinute: 0,
+    })
     // One CPU upload per service, 32 at a time (within the in-flight limit).
     const fleet: Upload[] = Array.from({ length: SERVICES }, (_, i) => ({
       service: `svc-${String(i).padStart(3, '0')}`,
@@ -619,20 +629,15 @@ describe("Pyroscope's querier API: a fleet of more services than one request's m
       samples: [{ stack: ['main@app.js', 'work@app.js'], value: 10 + i }],
     }))
     for (let i = 0; i < fleet.length; i += 32) {
-      await Promise.all(fleet.slice(i, i + 32).map((u) => ingestUploads(app, [u])))
+      await Promise.all(fleet.slice(i, i + 32).map((u) => ingestUploads(server.app, [u])))
     }
-    await app.listen({ host: '127.0.0.1', port: 0 })
     querier = createClient(
       QuerierService,
-      createConnectTransport({
-        baseUrl: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
-        httpVersion: '1.1',
-      }),
+      createConnectTransport({ baseUrl: server.url, httpVersion: '1.1' }),
     )
   })
   afterAll(async () => {
-    await app?.close()
-    rmSync(dir, { recursive: true, force: true })
+    await server?.dispose()
   })
 
   it('lists every service and its label names, as Explore Profiles asks on its landing page', async () => {
@@ -656,43 +661,33 @@ describe("Pyroscope's querier API: a fleet of more services than one request's m
 })
 
 describe("Pyroscope's querier API: access", () => {
-  let app: FastifyInstance
-  let dir: string
-  let baseUrl: string
+  let server: Awaited<ReturnType<typeof serve>>
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'kiln-querier-auth-'))
-    app = await buildApp(
-      resolveConfig({
-        dataDir: join(dir, 'data'),
-        logLevel: 'silent',
-        insertBatchWaitMs: 1,
-        multiTenant: true,
-        authQueries: true,
-        tokens: 'ingest=in-token,read@acme=acme-reader,read@other=other-reader',
-      }),
-    )
+    server = await serve('auth', {
+      insertBatchWaitMs: 1,
+      multiTenant: true,
+      authQueries: true,
+      tokens: 'ingest=in-token,read@acme=acme-reader,read@other=other-reader',
+    })
     await ingestUploads(
-      app,
+      server.app,
       uploads().filter((u) => u.service === 'shop'),
       {
         authorization: 'Bearer in-token',
         'x-scope-orgid': 'acme',
       },
     )
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
   })
   afterAll(async () => {
-    await app?.close()
-    rmSync(dir, { recursive: true, force: true })
+    await server?.dispose()
   })
 
   const clientWith = (headers: Record<string, string>) =>
     createClient(
       QuerierService,
       createConnectTransport({
-        baseUrl,
+        baseUrl: server.url,
         httpVersion: '1.1',
         interceptors: [
           (next) => (request) => {
