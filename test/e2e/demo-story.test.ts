@@ -187,7 +187,9 @@ describe("the demo's story: a deploy that slows a function and leaks", () => {
 
     const alerts = await open(`${url}/?view=alerts`)
     const rows = alerts.locator('[data-testid=findings-table] tr[data-finding]')
-    await expect.poll(() => rows.count()).toBeGreaterThanOrEqual(2)
+    // The page loads alerts and findings while the fleet, the server and its detectors share
+    // two cores: longer than the poll's default 5 s at times (a fresh-clone run missed it).
+    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(2)
     await screenshot(alerts, 'findings', { docs: true })
   })
 
