@@ -7,8 +7,9 @@ import type { FlameNode, FlamegraphResponse, ServicesResponse } from '@kiln/wire
 import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
 import { encodeProfile, type SyntheticProfile } from './helpers/pprof-builder.js'
+import { recentNoon } from './helpers/query-fixture.js'
 
-const T0 = Date.UTC(2026, 10, 1, 12, 0, 0)
+const T0 = recentNoon()
 
 function find(node: FlameNode, path: string[]): FlameNode | undefined {
   let current: FlameNode | undefined = node

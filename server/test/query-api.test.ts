@@ -34,9 +34,10 @@ import {
   sum,
   type KnownSample,
   type Upload,
+  recentNoon,
 } from './helpers/query-fixture.js'
 
-const T0 = Date.UTC(2026, 10, 1, 12, 0, 0)
+const T0 = recentNoon()
 const S = 1000
 /** Version 1.0.0 uploads at T0, +10 s, +20 s; version 1.1.0 at +60 s, +70 s, +80 s. */
 const A = { from: T0, to: T0 + 60 * S }

@@ -16,9 +16,10 @@ import {
   queryString,
   sum,
   type Upload,
+  recentNoon,
 } from './helpers/query-fixture.js'
 
-const T0 = Date.UTC(2026, 10, 1, 12, 0, 0)
+const T0 = recentNoon()
 const S = 1000
 const WINDOW = { from: T0, to: T0 + 60 * S }
 

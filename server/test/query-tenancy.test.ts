@@ -17,9 +17,9 @@ import type {
 import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
 import { encodeProfile } from './helpers/pprof-builder.js'
-import { queryString } from './helpers/query-fixture.js'
+import { queryString, recentNoon } from './helpers/query-fixture.js'
 
-const T0 = Date.UTC(2026, 10, 1, 12, 0, 0)
+const T0 = recentNoon()
 const WINDOW = { from: T0, to: T0 + 60_000 }
 
 /** In multi-tenant mode every query route answers from the tenant of `X-Scope-OrgID` only. */

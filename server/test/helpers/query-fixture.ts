@@ -139,3 +139,12 @@ export function queryString(params: Record<string, string | number>): string {
     Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]),
   ).toString()
 }
+
+/**
+ * Noon (UTC) `days` days ago: a fixed-looking start for a test's uploads that stays inside the
+ * retention (ingest refuses profiles older than `KILN_RETENTION_DAYS`) whatever day tests run.
+ */
+export function recentNoon(days = 2): number {
+  const DAY = 86_400_000
+  return Math.floor(Date.now() / DAY) * DAY - days * DAY + DAY / 2
+}
