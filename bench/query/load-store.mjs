@@ -2,10 +2,11 @@
 // template (made by the server's own decode + normalize, so stack hashes, frames and series ids
 // are the real ones), then every (instance, 10 s) profile of the window generated inside the
 // store with INSERT ... SELECT, an hour of profiles per statement. That skips HTTP and the batch
-// writer. The rollup's view is detached meanwhile, and the rollup rows are computed from the
-// templates (how many times each template occurs per hour and series): what the view would
-// write, for a fraction of the work of aggregating hundreds of millions of rows.
-// query-bench.mjs checks that flame graphs read through the rollup equal those read raw.
+// writer. The hourly rollup of the hours before `fleet.rollupBefore` is computed from the
+// templates (how many times each template occurs per hour and series) and recorded as one run:
+// what the scheduled rollup would write, for a fraction of the work of aggregating hundreds of
+// millions of rows. Later hours are left to the server's own `HourlyRollup`, which the bench
+// times; query-bench.mjs checks that flame graphs read through the rollup equal those read raw.
 import { gunzipSync } from 'node:zlib'
 import { decodePprof, normalizeProfile } from '@kiln/server/ingest'
 import { encodeTemplate } from './fleet.mjs'
@@ -13,6 +14,8 @@ import { NORMALIZE_LIMITS } from '../normalize-limits.mjs'
 
 const BENCH_DB = 'kiln_bench_fleet'
 const INTERVAL_MS = 10_000
+/** The run id of the loader's rollup rows. */
+const LOADER_RUN = 1
 
 /** The rows `normalizeProfile` makes of a gzipped pprof. */
 async function normalize(gz, service, labels) {
@@ -29,7 +32,8 @@ async function normalize(gz, service, labels) {
  * @param client the store's @clickhouse/client
  * @param fleet {service, db, instances: [{labels, version}], kinds: [{type, sampleType,
  *   templates: {[version]: template[]}}], pool, startMs, profiles (per instance), scaleOf(i),
- *   offsetMs(i), templateOf(i, t) -> index into the version's templates}
+ *   offsetMs(i), templateOf(i, t) -> index into the version's templates, rollupBefore: Unix ms,
+ *   the hours before it rolled up by the loader}
  */
 export async function loadFleet(client, fleet, log) {
   const { service, db } = fleet
@@ -101,7 +105,6 @@ export async function loadFleet(client, fleet, log) {
   const perHour = 3_600_000 / INTERVAL_MS
   let rows = 0
   const started = performance.now()
-  await command(`DETACH TABLE ${db}.samples_1h_mv`)
   for (let t0 = 0; t0 < fleet.profiles; t0 += perHour) {
     const t1 = Math.min(fleet.profiles, t0 + perHour)
     await command(`INSERT INTO ${db}.samples
@@ -118,32 +121,36 @@ export async function loadFleet(client, fleet, log) {
         fromUnixTimestamp64Milli(p.ms + ${INTERVAL_MS})
       FROM (${profilesOf(t0, t1)}) AS p
       INNER JOIN ${BENCH_DB}.totals AS tot ON tot.type = p.type AND tot.k = p.k`)
-    // The rollup of the same profiles, as the view makes it (see ROLLUP in server/src/store/
-    // schema.ts), computed from the templates: per hour, series and stack the sum of its values;
-    // per hour and series a row with stack 0 and the set of its snapshot times. Rows of one key
-    // from two statements are merged by the table, as the view's are.
+    // The rollup of the same profiles, as a run of the scheduled rollup makes it (HourlyRollup in
+    // server/src/store/hourly-rollup.ts), computed from the templates: per hour, series and stack
+    // the sum of its values; per hour and series a row with stack 0 and the set of its snapshot
+    // times. Rows of one key from two statements are merged by the table, as in one run.
     const bucket = `toStartOfHour(fromUnixTimestamp64Milli(ms, 'UTC'))`
-    await command(`INSERT INTO ${db}.samples_1h
-        (tenant, service, type, bucket, series_id, stack_hash, value)
-      SELECT 'default', '${service}', c.type, c.bucket, c.series_id, tpl.stack_hash,
+    const before = `${bucket} < fromUnixTimestamp64Milli(toInt64(${fleet.rollupBefore}), 'UTC')`
+    await command(`INSERT INTO ${db}.samples_hourly
+        (tenant, service, type, bucket, run, series_id, stack_hash, value)
+      SELECT 'default', '${service}', c.type, c.bucket, ${LOADER_RUN}, c.series_id, tpl.stack_hash,
         sum(tpl.value * c.scale * c.n)
       FROM (
         SELECT type, series_id, scale, k, ${bucket} AS bucket, count() AS n
-        FROM (${profilesOf(t0, t1)}) GROUP BY type, series_id, scale, k, bucket
+        FROM (${profilesOf(t0, t1)}) WHERE ${before} GROUP BY type, series_id, scale, k, bucket
       ) AS c
       INNER JOIN ${BENCH_DB}.templates AS tpl ON tpl.type = c.type AND tpl.k = c.k
       GROUP BY c.type, c.bucket, c.series_id, tpl.stack_hash`)
-    await command(`INSERT INTO ${db}.samples_1h
-        (tenant, service, type, bucket, series_id, stack_hash, value, snapshots)
-      SELECT 'default', '${service}', type, ${bucket} AS bucket, series_id, 0, 0,
+    await command(`INSERT INTO ${db}.samples_hourly
+        (tenant, service, type, bucket, run, series_id, stack_hash, value, snapshots)
+      SELECT 'default', '${service}', type, ${bucket} AS bucket, ${LOADER_RUN}, series_id, 0, 0,
         uniqExactState(fromUnixTimestamp64Milli(ms, 'UTC'))
-      FROM (${profilesOf(t0, t1)}) GROUP BY type, bucket, series_id`)
+      FROM (${profilesOf(t0, t1)}) WHERE ${before} GROUP BY type, bucket, series_id`)
     rows = await count(client, `${db}.samples`)
     log?.(
       `  loaded hour ${t0 / perHour + 1}/${Math.ceil(fleet.profiles / perHour)}: ${rows} sample rows, ${((performance.now() - started) / 1000).toFixed(0)} s`,
     )
   }
-  await command(`ATTACH TABLE ${db}.samples_1h_mv`)
+  // The loader's run of each hour it rolled up, as HourlyRollup records its own.
+  await command(`INSERT INTO ${db}.rollup_runs (bucket, run, started)
+    SELECT DISTINCT bucket, ${LOADER_RUN}, now64(3, 'UTC') FROM ${db}.samples_hourly
+    WHERE run = ${LOADER_RUN}`)
   await command(`DROP DATABASE ${BENCH_DB}`)
   return {
     sampleRows: rows,
@@ -152,33 +159,12 @@ export async function loadFleet(client, fleet, log) {
   }
 }
 
-/**
- * The sample rows ingest makes of one CPU upload: instance `i`'s profile at slot `t`, encoded and
- * normalized like the rest, under `service`.
- */
-export async function uploadRows(fleet, i, t, service) {
-  const { version, labels } = fleet.instances[i]
-  const kind = fleet.kinds[0]
-  const template = kind.templates[version][(i * 7 + t * 13) % kind.templates[version].length]
-  const gz = encodeTemplate(template, fleet.pool, {
-    sampleType: kind.sampleType,
-    scale: fleet.scaleOf(i),
-  })
-  const batch = normalizeProfile(decodePprof(gunzipSync(gz)), {
-    tenant: 'default',
-    service,
-    labels,
-    fromMs: fleet.startMs + t * INTERVAL_MS + fleet.offsetMs(i),
-    limits: NORMALIZE_LIMITS,
-  }).batch
-  return batch.samples
-}
-
 async function select(client, query) {
   return (await client.query({ query, format: 'JSONEachRow' })).json()
 }
 
-async function count(client, table) {
+/** The rows of `table` (or of `table WHERE ...`). */
+export async function count(client, table) {
   const [row] = await select(client, `SELECT count() AS n FROM ${table}`)
   return Number(row.n)
 }

@@ -1,7 +1,8 @@
 // Query benchmark: flame graph and diff latency over a synthetic fleet in the embedded store, for
 // 15 min, 1 h and 24 h windows, against merging the same window's raw pprof files with
 // `go tool pprof -proto` and with pprof-format in Node; the hourly rollup against reading raw
-// samples; and what the rollup's view costs each insert. Every figure comes from this run.
+// samples; and what the scheduled rollup costs per hour of the fleet. Every figure comes from this
+// run.
 //   node bench/query/query-bench.mjs [--quick] [--instances 50] [--hours 24] [--stacks 500]
 //     [--runs 9] [--keep]
 // Needs `pnpm --filter @kiln/server build` first, and Go (`go tool pprof`) on the PATH.
@@ -12,7 +13,7 @@ import { URLSearchParams } from 'node:url'
 import { parseArgs } from 'node:util'
 import { startServer } from '@kiln/server'
 import { encodeTemplate, profileTemplates, stackPool } from './fleet.mjs'
-import { loadFleet, uploadRows } from './load-store.mjs'
+import { count, loadFleet } from './load-store.mjs'
 import { mergeInNode, mergeWithGo } from './merge-pprof.mjs'
 // Not part of the server's public surface: the query functions themselves, to time them with
 // and without the rollup on the same store (as deploy/clickhouse/generate-schema.mjs does).
@@ -78,9 +79,13 @@ for (const [v, version] of VERSIONS.entries()) {
   })
 }
 // Profiles end a minute ago, not on an hour: windows "the last N" have ragged edges, as in the UI.
+// At least 21 minutes into an hour, so that the last whole hour is due for the scheduled rollup
+// (20 minutes after it ended, by default).
 let endMs = Math.floor(Date.now() / INTERVAL_MS) * INTERVAL_MS - MIN
-if (endMs % HOUR < 10 * MIN) endMs -= 17 * MIN
+if (endMs % HOUR < 21 * MIN) endMs -= 25 * MIN
 const startMs = endMs - HOURS * HOUR
+/** The last whole hour of the window: rolled up by the server in this run (timed), the rest by the loader. */
+const lastWholeHour = Math.floor(endMs / HOUR) * HOUR - HOUR
 const fleet = {
   service: SERVICE,
   db: 'kiln',
@@ -98,6 +103,7 @@ const fleet = {
   ],
   scaleOf: (i) => 1 + (i % 4),
   offsetMs: (i) => (i * 197) % INTERVAL_MS,
+  rollupBefore: lastWholeHour,
 }
 /** The CPU profile instance `i` uploads at slot `t`: its template and time, as load-store.mjs. */
 const profileAt = (i, t) => ({
@@ -113,36 +119,46 @@ const server = await startServer({
   dataDir: join(dir, 'data'),
   logLevel: 'warn',
   rateLimitQueryPerMinute: 0,
+  // The bench runs the rollup itself, once the fleet is loaded, to time it.
+  rollupIntervalMs: 0,
 })
 const { client, database: db } = server.app.store
 try {
-  // ---- What the rollup's view costs an insert: the same batches into `samples` with the view
-  // and into a copy of `samples` without one, alternated, in this store.
-  log('\n## Insert cost of the rollup view (the same batches with and without it, alternated, ms)')
-  const cost = await insertCost(client, db, QUICK ? 30 : 60)
-  log('| batch | without the view median / p90 | with the view median / p90 | added |')
-  log('|---|---|---|---|')
-  for (const [size, { view, none }] of Object.entries(cost))
-    log(
-      `| ${size} | ${ms(none.median)} / ${ms(none.p90)} | ${ms(view.median)} / ${ms(view.p90)} | ` +
-        `+${ms(view.median - none.median)} (${((view.median / none.median - 1) * 100).toFixed(0)}%) |`,
-    )
-
   // ---- Load.
   log('\n## Load (INSERT ... SELECT in the store from normalized profile templates)')
   const load = await loadFleet(client, fleet, QUICK ? undefined : log)
   log(
     `${load.sampleRows.toLocaleString('en')} sample rows (${load.stacks} distinct stacks) in ${load.seconds.toFixed(0)} s`,
   )
+
+  // ---- The scheduled rollup: the server's own HourlyRollup rolls up the last whole hour.
+  const { rollup } = server.app.store
+  const hourRows = await count(
+    client,
+    `${db}.samples WHERE time >= fromUnixTimestamp64Milli(${lastWholeHour})
+      AND time < fromUnixTimestamp64Milli(${lastWholeHour + HOUR})`,
+  )
+  const runStarted = performance.now()
+  const rolledUp = await rollup.run()
+  const runMs = performance.now() - runStarted
+  const rolledHours = await rollup.rolledHours()
+  if (rolledUp !== 1 || !rolledHours.has(lastWholeHour))
+    throw new Error(`the scheduled rollup rolled up ${rolledUp} hours, not the last whole hour`)
+  log('\n## Scheduled rollup (HourlyRollup.run, the last whole hour of the fleet)')
+  log(
+    `${hourRows.toLocaleString('en')} sample rows (${INSTANCES} instances x 360 profiles x 2 types) ` +
+      `rolled up in ${ms(runMs)}: ${((runMs / HOUR) * 100).toFixed(2)}% of one core for that hour`,
+  )
+
   await settle(client, db)
   const storage = await tableSizes(client, db)
-  for (const t of ['samples', 'samples_1h', 'profiles'])
+  for (const t of ['samples', 'samples_hourly', 'profiles'])
     log(
       `${t.padEnd(11)} ${String(storage[t]?.rows ?? 0).padStart(12)} rows ${((storage[t]?.bytes ?? 0) / 1e6).toFixed(1).padStart(8)} MB`,
     )
   log(
-    `rollup: ${(storage.samples.rows / storage.samples_1h.rows).toFixed(0)}x fewer rows than samples, ` +
-      `+${((storage.samples_1h.bytes / storage.samples.bytes) * 100).toFixed(1)}% storage`,
+    `rollup: ${(storage.samples.rows / storage.samples_hourly.rows).toFixed(0)}x fewer rows than samples, ` +
+      `+${((storage.samples_hourly.bytes / storage.samples.bytes) * 100).toFixed(1)}% storage`,
   )
 
   // ---- Query latency over HTTP (in-process server, loopback).
@@ -216,21 +232,21 @@ try {
       maxStacks: 20_000,
       maxNodes: 8_192,
     }
-    const time = async (rollupFrom) => {
+    const time = async (rolled) => {
       const times = []
       for (let r = 0; r < baselineRuns + 1; r++) {
         const started = performance.now()
-        await queryFlamegraph(client, db, { ...window, rollupFrom })
+        await queryFlamegraph(client, db, { ...window, rolledHours: rolled })
         if (r > 0) times.push(performance.now() - started)
       }
       return stats(times)
     }
-    const rolled = await time(0)
+    const rolled = await time(rolledHours)
     const raw = await time(undefined)
     // Stack by stack (gauge values are averages: equal up to rounding in the last bits, which
     // may also swap two near-equal siblings in the tree, hence stacks rather than trees).
-    const stackValues = async (rollupFrom) => {
-      const set = await queryStacks(client, db, [{ ...window, rollupFrom }], 1e6)
+    const stackValues = async (rolled) => {
+      const set = await queryStacks(client, db, [{ ...window, rolledHours: rolled }], 1e6)
       const key = (st) => st.functions.map((f, i) => `${f}@${st.files[i]}:${st.lines[i]}`).join(';')
       return {
         total: set.totals[0],
@@ -238,7 +254,7 @@ try {
       }
     }
     const close = (a, b) => Math.abs(a - b) <= Math.abs(b) * 1e-9
-    const [viaRollup, viaRaw] = [await stackValues(0), await stackValues(undefined)]
+    const [viaRollup, viaRaw] = [await stackValues(rolledHours), await stackValues(undefined)]
     const differs = [...viaRaw.stacks].find(([k, v]) => !close(viaRollup.stacks.get(k) ?? NaN, v))
     if (
       differs ||
@@ -386,7 +402,7 @@ try {
 /** Wait for background merges to finish (a store that has been running), then merge the rollup. */
 async function settle(client, db) {
   const started = performance.now()
-  await client.command({ query: `OPTIMIZE TABLE ${db}.samples_1h FINAL` })
+  await client.command({ query: `OPTIMIZE TABLE ${db}.samples_hourly FINAL` })
   while (performance.now() - started < 180_000) {
     const result = await client.query({
       query: `SELECT count() AS n FROM system.merges WHERE database = '${db}'`,
@@ -408,58 +424,4 @@ async function tableSizes(client, db) {
   return Object.fromEntries(
     rows.map((r) => [r.table, { rows: Number(r.rows), bytes: Number(r.bytes) }]),
   )
-}
-
-/**
- * Insert latency of the same batches into two copies of `samples`: one watched by a copy of the
- * rollup view (its SELECT as the store holds it) and one with no view, alternately so that load
- * on a shared machine hits both alike. Two batch sizes: one upload (what the batch writer inserts
- * when uploads do not overlap, the common case) and a round of the whole fleet's uploads. Run
- * before the load, so that no background merge runs meanwhile.
- */
-async function insertCost(client, db, rounds) {
-  const command = (query) => client.command({ query })
-  const [view] = await (
-    await client.query({
-      query: `SELECT as_select FROM system.tables WHERE database = '${db}' AND name = 'samples_1h_mv'`,
-      format: 'JSONEachRow',
-    })
-  ).json()
-  for (const copy of ['kiln_view', 'kiln_noview']) {
-    await command(`CREATE DATABASE ${copy}`)
-    await command(`CREATE TABLE ${copy}.samples AS ${db}.samples`)
-  }
-  await command(`CREATE TABLE kiln_view.samples_1h AS ${db}.samples_1h`)
-  await command(`CREATE MATERIALIZED VIEW kiln_view.samples_1h_mv TO kiln_view.samples_1h AS
-    ${view.as_select.replace(`FROM ${db}.samples `, 'FROM kiln_view.samples ')}`)
-  const round = async (t) =>
-    (
-      await Promise.all(fleet.instances.map((_, i) => uploadRows(fleet, i, t, 'insert-cost')))
-    ).flat()
-  const sizes = [
-    ['one upload', async (t) => uploadRows(fleet, 0, t, 'insert-cost')],
-    ['one round of the fleet', round],
-  ]
-  const out = {}
-  for (const [size, rowsAt] of sizes) {
-    const times = { view: [], none: [] }
-    let rows = 0
-    for (let r = 0; r < rounds; r++) {
-      const values = await rowsAt(r)
-      rows = values.length
-      const targets = [
-        ['view', 'kiln_view.samples'],
-        ['none', 'kiln_noview.samples'],
-      ]
-      if (r % 2) targets.reverse()
-      for (const [name, table] of targets) {
-        const started = performance.now()
-        await client.insert({ table, values, format: 'JSONEachRow' })
-        times[name].push(performance.now() - started)
-      }
-    }
-    out[`${size} (${rows} rows)`] = { view: stats(times.view), none: stats(times.none) }
-  }
-  for (const copy of ['kiln_view', 'kiln_noview']) await command(`DROP DATABASE ${copy}`)
-  return out
 }

@@ -273,3 +273,51 @@ TTL toDateTime(time) + INTERVAL 7 DAY;
 
 CREATE TABLE IF NOT EXISTS kiln.trace_samples ON CLUSTER 'kiln' AS kiln.trace_samples_local
 ENGINE = Distributed('kiln', 'kiln', 'trace_samples_local', cityHash64(tenant, service));
+
+DROP VIEW IF EXISTS kiln.samples_1h_mv ON CLUSTER 'kiln';
+
+INSERT INTO kiln.rollups (name, complete_from) SETTINGS insert_distributed_sync = 1
+VALUES ('samples_1h', toDateTime('2105-12-31 00:00:00', 'UTC'));
+
+CREATE TABLE IF NOT EXISTS kiln.samples_hourly_local ON CLUSTER 'kiln' (
+  tenant LowCardinality(String),
+  service LowCardinality(String),
+  type LowCardinality(String),
+  bucket DateTime('UTC') CODEC(DoubleDelta, ZSTD(1)),
+  run UInt64,
+  series_id UInt64 CODEC(ZSTD(1)),
+  stack_hash UInt64 CODEC(ZSTD(1)),
+  value SimpleAggregateFunction(sum, Int64) CODEC(T64, ZSTD(1)),
+  snapshots AggregateFunction(uniqExact, DateTime64(3, 'UTC')) CODEC(ZSTD(1))
+)
+ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(bucket)
+ORDER BY (tenant, service, type, bucket, run, series_id, stack_hash)
+TTL bucket + INTERVAL 30 DAY;
+
+CREATE TABLE IF NOT EXISTS kiln.samples_hourly ON CLUSTER 'kiln' AS kiln.samples_hourly_local
+ENGINE = Distributed('kiln', 'kiln', 'samples_hourly_local', cityHash64(tenant, service));
+
+CREATE TABLE IF NOT EXISTS kiln.rollup_runs_local ON CLUSTER 'kiln' (
+  bucket DateTime('UTC'),
+  run UInt64,
+  started DateTime64(3, 'UTC'),
+  finished DateTime64(3, 'UTC') DEFAULT now64(3, 'UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+ORDER BY (bucket, run)
+TTL bucket + INTERVAL 31 DAY;
+
+CREATE TABLE IF NOT EXISTS kiln.rollup_runs ON CLUSTER 'kiln' AS kiln.rollup_runs_local
+ENGINE = Distributed('kiln', 'kiln', 'rollup_runs_local', cityHash64(bucket));
+
+CREATE TABLE IF NOT EXISTS kiln.rollup_dirty_local ON CLUSTER 'kiln' (
+  bucket DateTime('UTC'),
+  until DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+ORDER BY (bucket, until)
+TTL bucket + INTERVAL 31 DAY;
+
+CREATE TABLE IF NOT EXISTS kiln.rollup_dirty ON CLUSTER 'kiln' AS kiln.rollup_dirty_local
+ENGINE = Distributed('kiln', 'kiln', 'rollup_dirty_local', cityHash64(bucket));

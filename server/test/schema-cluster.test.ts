@@ -84,12 +84,24 @@ const DATA_TABLES = [
   'agent_stats',
   'agent_checkins',
   'trace_samples',
+  'samples_hourly',
 ]
 /** Tables of Kiln's own bookkeeping, with no tenant or service: sharded by their key. */
 const META_TABLES: Record<string, string> = {
   schema_migrations: 'version',
   rollups: 'cityHash64(name)',
+  rollup_runs: 'cityHash64(bucket)',
+  rollup_dirty: 'cityHash64(bucket)',
 }
+/** Every table in the order the migrations create them. */
+const ALL_TABLES = [
+  'schema_migrations',
+  ...DATA_TABLES.slice(0, 7),
+  'rollups',
+  ...DATA_TABLES.slice(7),
+  'rollup_runs',
+  'rollup_dirty',
+]
 const isMeta = (table: string) => Object.keys(META_TABLES).some((t) => table === `kiln.${t}`)
 const cluster: SchemaOptions = { ...single, cluster: 'profiling' }
 
@@ -120,7 +132,8 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
   it('writes the records of a migration through Distributed tables, once on their shard', async () => {
     const { commands, tables } = await ddl(cluster)
     const inserts = commands.filter((s) => s.startsWith('INSERT'))
-    expect(inserts).toHaveLength(1)
+    // Migration 3's coverage record of its rollup, and migration 9's that retires it.
+    expect(inserts).toHaveLength(2)
     for (const insert of inserts) {
       const [, table] = /^INSERT INTO (\S+)/.exec(insert)!
       expect(tables.find((t) => t.table === table)?.engine).toBe('Distributed')
@@ -147,16 +160,20 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
     expect(onCluster!.replace(/_local/g, '').replace(` ON CLUSTER 'profiling'`, '')).toBe(plain)
   })
 
+  it('drops that view on every node when the rollup moves to a schedule (migration 9)', async () => {
+    const drops = (commands: string[]) => commands.filter((s) => s.startsWith('DROP VIEW'))
+    expect(drops((await ddl(cluster)).commands)).toEqual([
+      `DROP VIEW IF EXISTS kiln.samples_1h_mv ON CLUSTER 'profiling'`,
+    ])
+    expect(drops((await ddl(single)).commands)).toEqual([`DROP VIEW IF EXISTS kiln.samples_1h_mv`])
+  })
+
   it('turns each table into a Replicated <name>_local and a Distributed <name> over it', async () => {
     const plain = (await ddl(single)).tables
     const { tables } = await ddl(cluster)
     // Every table of the single-server schema, and nothing else, in the same order.
     expect(tables.map((t) => t.table)).toEqual(plain.flatMap((t) => [`${t.table}_local`, t.table]))
-    expect(plain.map((t) => t.table)).toEqual(
-      ['schema_migrations', ...DATA_TABLES.slice(0, -3), 'rollups', ...DATA_TABLES.slice(-3)].map(
-        (t) => `kiln.${t}`,
-      ),
-    )
+    expect(plain.map((t) => t.table)).toEqual(ALL_TABLES.map((t) => `kiln.${t}`))
     for (const one of plain) {
       const local = tables.find((t) => t.table === `${one.table}_local`)!
       const distributed = tables.find((t) => t.table === one.table)!
@@ -229,6 +246,9 @@ describe('cluster schema (KILN_CLICKHOUSE_CLUSTER)', () => {
       'kiln.agent_stats': 'MergeTree',
       'kiln.agent_checkins': 'MergeTree',
       'kiln.trace_samples': 'MergeTree',
+      'kiln.samples_hourly': 'AggregatingMergeTree',
+      'kiln.rollup_runs': 'MergeTree',
+      'kiln.rollup_dirty': 'MergeTree',
     })
   })
 

@@ -136,6 +136,24 @@ export const ConfigSchema = Type.Object(
       maximum: 64,
       env: 'KILN_INSERT_CONCURRENCY',
     }),
+    rollupIntervalMs: Type.Integer({
+      // How often hours that are due are rolled up (0: never; every window is then read raw).
+      default: 60_000,
+      minimum: 0,
+      env: 'KILN_ROLLUP_INTERVAL_MS',
+    }),
+    rollupLatenessMs: Type.Integer({
+      // An hour is rolled up this long after it ended; samples that reach it later are marked.
+      default: 20 * 60_000,
+      minimum: 0,
+      env: 'KILN_ROLLUP_LATENESS_MS',
+    }),
+    rollupMarginMs: Type.Integer({
+      // The longest insert of samples plus the clock skew between Kiln servers on one store.
+      default: 5 * 60_000,
+      minimum: 0,
+      env: 'KILN_ROLLUP_MARGIN_MS',
+    }),
     scheduleWindowMs: Type.Integer({
       default: 10_000,
       minimum: 1000,

@@ -11,7 +11,6 @@ import { KilnError } from '../errors.js'
 import { buildDiffTree, buildTree } from '../query/build-tree.js'
 import { querySeriesLabels, queryLabelNames, queryLabelValues } from '../query/catalog.js'
 import { encodeStacks } from '../query/export-pprof.js'
-import { RollupCoverage } from '../query/rollup.js'
 import { DEFAULT_MAX_NODES, DEFAULT_MAX_STACKS } from '../query/schemas.js'
 import type { LabelMatcher } from '../query/selector.js'
 import { queryStacks, type WindowStack } from '../query/stack-query.js'
@@ -162,8 +161,7 @@ function maxNodesOf(asked: bigint | undefined): number {
 export function querierService(
   fastify: FastifyInstance,
 ): Partial<ServiceImpl<typeof QuerierService>> {
-  const { client, database: db } = fastify.store
-  const coverage = new RollupCoverage(client, db)
+  const { client, database: db, rollup } = fastify.store
 
   /** Services with the types they have profiles of in the window. */
   const available = async (w: Window) => {
@@ -274,13 +272,14 @@ export function querierService(
     } = {},
   ) => {
     checkQueryCount(targets.length, 'the selector matches that many services: it')
-    const rollupFrom = await coverage.from()
+    const rolledHours = await rollup.rolledHours()
     // One budget of stacks for the request, shared by its services.
     const maxStacks = Math.max(1000, Math.floor(DEFAULT_MAX_STACKS / Math.max(1, targets.length)))
     const sets = await mapLimit(
       targets,
       QUERY_CONCURRENCY,
-      (t) => queryStacks(client, db, [{ ...w, ...t, rollupFrom, trace: options.trace }], maxStacks),
+      (t) =>
+        queryStacks(client, db, [{ ...w, ...t, rolledHours, trace: options.trace }], maxStacks),
       options.signal,
     )
     let stacks: WindowStack[] = sets.flatMap((s) => s.stacks)
@@ -349,11 +348,11 @@ export function querierService(
       const w = windowOf(ctx, request.start, request.end)
       const { targets, services } = await targetsOf(w, request.matchers)
       const names = new Set<string>(targets.length > 0 ? SYNTHETIC_LABELS : [])
-      const rollupFrom = await coverage.from()
+      const rolledHours = await rollup.rolledHours()
       const answers = await mapLimit(
         scopesOf(targets, services),
         QUERY_CONCURRENCY,
-        (scope) => queryLabelNames(client, db, { ...w, ...scope, rollupFrom }),
+        (scope) => queryLabelNames(client, db, { ...w, ...scope, rolledHours }),
         ctx.signal,
       )
       for (const a of answers) for (const n of a.names) names.add(n)
@@ -367,7 +366,7 @@ export function querierService(
       if (isSyntheticLabel(request.name)) {
         for (const t of targets) values.add(syntheticLabels(t.service, t.type)[request.name]!)
       } else {
-        const rollupFrom = await coverage.from()
+        const rolledHours = await rollup.rolledHours()
         const answers = await mapLimit(
           scopesOf(targets, services),
           QUERY_CONCURRENCY,
@@ -375,7 +374,7 @@ export function querierService(
             queryLabelValues(client, db, {
               ...w,
               ...scope,
-              rollupFrom,
+              rolledHours,
               name: request.name,
               limit: MAX_LABEL_VALUES,
             }),
@@ -391,7 +390,7 @@ export function querierService(
       const { targets, services } = await targetsOf(w, request.matchers)
       const wanted = request.labelNames.length > 0 ? new Set(request.labelNames) : undefined
       const realNames = wanted && [...wanted].filter((n) => !isSyntheticLabel(n))
-      const rollupFrom = await coverage.from()
+      const rolledHours = await rollup.rolledHours()
       // Each target's label sets; only Pyroscope's own labels asked (Explore Profiles' list of
       // services and types): no query at all.
       const perTarget: { target: Target; labels: Record<string, string> }[] = []
@@ -407,7 +406,7 @@ export function querierService(
             rows: await querySeriesLabels(client, db, {
               ...w,
               ...scope,
-              rollupFrom,
+              rolledHours,
               names: realNames,
               limit: MAX_SERIES,
             }),
@@ -488,13 +487,13 @@ export function querierService(
       ) {
         // One service on both sides (what Grafana compares): Kiln's diff tree, the two sides
         // trimmed together, so a frame kept on one is kept on the other.
-        const rollupFrom = await coverage.from()
+        const rolledHours = await rollup.rolledHours()
         const set = await queryStacks(
           client,
           db,
           [
-            { ...lw, ...l[0]!, rollupFrom },
-            { ...rw, ...r[0]!, rollupFrom },
+            { ...lw, ...l[0]!, rolledHours },
+            { ...rw, ...r[0]!, rolledHours },
           ],
           DEFAULT_MAX_STACKS,
         )
@@ -571,7 +570,7 @@ export function querierService(
       request.step > 0 ? Math.max(1000, Math.round(request.step * 1000)) : chooseStep(w.from, w.to)
     const groupBy = [...new Set(request.groupBy)]
     const realGroupBy = groupBy.filter((n) => !isSyntheticLabel(n))
-    const rollupFrom = await coverage.from()
+    const rolledHours = await rollup.rolledHours()
     const groups = new Map<
       string,
       { labels: Record<string, string>; points: Map<number, number> }
@@ -585,7 +584,7 @@ export function querierService(
           : await querySeriesLabels(client, db, {
               ...w,
               ...t,
-              rollupFrom,
+              rolledHours,
               names: realGroupBy,
               limit: MAX_QUERIES_PER_REQUEST + 1,
             })
@@ -609,7 +608,7 @@ export function querierService(
             ...t.selector,
             ...realGroupBy.map((name): LabelMatcher => ({ name, op: '=', value: values[name]! })),
           ],
-          rollupFrom,
+          rolledHours,
           step,
         }),
       ctx.signal,

@@ -1,3 +1,4 @@
+import type { RolledHours } from '../store/hourly-rollup.js'
 import type { ClickHouseClient } from '@clickhouse/client'
 import {
   isProfileTypeName,
@@ -66,8 +67,8 @@ export interface SeriesScope {
   from: number
   to: number
   selector: readonly LabelMatcher[]
-  /** From when the hourly rollup is complete (see `QueryWindow`); absent: read `samples` only. */
-  rollupFrom?: number | undefined
+  /** The whole hours the rollup answers for (see `QueryWindow`); absent: read `samples` only. */
+  rolledHours?: RolledHours | undefined
 }
 
 /**
@@ -81,7 +82,7 @@ function seriesInWindow(db: string, scope: SeriesScope): Sql {
   const labels = labelConditions(scope.selector, 'm_')
   const type = scope.type === undefined ? '' : ' AND type = {type:String}'
   const where = `tenant = {tenant:String} AND service = {service:String}${type}`
-  const split = splitWindow(scope, scope.rollupFrom)
+  const split = splitWindow(scope, scope.rolledHours)
   const params: Record<string, unknown> = {
     tenant: scope.tenant,
     service: scope.service,
@@ -102,9 +103,11 @@ function seriesInWindow(db: string, scope: SeriesScope): Sql {
   if (split.rolled) {
     params.hfrom = split.rolled.from / 1000
     params.hto = split.rolled.to / 1000
+    params.runs = split.rolled.runs.map(BigInt)
     sources.push(`SELECT series_id FROM ${rollupTable(db)}
           WHERE ${where} AND bucket >= toDateTime({hfrom:UInt32}, 'UTC')
-            AND bucket < toDateTime({hto:UInt32}, 'UTC') AND stack_hash = 0`)
+            AND bucket < toDateTime({hto:UInt32}, 'UTC') AND run IN {runs:Array(UInt64)}
+            AND stack_hash = 0`)
   }
   return {
     text: `FROM ${db}.series

@@ -10,7 +10,6 @@ import { KilnError } from '../errors.js'
 import { timeParam } from '../http/unix-ms.js'
 import { DEFAULT_MAX_NODES, DEFAULT_MAX_STACKS } from './schemas.js'
 import { queryFlamegraph } from './flamegraph.js'
-import { RollupCoverage } from './rollup.js'
 import { parseSelector, type LabelMatcher } from './selector.js'
 import { queryTimeline } from './timeline.js'
 import { buildDiffTree } from './build-tree.js'
@@ -179,8 +178,7 @@ interface RenderDiffQuerystring {
  * request's tenant).
  */
 export const pyroscopeRenderPlugin: FastifyPluginAsync = async (fastify) => {
-  const { client, database: db } = fastify.store
-  const coverage = new RollupCoverage(client, db)
+  const { client, database: db, rollup } = fastify.store
   const handler = async (request: { query: RenderQuerystring; tenant: string }) => {
     const q = request.query
     if (!q.query) throw new KilnError('KILN_ERR_QUERY_INVALID', '`query` is required')
@@ -197,7 +195,7 @@ export const pyroscopeRenderPlugin: FastifyPluginAsync = async (fastify) => {
       from,
       to,
       selector,
-      rollupFrom: await coverage.from(),
+      rolledHours: await rollup.rolledHours(),
     }
     const step = renderStep(from, to)
     const [graph, timeline] = await Promise.all([
@@ -237,11 +235,11 @@ export const pyroscopeRenderPlugin: FastifyPluginAsync = async (fastify) => {
         throw new KilnError('KILN_ERR_QUERY_INVALID', '`leftQuery` and `rightQuery` are required')
       }
       const now = Date.now()
-      const rollupFrom = await coverage.from()
+      const rolledHours = await rollup.rolledHours()
       const [left, right] = [
         { ...parseRenderQuery(q.leftQuery), ...renderWindow(q.leftFrom, q.leftUntil, now) },
         { ...parseRenderQuery(q.rightQuery), ...renderWindow(q.rightFrom, q.rightUntil, now) },
-      ].map((side) => ({ ...side, tenant: request.tenant, rollupFrom }))
+      ].map((side) => ({ ...side, tenant: request.tenant, rolledHours }))
       if (left!.type !== right!.type) {
         throw new KilnError('KILN_ERR_QUERY_INVALID', 'both queries are of one profile type')
       }

@@ -47,7 +47,6 @@ import {
   type TracesQuery,
   type VersionsQuery,
 } from './schemas.js'
-import { RollupCoverage } from './rollup.js'
 import { parseSelector } from './selector.js'
 import { queryTimeline } from './timeline.js'
 import { queryTop } from './top.js'
@@ -154,8 +153,7 @@ export const queryPlugin: FastifyPluginAsync<{ tracingUrl?: string | undefined }
   )
   // Before the schema coerces them: `from=0x10` is a mistake, not 16.
   fastify.addHook('preValidation', strictTimes)
-  const { client, database: db } = fastify.store
-  const coverage = new RollupCoverage(client, db)
+  const { client, database: db, rollup } = fastify.store
 
   /** The window a route's query string names, with the request's tenant and the rollup's reach. */
   const windowOf = async <Q extends WindowQuerystring>(tenant: string, q: Q) => ({
@@ -164,7 +162,7 @@ export const queryPlugin: FastifyPluginAsync<{ tracingUrl?: string | undefined }
     type: q.type as Q['type'],
     ...resolveWindow(q),
     selector: parseSelector(q.query),
-    rollupFrom: await coverage.from(),
+    rolledHours: await rollup.rolledHours(),
     trace: traceFilterOf(q as Q & { traceId?: string; spanIds?: string }),
   })
 
@@ -182,7 +180,7 @@ export const queryPlugin: FastifyPluginAsync<{ tracingUrl?: string | undefined }
       { from: q.baseFrom ?? baseTo - (comp.to - comp.from), to: baseTo },
       { from: 'baseFrom', to: 'baseTo' },
     )
-    const common = { tenant, service: q.service, type, rollupFrom: await coverage.from() }
+    const common = { tenant, service: q.service, type, rolledHours: await rollup.rolledHours() }
     return {
       baseline: { ...common, ...base, selector: parseSelector(q.baseQuery) },
       comparison: { ...common, ...comp, selector: parseSelector(q.compQuery) },
@@ -312,7 +310,7 @@ export const queryPlugin: FastifyPluginAsync<{ tracingUrl?: string | undefined }
         service: q.service,
         ...resolveWindow(q),
         selector: parseSelector(q.query),
-        rollupFrom: await coverage.from(),
+        rolledHours: await rollup.rolledHours(),
       })
     },
   )

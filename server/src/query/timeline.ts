@@ -110,8 +110,8 @@ export async function queryTimeline(
   } else {
     // The rollup's hours fit in buckets only when the step is a whole number of hours (buckets
     // start at multiples of the step since the epoch, which is an hour boundary).
-    const rollupFrom = step % ROLLUP.bucketMs === 0 ? window.rollupFrom : undefined
-    const { raw, rolled } = windowSources(db, { ...window, rollupFrom }, 'w_')
+    const rolledHours = step % ROLLUP.bucketMs === 0 ? window.rolledHours : undefined
+    const { raw, rolled } = windowSources(db, { ...window, rolledHours }, 'w_')
     const rollup = rollupTable(db)
     const hour = bucketOf('toInt64(toUnixTimestamp(bucket)) * 1000')
     let extra: Record<string, unknown> = {}
@@ -145,7 +145,7 @@ export async function queryTimeline(
         't, series_id',
         'sum(v) AS v',
       )
-      const counts = instanceSnapshotsSql(db, { ...window, rollupFrom }, 'w_i_', {
+      const counts = instanceSnapshotsSql(db, { ...window, rolledHours }, 'w_i_', {
         raw: bucket('time'),
         rolled: hour,
       })
@@ -211,7 +211,7 @@ async function timelineGroups(
 ): Promise<NonNullable<TimelineResponse['groups']>> {
   // Raw samples only: the rollup keeps series ids, but a long window split by a label reads
   // its raw rows (documented in the API reference).
-  const { raw } = windowSources(db, { ...o, rollupFrom: undefined }, 'g_')
+  const { raw } = windowSources(db, { ...o, rolledHours: undefined }, 'g_')
   if (!raw) return []
   const rows = await selectRows<{ t: string | number; g: string; v: string | number }>(
     client,

@@ -1,5 +1,6 @@
 import { PROFILE_TYPES, type ProfileTypeName } from '@kiln/wire'
 import { ROLLUP } from '../store/schema.js'
+import type { RolledHours } from '../store/hourly-rollup.js'
 import { splitWindow, type TimeRange } from './rollup.js'
 import type { LabelMatcher } from './selector.js'
 
@@ -17,10 +18,10 @@ export interface WindowParams {
 export interface QueryWindow extends WindowParams {
   selector: readonly LabelMatcher[]
   /**
-   * Unix ms from which the hourly rollup holds every sample (`RollupCoverage`): the whole hours
-   * of the window from there on are read from it. Absent: every sample is read from `samples`.
+   * The whole hours the rollup answers for (`HourlyRollup.rolledHours`): those of the window are
+   * read from it. Absent: every sample is read from `samples`.
    */
-  rollupFrom?: number | undefined
+  rolledHours?: RolledHours | undefined
   /**
    * Only the samples of these traces or local root spans (`trace_samples`; cumulative types
    * only: heap samples carry no trace). Both set: samples of either.
@@ -134,17 +135,20 @@ export function windowSources(db: string, w: QueryWindow, p: string): WindowSour
       rolled: undefined,
     }
   }
-  const split = splitWindow(w, w.rollupFrom)
+  const split = splitWindow(w, w.rolledHours)
   return {
     raw: split.raw.length > 0 ? rawWhere(split.raw, scope, series, params, p) : undefined,
     rolled: split.rolled && {
+      // Each run rolled up one hour: the runs pick the hours, the range narrows the read.
       text: `${scope}
       AND bucket >= toDateTime({${p}hfrom:UInt32}, 'UTC')
-      AND bucket < toDateTime({${p}hto:UInt32}, 'UTC')${series}`,
+      AND bucket < toDateTime({${p}hto:UInt32}, 'UTC')
+      AND run IN {${p}runs:Array(UInt64)}${series}`,
       params: {
         ...params,
         [`${p}hfrom`]: split.rolled.from / 1000,
         [`${p}hto`]: split.rolled.to / 1000,
+        [`${p}runs`]: split.rolled.runs.map(BigInt),
       },
     },
   }

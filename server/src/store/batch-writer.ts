@@ -6,6 +6,7 @@ import { batchSize, emptyBatch, type RowBatch, type SampleRow } from './rows.js'
 import { SAMPLE_COLUMNS, samplesTsv } from './tsv.js'
 import type { RowFormat, RowInserter } from './clickhouse-bindings.js'
 import { storedUploads, type UploadRef } from './stored-profiles.js'
+import { hoursOf, type HourlyRollup } from './hourly-rollup.js'
 
 export interface BatchWriterOptions {
   database: string
@@ -19,6 +20,8 @@ export interface BatchWriterOptions {
   concurrentFlushes?: number
   /** Called after each insert attempt, for metrics. */
   onInsert?: (table: string, rows: number, seconds: number, ok: boolean) => void
+  /** The scheduled rollup, told of samples that reach hours it may have rolled up already. */
+  rollup?: Pick<HourlyRollup, 'marksFor' | 'mark'> | undefined
 }
 
 /**
@@ -30,6 +33,8 @@ export type WriteOutcome = 'stored' | 'duplicate' | 'resumed'
 
 interface Pending {
   batch: RowBatch
+  /** The hours of the request's samples (before any were found stored). */
+  hours: Set<number>
   upload: UploadRef | undefined
   outcome: WriteOutcome
   resolve: (outcome: WriteOutcome) => void
@@ -94,7 +99,8 @@ export class BatchWriter {
       return Promise.reject(new KilnError('KILN_ERR_STORE_UNAVAILABLE', 'server is shutting down'))
     }
     return new Promise<WriteOutcome>((resolve, reject) => {
-      this.#pending.push({ batch, upload, outcome: 'stored', resolve, reject })
+      const hours = hoursOf(batch.samples.map((s) => s.time))
+      this.#pending.push({ batch, hours, upload, outcome: 'stored', resolve, reject })
       this.#pendingRows += batchSize(batch)
       if (this.#pendingRows >= this.#options.maxRows) this.#schedule(0)
       else this.#schedule(this.#options.waitMs)
@@ -154,7 +160,8 @@ export class BatchWriter {
     for (const p of all) if (p.outcome === 'duplicate') p.resolve('duplicate')
     if (pending.length === 0) return
     const merged = this.#merge(pending.map((p) => p.batch))
-    const failed = await this.#insert(merged)
+    const hours = new Set(pending.flatMap((p) => [...p.hours]))
+    const failed = await this.#insert(merged, hours)
     if (failed === undefined) {
       this.#remember(merged)
       for (const p of pending) {
@@ -180,7 +187,7 @@ export class BatchWriter {
     const outcomes = []
     for (const p of pending) {
       const own = this.#merge([p.batch])
-      const error = (await this.#insert(own, failed.table))?.error
+      const error = (await this.#insert(own, p.hours, failed.table))?.error
       if (error === undefined) {
         this.#remember(own)
         if (p.upload) this.#recentUploads.add(p.upload.upload)
@@ -279,15 +286,39 @@ export class BatchWriter {
   /**
    * Insert the batch's tables step by step (the tables of a step side by side), from the step
    * of `fromTable` on; the first step that fails stops it and says where to resume (the index
-   * in {@link TABLES} of its first table) and why.
+   * in {@link TABLES} of its first table) and why. `hours`: those of the batch's samples, which
+   * the rollup marks as late before (and, after a slow insert, after) the samples go in.
    */
   async #insert(
     batch: RowBatch,
+    hours: ReadonlySet<number>,
     fromTable = 0,
   ): Promise<{ table: number; error: unknown } | undefined> {
+    /** Hour → `until` of the marks written by this insert. */
+    const marked = new Map<number, number>()
+    const markLate = async (): Promise<unknown> => {
+      const rollup = this.#options.rollup
+      if (!rollup || batch.samples.length === 0) return undefined
+      const now = Date.now()
+      // A mark is (re)written unless one of this insert holds for at least half the margin.
+      const marks = rollup
+        .marksFor(hours, now)
+        .filter((m) => (marked.get(m.hour) ?? -Infinity) < (now + m.until) / 2)
+      try {
+        await rollup.mark(marks)
+        for (const m of marks) marked.set(m.hour, m.until)
+        return undefined
+      } catch (error) {
+        return error ?? new Error('rollup mark failed')
+      }
+    }
     for (const step of STEPS) {
       const first = TABLES.indexOf(step[0]!)
       if (first + step.length <= fromTable) continue
+      if (step[0] === 'samples') {
+        const error = await markLate()
+        if (error !== undefined) return { table: first, error }
+      }
       const errors = await Promise.all(
         step.map(async (table) => {
           if (TABLES.indexOf(table) < fromTable) return undefined
@@ -296,6 +327,12 @@ export class BatchWriter {
       )
       const error = errors.find((e) => e !== undefined)
       if (error !== undefined) return { table: Math.max(first, fromTable), error: error.error }
+      if (step[0] === 'samples') {
+        // The insert took so long that a run of an hour it was not marked for could have started
+        // meanwhile: mark that hour too (a retry, resumed past the samples, marks it again).
+        const late = await markLate()
+        if (late !== undefined) return { table: first + 1, error: late }
+      }
     }
     return undefined
   }

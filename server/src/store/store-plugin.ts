@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import fp from 'fastify-plugin'
 import type { KilnConfig } from '../config/config-schema.js'
 import { BatchWriter } from './batch-writer.js'
+import { HourlyRollup } from './hourly-rollup.js'
 import { createClickHouseClient, createRowInserter } from './clickhouse-bindings.js'
 import { migrate } from './schema.js'
 import { wrapStoreError } from './store-errors.js'
@@ -15,6 +16,8 @@ export interface Store {
    * ingest `writer`'s queue of inserts takes seconds. Check-ins are tiny rows of their own table.
    */
   readonly checkins: BatchWriter
+  /** The hourly rollup: which hours reads take from it, and its schedule. */
+  readonly rollup: HourlyRollup
   /** Database name, validated by the config schema as a plain identifier. */
   readonly database: string
   /** Whether the schema is in place; false while a remote store is away at start. */
@@ -71,9 +74,16 @@ export const storePlugin = fp<{ config: KilnConfig }>(
     }
 
     const insert = createRowInserter(config, client)
+    const rollup = new HourlyRollup(client, {
+      database,
+      latenessMs: config.rollupLatenessMs,
+      marginMs: config.rollupMarginMs,
+      retentionDays: config.retentionDays,
+    })
     const writer = new BatchWriter(client, {
       database,
       insert,
+      rollup,
       waitMs: config.insertBatchWaitMs,
       maxRows: config.insertBatchMaxRows,
       concurrentFlushes: config.insertConcurrency,
@@ -93,6 +103,7 @@ export const storePlugin = fp<{ config: KilnConfig }>(
       client,
       writer,
       checkins,
+      rollup,
       database,
       get ready() {
         return state.ready
@@ -110,9 +121,28 @@ export const storePlugin = fp<{ config: KilnConfig }>(
         retryAfterSeconds: 5,
       })
     })
+    // The rollup's schedule; its timer never keeps the process alive.
+    let rollupTimer: NodeJS.Timeout | undefined
+    const scheduleRollup = (): void => {
+      if (closing || config.rollupIntervalMs <= 0) return
+      rollupTimer = setTimeout(() => {
+        rollupTimer = undefined
+        const run = state.ready ? rollup.run() : Promise.resolve(0)
+        run
+          .then((hours) => {
+            if (hours > 0) fastify.log.debug({ hours }, 'hours rolled up')
+          })
+          .catch((error: unknown) => fastify.log.warn({ err: error }, 'rollup run failed'))
+          .finally(scheduleRollup)
+      }, config.rollupIntervalMs)
+      rollupTimer.unref()
+    }
+    fastify.addHook('onReady', async () => scheduleRollup())
     fastify.addHook('onClose', async () => {
       closing = true
       if (retryTimer) clearTimeout(retryTimer)
+      if (rollupTimer) clearTimeout(rollupTimer)
+      await rollup.idle()
       await Promise.all([writer.close(), checkins.close()])
       await client.close()
     })

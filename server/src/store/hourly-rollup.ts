@@ -1,0 +1,259 @@
+import { randomInt } from 'node:crypto'
+import type { ClickHouseClient } from '@clickhouse/client'
+import { ROLLUP } from './schema.js'
+import { selectRows } from './select-rows.js'
+
+const HOUR = ROLLUP.bucketMs
+
+export interface HourlyRollupOptions {
+  database: string
+  /** An hour is rolled up this long after it ended (`KILN_ROLLUP_LATENESS_MS`). */
+  latenessMs: number
+  /**
+   * The longest an insert of samples may take, plus the clock skew between Kiln servers
+   * (`KILN_ROLLUP_MARGIN_MS`): a mark of a late hour holds the hour raw this long.
+   */
+  marginMs: number
+  /** Days of samples kept: hours older than that are not rolled up. */
+  retentionDays: number
+  /** Hours rolled up per `run()`, oldest first (the rest at the next one). */
+  maxHoursPerRun?: number
+  /** How long what the store says of runs and marks is trusted before it is read again. */
+  refreshMs?: number
+  /** Unix ms now; tests move it. */
+  now?: () => number
+}
+
+/** Whole hours the rollup answers for: hour start (Unix ms) → the run to read. */
+export type RolledHours = ReadonlyMap<number, string>
+
+/** An hour whose run must have started at or after `until` to hold all of its samples. */
+export interface DirtyMark {
+  /** Hour start, Unix ms. */
+  hour: number
+  /** Unix ms. */
+  until: number
+}
+
+interface Run {
+  run: string
+  /** Unix ms the run started reading `samples`. */
+  started: number
+}
+
+/**
+ * The hourly rollup, made on a schedule: each hour of `samples` is summed into `samples_hourly`
+ * once, `latenessMs` after it ended, by one `INSERT … SELECT` (a run). Reads of a window take its
+ * whole hours that have a current run from the rollup and the rest raw (`splitWindow`).
+ *
+ * Samples that arrive late, into an hour that may be rolled up already or while the insert runs,
+ * are caught by marks: before inserting samples of an hour that ended at least `latenessMs -
+ * marginMs` ago, the batch writer records the hour as dirty until `marginMs` from now
+ * (`marksFor`, `mark`). A run that started before a mark's `until` may miss those samples: the
+ * hour is read raw until a run that started after it, which the next `run()` makes once `until`
+ * is past. An insert of samples that started before an hour needed a mark ended before its run
+ * could start (within `marginMs`), so the run reads it.
+ *
+ * Several Kiln servers on one store each run the schedule; two runs of one hour are both right,
+ * and reads take the later. What this server knows of others' runs and marks is at most
+ * `refreshMs` old.
+ */
+export class HourlyRollup {
+  readonly #client: ClickHouseClient
+  readonly #o: Required<HourlyRollupOptions>
+  /** The latest finished run of each hour. */
+  readonly #runs = new Map<number, Run>()
+  /** The latest `until` of each hour's marks. */
+  readonly #dirty = new Map<number, number>()
+  #loadedAt = -Infinity
+  #loading: Promise<void> | undefined
+  /** `samples` was scanned for hours to roll up up to here (Unix ms, exclusive). */
+  #scannedTo = 0
+  /** Hours found with samples by that scan and not rolled up yet. */
+  readonly #found = new Set<number>()
+  #running: Promise<number> | undefined
+
+  constructor(client: ClickHouseClient, options: HourlyRollupOptions) {
+    this.#client = client
+    this.#o = { maxHoursPerRun: 24, refreshMs: 30_000, now: Date.now, ...options }
+  }
+
+  get #db(): string {
+    return this.#o.database
+  }
+
+  /** The hours whose latest run holds every sample, as far as this server knows. */
+  async rolledHours(): Promise<RolledHours> {
+    if (this.#o.now() - this.#loadedAt >= this.#o.refreshMs) {
+      try {
+        await this.#load()
+      } catch {
+        // The store is away: read raw what is not known; the query itself will say why.
+        if (this.#loadedAt === -Infinity) return new Map()
+      }
+    }
+    const rolled = new Map<number, string>()
+    for (const [hour, run] of this.#runs) {
+      if (run.started >= (this.#dirty.get(hour) ?? -Infinity)) rolled.set(hour, run.run)
+    }
+    return rolled
+  }
+
+  /** Hours of a batch's samples that need a mark before they are inserted at `now`. */
+  marksFor(hours: Iterable<number>, now = this.#o.now()): DirtyMark[] {
+    const until = now + this.#o.marginMs
+    const marks: DirtyMark[] = []
+    for (const hour of hours) {
+      // A run of this hour could start before the insert ends.
+      if (hour + HOUR + this.#o.latenessMs <= until) marks.push({ hour, until })
+    }
+    return marks
+  }
+
+  /** Record marks in the store (before the samples they are for go in). */
+  async mark(marks: readonly DirtyMark[]): Promise<void> {
+    if (marks.length === 0) return
+    await this.#client.insert({
+      table: `${this.#db}.${ROLLUP.dirtyTable}`,
+      values: marks.map((m) => ({ bucket: m.hour / 1000, until: m.until })),
+      format: 'JSONEachRow',
+    })
+    for (const m of marks) this.#dirty.set(m.hour, Math.max(m.until, this.#dirty.get(m.hour) ?? 0))
+  }
+
+  /**
+   * Roll up the hours that are due (ended `latenessMs` ago, within retention, with samples and no
+   * current run, and no mark still holding), oldest first, at most `maxHoursPerRun`. Resolves to
+   * the number of hours rolled up. One at a time: a call during a run waits for it.
+   *
+   * Oldest first, so that every hour before the latest run was rolled up or had no samples when
+   * scanned: a server that starts scans `samples` from there on (after a first start, from the
+   * oldest hour kept). Samples that reach an hour after its scan carry a mark.
+   */
+  run(): Promise<number> {
+    this.#running ??= this.#runDue().finally(() => (this.#running = undefined))
+    return this.#running
+  }
+
+  /** Resolves once no run is under way. */
+  async idle(): Promise<void> {
+    await this.#running?.catch(() => undefined)
+  }
+
+  async #runDue(): Promise<number> {
+    await this.#load()
+    const now = this.#o.now()
+    const cutoff = Math.floor((now - this.#o.latenessMs) / HOUR) * HOUR
+    const oldest = Math.floor((now - this.#o.retentionDays * 86_400_000) / HOUR) * HOUR + HOUR
+    const latestRun = Math.max(-Infinity, ...this.#runs.keys())
+    const since = Math.max(oldest, this.#scannedTo, latestRun + HOUR)
+    if (since < cutoff) {
+      const rows = await selectRows<{ h: string }>(
+        this.#client,
+        `SELECT toUnixTimestamp(toStartOfHour(time)) * 1000 AS h FROM ${this.#db}.samples
+          WHERE time >= fromUnixTimestamp64Milli({since:Int64})
+            AND time < fromUnixTimestamp64Milli({cutoff:Int64})
+          GROUP BY h`,
+        { since, cutoff },
+      )
+      for (const row of rows) this.#found.add(Number(row.h))
+      this.#scannedTo = cutoff
+    }
+    const due = [...new Set([...this.#found, ...this.#dirty.keys()])]
+      .filter((hour) => hour >= oldest && hour < cutoff && this.#needsRun(hour, now))
+      .sort((a, b) => a - b)
+      .slice(0, this.#o.maxHoursPerRun)
+    for (const hour of due) {
+      await this.#roll(hour)
+      this.#found.delete(hour)
+    }
+    for (const hour of this.#found) if (hour < oldest) this.#found.delete(hour)
+    return due.length
+  }
+
+  #needsRun(hour: number, now: number): boolean {
+    const until = this.#dirty.get(hour)
+    if (until !== undefined && now < until) return false
+    const run = this.#runs.get(hour)
+    return run === undefined || run.started < (until ?? -Infinity)
+  }
+
+  /** Sum the hour's samples into the rollup under a new run, then record the run. */
+  async #roll(hour: number): Promise<void> {
+    const started = this.#o.now()
+    const run = (BigInt(started) * 1000n + BigInt(randomInt(1000))).toString()
+    const db = this.#db
+    // Each sample twice (ARRAY JOIN): once in its stack's row, once in its series' snapshot row.
+    await this.#client.command({
+      query: `INSERT INTO ${db}.${ROLLUP.table}
+          (tenant, service, type, bucket, run, series_id, stack_hash, value, snapshots)
+        SELECT tenant, service, type, bucket, {run:UInt64}, series_id, hash,
+          sum(v), uniqExactStateIf(time, snapshot)
+        FROM (
+          SELECT tenant, service, type, toStartOfHour(time) AS bucket, series_id, time, snapshot,
+            if(snapshot, 0, stack_hash) AS hash, if(snapshot, 0, value) AS v
+          FROM ${db}.samples ARRAY JOIN [false, true] AS snapshot
+          WHERE time >= fromUnixTimestamp64Milli({from:Int64})
+            AND time < fromUnixTimestamp64Milli({to:Int64})
+        )
+        GROUP BY tenant, service, type, bucket, series_id, hash`,
+      query_params: { run, from: hour, to: hour + HOUR },
+    })
+    await this.#client.insert({
+      table: `${db}.${ROLLUP.runsTable}`,
+      values: [{ bucket: hour / 1000, run, started }],
+      format: 'JSONEachRow',
+    })
+    this.#noteRun(hour, { run, started })
+  }
+
+  #noteRun(hour: number, run: Run): void {
+    const known = this.#runs.get(hour)
+    if (!known || run.started > known.started) this.#runs.set(hour, run)
+  }
+
+  #load(): Promise<void> {
+    this.#loading ??= this.#read().finally(() => (this.#loading = undefined))
+    return this.#loading
+  }
+
+  async #read(): Promise<void> {
+    const at = this.#o.now()
+    const db = this.#db
+    const [runs, dirty] = await Promise.all([
+      selectRows<{ hour: string; last_run: string; started_ms: string }>(
+        this.#client,
+        `SELECT toUnixTimestamp(bucket) * 1000 AS hour,
+            argMax(run, started) AS last_run, toUnixTimestamp64Milli(max(started)) AS started_ms
+          FROM ${db}.${ROLLUP.runsTable} GROUP BY bucket`,
+        {},
+      ),
+      selectRows<{ hour: string; until_ms: string }>(
+        this.#client,
+        `SELECT toUnixTimestamp(bucket) * 1000 AS hour, toUnixTimestamp64Milli(max(until)) AS until_ms
+          FROM ${db}.${ROLLUP.dirtyTable} GROUP BY bucket`,
+        {},
+      ),
+    ])
+    for (const r of runs) {
+      this.#noteRun(Number(r.hour), { run: r.last_run, started: Number(r.started_ms) })
+    }
+    for (const d of dirty) {
+      const hour = Number(d.hour)
+      this.#dirty.set(hour, Math.max(Number(d.until_ms), this.#dirty.get(hour) ?? 0))
+    }
+    this.#loadedAt = at
+  }
+}
+
+/** The hour (start, Unix ms) of each distinct time among `times` (Unix ms). */
+export function hoursOf(times: Iterable<number>): Set<number> {
+  const hours = new Set<number>()
+  let last = NaN
+  for (const t of times) {
+    if (t === last) continue
+    last = t
+    hours.add(Math.floor(t / HOUR) * HOUR)
+  }
+  return hours
+}
