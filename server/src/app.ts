@@ -20,6 +20,9 @@ export async function buildApp(config: KilnConfig): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.maxBodyBytes,
+    // Node's 16 KiB default refuses (431) a GET of a trace's 1,000 span ids (`spanIds=`, 17 KB),
+    // which the query API takes.
+    http: { maxHeaderSize: 64 * 1024 },
     // Behind a proxy, the client address (rate limits, failed sign-ins) is X-Forwarded-For's.
     trustProxy: config.trustProxy,
     // Agents upload every few seconds: per-request lines only at debug level.

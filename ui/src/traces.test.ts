@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import {
   DEFAULT_TRACE_LOOKBACK_MS,
   MAX_TRACE_IDS,
-  TRACE_WINDOW_PAD_MS,
+  TRACE_WINDOW_PAD_AFTER_MS,
+  TRACE_WINDOW_PAD_BEFORE_MS,
   linkTimeMs,
   normalizeTraceId,
   parseTraceIds,
@@ -50,9 +51,11 @@ describe('linkTimeMs', () => {
 })
 
 describe('traceQueryWindow', () => {
-  it("widens the link's window by a profile's length on each side", () => {
+  it("widens the link's window by the longest profile before it and a minute after", () => {
+    // A 10-minute profile that started 9 minutes before the span holds its samples at its start.
+    expect(TRACE_WINDOW_PAD_BEFORE_MS).toBeGreaterThanOrEqual(10 * 60_000)
     expect(traceQueryWindow({ from: T0, to: T0 + 250 }, T0 + 5000)).toEqual({
-      window: { from: T0 - TRACE_WINDOW_PAD_MS, to: T0 + 1000 + TRACE_WINDOW_PAD_MS },
+      window: { from: T0 - TRACE_WINDOW_PAD_BEFORE_MS, to: T0 + 1000 + TRACE_WINDOW_PAD_AFTER_MS },
       defaulted: false,
     })
   })

@@ -10,11 +10,13 @@ import { HOUR_MS, MINUTE_MS, roundWindow, type TimeWindow } from './time-window'
 export const DEFAULT_TRACE_LOOKBACK_MS = HOUR_MS
 
 /**
- * A trace's samples carry the start time of the profile that holds them (10 s long by default,
- * longer on some schedules), which can be before the span began: a link's window is widened by
- * this much on each side so those samples are in it.
+ * A trace's samples carry the start time of the profile that holds them, which can be up to one
+ * profile's length before the span began: 10 s by default, up to the agent's longest upload
+ * interval (10 min) on some schedules. A link's window is widened by that much before it, and by
+ * a minute after it for clock skew between the traced host and the tracing UI.
  */
-export const TRACE_WINDOW_PAD_MS = MINUTE_MS
+export const TRACE_WINDOW_PAD_BEFORE_MS = 10 * MINUTE_MS
+export const TRACE_WINDOW_PAD_AFTER_MS = MINUTE_MS
 
 /** Trace ids per link the server takes (`traceId=a,b,...`). */
 export const MAX_TRACE_IDS = 100
@@ -67,7 +69,10 @@ export function traceQueryWindow(linked: TimeWindow | null, now: number): TraceQ
       defaulted: true,
     }
   }
-  const padded = { from: linked.from - TRACE_WINDOW_PAD_MS, to: linked.to + TRACE_WINDOW_PAD_MS }
+  const padded = {
+    from: linked.from - TRACE_WINDOW_PAD_BEFORE_MS,
+    to: linked.to + TRACE_WINDOW_PAD_AFTER_MS,
+  }
   return { window: roundWindow(padded), defaulted: false }
 }
 

@@ -8,6 +8,7 @@ export interface KilnMetrics {
   readonly rejected: Counter<'code'>
   readonly shed: Counter<'reason'>
   readonly duplicateUploads: Counter
+  readonly traceIdsDropped: Counter
   readonly resumedUploads: Counter
   readonly insertSeconds: Histogram
   readonly insertedRows: Counter<'table'>
@@ -53,6 +54,12 @@ export const metricsPlugin = fp(
       duplicateUploads: new Counter({
         name: 'kiln_ingest_duplicates_total',
         help: 'Uploads recognised as already stored (re-sent after a lost answer) and not stored again',
+        registers: [registry],
+      }),
+      traceIdsDropped: new Counter({
+        name: 'kiln_ingest_trace_ids_dropped_total',
+        help: 'Trace and span ids not stored, by reason: invalid (not 1 to 32 hex digits; the sample is kept without it), limit (KILN_MAX_TRACE_ROWS_PER_PROFILE)',
+        labelNames: ['reason'],
         registers: [registry],
       }),
       resumedUploads: new Counter({

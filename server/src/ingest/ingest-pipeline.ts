@@ -216,6 +216,12 @@ export class IngestPipeline {
     }
     for (const p of result.batch.profiles) metrics.ingestedProfiles.inc({ type: p.type })
     metrics.ingestedBytes.inc(prepared.sentBytes)
+    if (result.traceIdsInvalid > 0) {
+      metrics.traceIdsDropped.inc({ reason: 'invalid' }, result.traceIdsInvalid)
+    }
+    if (result.traceRowsDropped > 0) {
+      metrics.traceIdsDropped.inc({ reason: 'limit' }, result.traceRowsDropped)
+    }
     return outcome
   }
 

@@ -62,6 +62,11 @@ export interface NormalizeResult {
   untilMs: number
   /** Samples whose trace was not kept (`maxTraceRowsPerProfile`). */
   traceRowsDropped: number
+  /**
+   * Trace or span id labels that were not 1 to 32 hex digits: dropped (the sample is kept,
+   * without that id), as one bad label must not lose a whole profile.
+   */
+  traceIdsInvalid: number
 }
 
 export const TRUNCATED_FRAME = '[truncated]'
@@ -107,7 +112,19 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
   const values = checkedValues(profile, mappings)
 
   checkLabels(input.labels, limits)
-  const version = VERSION_LABELS.map((k) => input.labels[k]).find((v) => v) ?? ''
+  let traceIdsInvalid = 0
+  /** A trace or span id label's value lowercased, or '' (counted) when it is not a hex id. */
+  const idOf = (value: string): string => {
+    if (HEX_ID.test(value)) return value.toLowerCase()
+    traceIdsInvalid++
+    return ''
+  }
+  // Trace and span ids in the upload's own labels (`name=app{trace_id=...}`) are defaults for
+  // every sample, never series labels: each id would be a series.
+  const uploadLabels = withoutTraceLabels(input.labels)
+  const uploadTraceId = TRACE_ID_LABEL in input.labels ? idOf(input.labels[TRACE_ID_LABEL]!) : ''
+  const uploadSpanId = SPAN_ID_LABEL in input.labels ? idOf(input.labels[SPAN_ID_LABEL]!) : ''
+  const version = VERSION_LABELS.map((k) => uploadLabels[k]).find((v) => v) ?? ''
   const { timeNanos, durationNanos } = profile
   if (timeNanos < 0 || durationNanos < 0) {
     throw malformed(
@@ -137,7 +154,7 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
         type,
         series_id: id,
         labels: sortedLabels,
-        instance_id: labels === input.labels ? id : seriesOf(type, input.labels),
+        instance_id: labels === uploadLabels ? id : seriesOf(type, uploadLabels),
         last_seen: lastSeen,
       })
     }
@@ -241,7 +258,7 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
   const cpu = nodeCpuEstimate(profile, sampleTypes, values, (s) => frames.leafName(s))
   const typeCount = mappings.length
   /** The series of the upload's own labels, per Kiln type. */
-  const uploadSeries = new Map<string, string>(types.map((t) => [t, seriesOf(t, input.labels)]))
+  const uploadSeries = new Map<string, string>(types.map((t) => [t, seriesOf(t, uploadLabels)]))
   /** Series of a sample's own labels, by the label pairs' string indices and Kiln type. */
   const labelledSeries = new Map<string, string>()
   const scaled = new Float64Array(typeCount)
@@ -252,18 +269,18 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
     // no one value of it would be right.
     let labels: Record<string, string> | undefined
     let signature = ''
-    let traceId = ''
-    let spanId = ''
+    let traceId = uploadTraceId
+    let spanId = uploadSpanId
     for (let l = samples.labelStart[s]!; l < samples.labelStart[s + 1]!; l++) {
       if (samples.labelStr[l] === 0) continue // numeric labels (e.g. thread ids) are not series keys
       const trace = traceKey(samples.labelKey[l]!)
-      if (trace === TRACE_ID) traceId = traceIdOf(str(samples.labelStr[l]!), TRACE_ID_LABEL)
-      else if (trace === SPAN_ID) spanId = traceIdOf(str(samples.labelStr[l]!), SPAN_ID_LABEL)
+      if (trace === TRACE_ID) traceId = idOf(str(samples.labelStr[l]!))
+      else if (trace === SPAN_ID) spanId = idOf(str(samples.labelStr[l]!))
       else signature += `${samples.labelKey[l]}:${samples.labelStr[l]},`
     }
     if (signature !== '') {
       // No prototype, as in parseAppName: `__proto__` stays a label.
-      labels = Object.assign(Object.create(null) as Record<string, string>, input.labels)
+      labels = Object.assign(Object.create(null) as Record<string, string>, uploadLabels)
       const own = new Set<string>()
       for (let l = samples.labelStart[s]!; l < samples.labelStart[s + 1]!; l++) {
         if (samples.labelStr[l] === 0 || traceKey(samples.labelKey[l]!) !== 0) continue
@@ -336,7 +353,7 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
       time_start: fromMs,
       time_end: untilMs,
       version,
-      labels: input.labels,
+      labels: uploadLabels,
       total: totals.get(type) ?? 0,
       sample_count: rowsByType.get(type)?.size ?? 0,
       spy_name: input.spyName ?? '',
@@ -344,7 +361,7 @@ export function normalizeProfile(profile: DecodedPprof, input: NormalizeInput): 
     })
   }
   // Series of the upload's labels for types without samples stay: the profiles rows name them.
-  return { batch, types, samples: samples.count, untilMs, traceRowsDropped }
+  return { batch, types, samples: samples.count, untilMs, traceRowsDropped, traceIdsInvalid }
 }
 
 /**
@@ -625,14 +642,13 @@ const TRACE_ID = 1
 const SPAN_ID = 2
 const HEX_ID = /^[0-9a-fA-F]{1,32}$/
 
-/** A trace or span id label's value, lowercased; anything but 1 to 32 hex digits is refused. */
-function traceIdOf(value: string, label: string): string {
-  if (!HEX_ID.test(value)) {
-    throw malformed(
-      `label ${label} must be 1 to 32 hex digits, not ${JSON.stringify(value.slice(0, 64))}`,
-    )
-  }
-  return value.toLowerCase()
+/** The labels without trace and span ids; the same object when it has neither. */
+function withoutTraceLabels(labels: Record<string, string>): Record<string, string> {
+  if (!(TRACE_ID_LABEL in labels) && !(SPAN_ID_LABEL in labels)) return labels
+  const rest = Object.assign(Object.create(null) as Record<string, string>, labels)
+  delete rest[TRACE_ID_LABEL]
+  delete rest[SPAN_ID_LABEL]
+  return rest
 }
 
 function malformed(detail: string): KilnError {
