@@ -1,6 +1,5 @@
-import { writeFileSync } from 'node:fs'
 import { KilnApiError, type DiffFunction, type DiffParams, type DiffResponse } from '@kiln/wire'
-import { UsageError, client, limitOf, parse, print, required, time } from './args.js'
+import { UsageError, client, limitOf, parse, print, required, time, writeOutput } from './args.js'
 import {
   evaluateRules,
   FailRuleError,
@@ -13,9 +12,13 @@ import { profileCommand } from './profile.js'
 
 /*
  * `kiln`: the query API from a terminal or a CI job. Exit codes: 0 done; 1 a `--fail-on` rule
- * was broken (or the profiled command failed); 2 a usage error, the server refused the request
- * or could not be reached. Errors are one line on stderr.
+ * was broken; 2 a usage error, the server refused the request or could not be reached, or a
+ * `--fail-on` comparison had no samples on one side. `kiln profile` exits with the command's
+ * status. Errors are one line on stderr.
  */
+
+/** The window of a command without `--from`/`--to`: the last 15 minutes. */
+const DEFAULT_WINDOW_MS = 15 * 60_000
 
 const USAGE = `usage: kiln <command> [options]
 
@@ -43,14 +46,18 @@ diff options:
   --base-version V, --comp-version V                compare two versions (service_version); each
                                                     window defaults to where its version ran
   --base-query SEL, --comp-query SEL                a selector per side
-  --fail-on RULE    self>2pp, total>3pp, self>25%, self[name]>10%, total>5% (repeatable)
+  --fail-on RULE    self>2pp, total>3pp, self>25%, self[name]>10%, total>5% (repeatable);
+                    exits 2 when either side has no samples
 
 profile options:
   --service S       service name of the run (default: the script's name)
   --out FILE        also write the run's CPU profile as gzipped pprof
   --serve           keep the embedded server running to browse the run (Ctrl-C stops it)
   --interval-micros N   sampling interval (10000: 100 Hz)
-  without --server (or KILN_SERVER_URL) an embedded server in a temporary directory is used`
+  without --server (or KILN_SERVER_URL) an embedded server in a temporary directory is used;
+  exits with the command's status (128 + signal number when a signal ended it)
+
+exit codes: 0 done, 1 a --fail-on rule broken, 2 an error (one line on stderr)`
 
 async function services(argv: string[]): Promise<number> {
   const values = parse(argv, {})
@@ -72,11 +79,12 @@ async function top(argv: string[]): Promise<number> {
   const sort = values.sort ?? 'self'
   if (sort !== 'self' && sort !== 'total') throw new UsageError(`--sort ${sort}: self or total`)
   const limit = limitOf(values.limit)
+  const now = Date.now()
   const res = await client(values).top({
     service: required(values.service, '--service'),
     type: values.type ?? 'cpu',
-    from: time(values.from, '--from') ?? 'now-15m',
-    to: time(values.to, '--to') ?? 'now',
+    from: time(values.from, '--from', now) ?? now - DEFAULT_WINDOW_MS,
+    to: time(values.to, '--to', now) ?? now,
     ...(values.query ? { query: values.query } : {}),
     sort,
     limit,
@@ -109,15 +117,16 @@ async function top(argv: string[]): Promise<number> {
 
 async function exportCommand(argv: string[]): Promise<number> {
   const values = parse(argv, { out: { type: 'string', short: 'o' } })
+  const now = Date.now()
   const res = await client(values).exportPprof({
     service: required(values.service, '--service'),
     type: values.type ?? 'cpu',
-    from: time(values.from, '--from') ?? 'now-15m',
-    to: time(values.to, '--to') ?? 'now',
+    from: time(values.from, '--from', now) ?? now - DEFAULT_WINDOW_MS,
+    to: time(values.to, '--to', now) ?? now,
     ...(values.query ? { query: values.query } : {}),
   })
   const out = values.out ?? res.filename ?? 'kiln.pb.gz'
-  writeFileSync(out, res.bytes)
+  writeOutput(out, res.bytes)
   print(`${out} (${res.bytes.length} bytes)`)
   return 0
 }
@@ -158,15 +167,15 @@ async function diff(argv: string[]): Promise<number> {
   const api = client(values)
   let baseQuery = values['base-query'] ?? values.query
   let compQuery = values['comp-query'] ?? values.query
-  const windows: Partial<Record<'baseFrom' | 'baseTo' | 'compFrom' | 'compTo', string | number>> =
-    {}
+  const now = Date.now()
+  const windows: Partial<Record<'baseFrom' | 'baseTo' | 'compFrom' | 'compTo', number>> = {}
   for (const [flag, key] of [
     ['base-from', 'baseFrom'],
     ['base-to', 'baseTo'],
     ['comp-from', 'compFrom'],
     ['comp-to', 'compTo'],
   ] as const) {
-    const t = time(values[flag], `--${flag}`)
+    const t = time(values[flag], `--${flag}`, now)
     if (t !== undefined) windows[key] = t
   }
   const baseVersion = values['base-version']
@@ -193,8 +202,8 @@ async function diff(argv: string[]): Promise<number> {
     compQuery = withMatcher(compQuery, 'service_version', compVersion)
   }
   if (windows.compTo === undefined && windows.compFrom === undefined) {
-    windows.compFrom = 'now-15m'
-    windows.compTo = 'now'
+    windows.compFrom = now - DEFAULT_WINDOW_MS
+    windows.compTo = now
   }
   const params: DiffParams = {
     service,
@@ -209,6 +218,22 @@ async function diff(argv: string[]): Promise<number> {
   const byAbsolute = needsAbsolute(rules)
     ? await api.diff({ ...params, rankBy: 'absolute' })
     : undefined
+  if (rules.length > 0) {
+    // A misspelt service or selector, or a benchmark whose profile never arrived, compares
+    // nothing with something: passing the gate then would hide the failure it exists for.
+    const side =
+      byShare.baseline.total <= 0
+        ? 'baseline'
+        : byShare.comparison.total <= 0
+          ? 'comparison'
+          : undefined
+    if (side !== undefined) {
+      const w = byShare[side]
+      throw new UsageError(
+        `the ${side} (${windowText(w)}) has no ${type} samples of ${service}: --fail-on has nothing to judge`,
+      )
+    }
+  }
   const breaches = evaluateRules(rules, byShare, byAbsolute)
   if (values.json) {
     const { root: _root, ...rest } = byShare
@@ -219,13 +244,14 @@ async function diff(argv: string[]): Promise<number> {
   return breaches.length > 0 ? 1 : 0
 }
 
+const windowText = (w: { from: number; to: number; query: string }) =>
+  `${new Date(w.from).toISOString()} – ${new Date(w.to).toISOString()}${w.query !== '{}' ? ` ${w.query}` : ''}`
+
 function printDiff(d: DiffResponse, limit: number, breaches: Breach[]): void {
   const unit = d.unit as Unit
-  const when = (w: { from: number; to: number; query: string }) =>
-    `${new Date(w.from).toISOString()} – ${new Date(w.to).toISOString()}${w.query !== '{}' ? ` ${w.query}` : ''}`
   print(`${d.service} ${d.type}`)
-  print(`  baseline    ${when(d.baseline)}: total ${formatValue(d.baseline.total, unit)}`)
-  print(`  comparison  ${when(d.comparison)}: total ${formatValue(d.comparison.total, unit)}`)
+  print(`  baseline    ${windowText(d.baseline)}: total ${formatValue(d.baseline.total, unit)}`)
+  print(`  comparison  ${windowText(d.comparison)}: total ${formatValue(d.comparison.total, unit)}`)
   const rows = (fs: DiffFunction[]) =>
     fs
       .slice(0, limit)
@@ -270,22 +296,26 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (run === undefined)
       throw new UsageError(`unknown command ${JSON.stringify(command)}; see kiln --help`)
-    if (rest.includes('--help') || rest.includes('-h')) {
-      if (
-        command !== 'profile' ||
-        rest.indexOf('--') < 0 ||
-        rest.indexOf('--help') < rest.indexOf('--')
-      ) {
-        print(USAGE)
-        return 0
-      }
+    // Options end at `--`: `kiln profile -- node bench.js -h` passes `-h` to the script.
+    const split = rest.indexOf('--')
+    const own = split < 0 ? rest : rest.slice(0, split)
+    if (own.includes('--help') || own.includes('-h')) {
+      print(USAGE)
+      return 0
     }
     return await run(rest)
   } catch (error) {
     if (error instanceof UsageError) process.stderr.write(`kiln ${command}: ${error.message}\n`)
     else if (error instanceof KilnApiError) {
+      const hint = error.status === 401 ? ' (the token comes from --token or KILN_TOKEN)' : ''
       process.stderr.write(
-        `kiln ${command}: ${error.status > 0 ? `${error.status} ${error.code}: ` : ''}${error.message}\n`,
+        `kiln ${command}: ${error.status > 0 ? `${error.status} ${error.code}: ` : ''}${error.message}${hint}\n`,
+      )
+    } else if (error instanceof SyntaxError) {
+      // `response.json()` of a 200 that is not JSON: a web server other than Kiln's API, such as
+      // a single-page app answering every path with its index.html.
+      process.stderr.write(
+        `kiln ${command}: the server's answer is not JSON: is --server a Kiln server?\n`,
       )
     } else throw error
     return 2

@@ -1,17 +1,41 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { constants, tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { flamegraphUiLink, type TopResponse } from '@kiln/wire'
-import { UsageError, client, limitOf, parse, print } from './args.js'
+import { UsageError, client, env, limitOf, parse, print, writeOutput } from './args.js'
 import { formatValue, percent, table, type Unit } from './format.js'
 
 /** The label that names one `kiln profile` run, so its flame graph holds nothing else. */
 export const RUN_LABEL = 'kiln_run'
 /** How long the run's last upload may take to be queryable after the command exits. */
 const ARRIVAL_TIMEOUT_MS = 15_000
+/**
+ * Signals passed on to the command while it runs, as npm passes them to a script: a CI runner
+ * cancelling the job signals `kiln` alone. (Ctrl-C in a terminal reaches both: the command
+ * sees SIGINT twice, which ends a Node process as once.)
+ */
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
+/** A shell's exit status for a process ended by a signal: 128 + its number (SIGINT: 130). */
+export function signalStatus(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0)
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer)
+        resolve()
+      },
+      { once: true },
+    )
+  })
 
 /** `node bench.js` → `bench`; a name the agent accepts for a service. */
 function serviceName(command: string[]): string {
@@ -28,7 +52,10 @@ function serviceName(command: string[]): string {
  * `--interval-micros`, against `--server` or else an embedded server in a temporary directory;
  * then print the run's top functions and its flame graph's URL. Every sample carries the label
  * `kiln_run=<id>`, so the run is told apart from other runs of the same service. Returns the
- * command's exit code (1 when a signal ended it), or 2 when no profile arrived.
+ * command's exit code (128 + the signal's number when a signal ended it, as a shell does), or 2
+ * when no profile arrived. SIGINT, SIGTERM and SIGHUP go to the command while it runs; once it
+ * has ended they stop the wait for its profile (or `--serve`), and the embedded server and its
+ * directory are removed either way.
  */
 export async function profileCommand(argv: string[]): Promise<number> {
   const split = argv.indexOf('--')
@@ -51,25 +78,47 @@ export async function profileCommand(argv: string[]): Promise<number> {
   const type = values.type ?? 'cpu'
   const service = values.service ?? serviceName(command)
   const run = randomBytes(6).toString('hex')
-  const remote = values.server ?? process.env.KILN_SERVER_URL
+  const remote = values.server ?? env('KILN_SERVER_URL')
 
-  let embedded: { url: string; close(): Promise<void>; dataDir: string } | undefined
-  if (remote === undefined) {
-    const { startServer } = await import('@kiln/server')
-    const dataDir = mkdtempSync(join(tmpdir(), 'kiln-profile-'))
-    const server = await startServer({ port: 0, dataDir, logLevel: 'warn' })
-    embedded = { url: server.url, close: () => server.close(), dataDir }
+  let child: ChildProcess | undefined
+  let interrupted: NodeJS.Signals | undefined
+  const stop = new AbortController()
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (child !== undefined) {
+      child.kill(signal)
+      return
+    }
+    interrupted ??= signal
+    stop.abort()
   }
-  const serverUrl = remote ?? embedded!.url
-  const api = client({ ...values, server: serverUrl })
+  for (const signal of FORWARDED) process.on(signal, onSignal)
 
+  let dataDir: string | undefined
+  let embedded: { url: string; close(): Promise<void> } | undefined
   try {
+    if (remote === undefined) {
+      const { startServer } = await import('@kiln/server')
+      dataDir = mkdtempSync(join(tmpdir(), 'kiln-profile-'))
+      embedded = await startServer({ port: 0, dataDir, logLevel: 'warn' })
+    }
+    const serverUrl = remote ?? embedded!.url
+    const api = client({ ...values, server: serverUrl })
+    // An unreachable server or a refused token, said before a long benchmark rather than after.
+    if (remote !== undefined) {
+      try {
+        await api.services(stop.signal)
+      } catch (error) {
+        if (!stop.signal.aborted) throw error
+      }
+    }
+    if (interrupted !== undefined) return signalStatus(interrupted)
+
     const register = fileURLToPath(import.meta.resolve('@kiln/agent/register'))
     const labels = [process.env.KILN_LABELS, `${RUN_LABEL}=${run}`].filter(Boolean).join(',')
     const started = Date.now()
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
       (resolve, reject) => {
-        const child = spawn(command[0]!, command.slice(1), {
+        child = spawn(command[0]!, command.slice(1), {
           stdio: 'inherit',
           env: {
             ...process.env,
@@ -87,27 +136,45 @@ export async function profileCommand(argv: string[]): Promise<number> {
             ...(values.tenant ? { KILN_TENANT: values.tenant } : {}),
           },
         })
-        child.once('error', (error) =>
-          reject(new UsageError(`cannot run ${command[0]}: ${error.message}`)),
-        )
-        child.once('exit', (code, signal) => resolve({ code, signal }))
+        child.once('error', (error) => {
+          child = undefined
+          reject(new UsageError(`cannot run ${command[0]}: ${error.message}`))
+        })
+        child.once('exit', (code, signal) => {
+          child = undefined
+          resolve({ code, signal })
+        })
       },
     )
+    const status = exit.signal !== null ? signalStatus(exit.signal) : (exit.code ?? 1)
     const window = { from: started - 1000, to: Date.now() + 1000 }
     const query = `{${RUN_LABEL}="${run}"}`
     // The agent uploads its last profile as the process exits and the server answers once it is
-    // stored: it is there at once, or (a slow store, a remote server) within a few seconds.
+    // stored: it is there at once, or (a slow store, a remote server) within a few seconds. A
+    // process ended by a signal made no last upload: what it uploaded before is all there is.
     let res: TopResponse | undefined
-    const deadline = Date.now() + ARRIVAL_TIMEOUT_MS
-    while (Date.now() < deadline) {
-      res = await api.top({ service, type, ...window, query, limit })
-      if (res.total > 0) break
-      await new Promise((resolve) => setTimeout(resolve, 250))
+    const deadline = exit.signal !== null ? Date.now() : Date.now() + ARRIVAL_TIMEOUT_MS
+    do {
+      try {
+        res = await api.top({ service, type, ...window, query, limit }, stop.signal)
+      } catch (error) {
+        if (stop.signal.aborted) break
+        throw error
+      }
+      if (res.total > 0 || stop.signal.aborted) break
+      await sleep(250, stop.signal)
+    } while (Date.now() < deadline && !stop.signal.aborted)
+    if (interrupted !== undefined) {
+      process.stderr.write(
+        `kiln profile: stopped by ${interrupted} while waiting for the run's profile\n`,
+      )
+      return signalStatus(interrupted)
     }
-    const status = exit.code ?? 1
     if (res === undefined || res.total === 0) {
       process.stderr.write(
-        `kiln profile: no ${type} samples of the run arrived (a command shorter than the sampling interval, one that exits with process.exit() before the agent uploads, or a server refusing the agent's uploads)\n`,
+        exit.signal !== null
+          ? `kiln profile: the command was ended by ${exit.signal} before the agent's last upload; no ${type} samples of the run arrived\n`
+          : `kiln profile: no ${type} samples of the run arrived (a command shorter than the sampling interval, one that exits with process.exit() before the agent uploads, or a server refusing the agent's uploads)\n`,
       )
       return status !== 0 ? status : 2
     }
@@ -131,7 +198,7 @@ export async function profileCommand(argv: string[]): Promise<number> {
     )
     if (values.out !== undefined) {
       const exported = await api.exportPprof({ service, type, ...window, query })
-      writeFileSync(values.out, exported.bytes)
+      writeOutput(values.out, exported.bytes)
       print(`profile: ${values.out}`)
     }
     const link = flamegraphUiLink(serverUrl, { service, type, ...window, query })
@@ -139,13 +206,12 @@ export async function profileCommand(argv: string[]): Promise<number> {
     else print('flame graph: run with --serve (or --server URL) to keep it browsable')
     if (embedded !== undefined && values.serve) {
       print('serving; Ctrl-C stops')
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()))
+      await new Promise((resolve) => stop.signal.addEventListener('abort', resolve, { once: true }))
     }
     return status
   } finally {
-    if (embedded !== undefined) {
-      await embedded.close()
-      rmSync(embedded.dataDir, { recursive: true, force: true })
-    }
+    for (const signal of FORWARDED) process.off(signal, onSignal)
+    await embedded?.close()
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true })
   }
 }
