@@ -204,6 +204,8 @@ export function createFlameChart<T extends FlameNode>(
    * frame. While a search matches, the frames that do not are dimmed (styles.css), so a narrow
    * match stands out.
    */
+  /** Every attribute name `options.attributes` has returned, to remove the ones it drops. */
+  const attributeNames = new Set<string>()
   function decorate(): void {
     const charPx = measureLabelChar()
     const { attributes } = options
@@ -215,8 +217,15 @@ export function createFlameChart<T extends FlameNode>(
       if (frame === undefined) continue
       const node = frame.data
       if (attributes !== undefined) {
-        for (const [name, value] of Object.entries(attributes(node))) {
+        const wanted = attributes(node)
+        for (const [name, value] of Object.entries(wanted)) {
+          attributeNames.add(name)
           if (element.getAttribute(name) !== value) element.setAttribute(name, value)
+        }
+        // One the caller gave before and not now (a diff's `data-light` once it is coloured by
+        // package) goes.
+        for (const name of attributeNames) {
+          if (!(name in wanted) && element.hasAttribute(name)) element.removeAttribute(name)
         }
       }
       const isFocused = focused !== null && sameFunction(node, focused)

@@ -61,33 +61,39 @@ export function DiffWindows({
     <div className="diff-windows">
       {sides.map(({ key, title, side, result }) => (
         <section key={key} className={`diff-window diff-window-${key}`} data-testid={`diff-${key}`}>
-          <h2>{title}</h2>
-          <p>
-            {formatWindow(side.window)}{' '}
-            <span className="muted">({formatDuration(windowLength(side.window))})</span>
-          </p>
-          <SelectorInput
-            value={side.query}
-            label={`${title} label selector`}
-            onApply={(query) => onQueryChange(key, query)}
-          />
-          <p className="muted">
-            {result !== undefined && diff !== undefined ? (
-              <>
-                Total <strong>{formatValue(result.total, diff.unit)}</strong>, {result.stacks}{' '}
-                stacks ·{' '}
-              </>
-            ) : null}
-            <PprofLink
-              query={{
-                service,
-                type,
-                ...side.window,
-                ...(side.query !== '' ? { query: side.query } : {}),
-              }}
-              testId={`export-pprof-${key}`}
+          {/* Title and window on one line, selector and total on the next where they fit: the
+              flame graph below stays in view on short and narrow screens. */}
+          <div className="diff-window-line">
+            <h2>{title}</h2>
+            <p>
+              {formatWindow(side.window)}{' '}
+              <span className="muted">({formatDuration(windowLength(side.window))})</span>
+            </p>
+          </div>
+          <div className="diff-window-line">
+            <SelectorInput
+              value={side.query}
+              label={`${title} label selector`}
+              onApply={(query) => onQueryChange(key, query)}
             />
-          </p>
+            <p className="muted">
+              {result !== undefined && diff !== undefined ? (
+                <>
+                  Total <strong>{formatValue(result.total, diff.unit)}</strong>, {result.stacks}{' '}
+                  stacks ·{' '}
+                </>
+              ) : null}
+              <PprofLink
+                query={{
+                  service,
+                  type,
+                  ...side.window,
+                  ...(side.query !== '' ? { query: side.query } : {}),
+                }}
+                testId={`export-pprof-${key}`}
+              />
+            </p>
+          </div>
         </section>
       ))}
     </div>

@@ -9,6 +9,7 @@ import { DiffScaleLegend } from './DiffScaleLegend'
 import { ExportButtons } from './ExportButtons'
 import { FlameTooltip } from './FlameTooltip'
 import { FrameDetails } from './FrameDetails'
+import { KeyboardHelp } from './KeyboardHelp'
 import { PackageLegend } from './PackageLegend'
 
 interface FlameGraphProps {
@@ -36,12 +37,19 @@ interface FlameGraphProps {
   onZoomChange?(path: string[] | null): void
   /**
    * The page's main graph: `/` focuses its search, Esc clears the search and the zoom, the arrow
-   * keys move the zoom to the parent (↑), the heaviest child (↓) or a sibling (← →).
+   * keys move the zoom to the parent (↑), the heaviest child (↓) or a sibling (← →), `?` lists
+   * the keys.
    */
   keyboard?: boolean
-  /** Fill frames by package (and show the legend); `null` or absent: by name, or by change. */
+  /**
+   * Fill frames by package (and show the legend); `null` or absent: by name, or by change. A diff
+   * coloured by package keeps each frame's change in its tooltip and details line.
+   */
   coloring?: PackageColoring | null
-  /** With a setter, the toolbar offers the choice between colouring by name and by package. */
+  /**
+   * With a setter, the toolbar offers the choice between colouring by name (by change, for a
+   * diff) and by package.
+   */
   colorBy?: ColorBy
   onColorByChange?(colorBy: ColorBy): void
   /** Open a function's callers and callees (from the details line, or the `s` key). */
@@ -55,15 +63,21 @@ interface Hover {
   y: number
 }
 
-const diffOptions: FlameChartOptions<ChartNode> = {
-  color: (node) => (node.diff ? diffColor(node.diff) : 'rgb(222, 226, 230)'),
-  attributes: (node): Record<string, string> =>
-    node.diff
-      ? {
-          'data-change': node.diff.kind,
-          ...(needsLightText(node.diff) ? { 'data-light': '' } : {}),
-        }
-      : {},
+/**
+ * Fill and attributes of a diff's frames. `byChange()` is false while the frames are filled by
+ * package: the labels then keep their dark text on the light package colours.
+ */
+function diffOptions(byChange: () => boolean): FlameChartOptions<ChartNode> {
+  return {
+    color: (node) => (node.diff ? diffColor(node.diff) : 'rgb(222, 226, 230)'),
+    attributes: (node): Record<string, string> =>
+      node.diff
+        ? {
+            'data-change': node.diff.kind,
+            ...(byChange() && needsLightText(node.diff) ? { 'data-light': '' } : {}),
+          }
+        : {},
+  }
 }
 
 /**
@@ -90,6 +104,12 @@ export function FlameGraph(props: FlameGraphProps) {
   const initialZoom = useRef(props.zoom)
   const searchInput = useRef<HTMLInputElement>(null)
   const { keyboard = false } = props
+  const [helpOpen, setHelpOpen] = useState(false)
+  const helpShown = useRef(helpOpen)
+  helpShown.current = helpOpen
+  // Read by the diff's attributes at each decoration (the recolour effect below redraws).
+  const coloredByChange = useRef(coloring === null)
+  coloredByChange.current = coloring === null
 
   useEffect(() => {
     const element = chartElement.current
@@ -103,7 +123,7 @@ export function FlameGraph(props: FlameGraphProps) {
         onZoomPath: (path) => zoomChange.current?.(path),
         onSearch: setSearchSummary,
       },
-      { ...(isDiff ? diffOptions : {}), name: testId },
+      { ...(isDiff ? diffOptions(() => coloredByChange.current) : {}), name: testId },
     )
     if (initialZoom.current) created.zoomToPath(initialZoom.current)
     chart.current = created
@@ -142,6 +162,14 @@ export function FlameGraph(props: FlameGraphProps) {
     if (!keyboard) return undefined
     const onKey = (event: KeyboardEvent) => {
       if (event.ctrlKey || event.metaKey || event.altKey) return
+      // While the list of keys is open, keys close it and do nothing else.
+      if (helpShown.current) {
+        if (event.key === 'Escape' || event.key === '?') {
+          event.preventDefault()
+          setHelpOpen(false)
+        }
+        return
+      }
       const target = event.target as HTMLElement | null
       const typing =
         target !== null &&
@@ -163,6 +191,9 @@ export function FlameGraph(props: FlameGraphProps) {
       if (event.key === '/') {
         event.preventDefault()
         searchInput.current?.focus()
+      } else if (event.key === '?') {
+        event.preventDefault()
+        setHelpOpen(true)
       } else if (event.key === 's') {
         openSandwich.current()
       } else if (steps[event.key] !== undefined) {
@@ -225,9 +256,6 @@ export function FlameGraph(props: FlameGraphProps) {
           {props.exportName !== undefined ? (
             <ExportButtons name={props.exportName} svg={() => chart.current?.svg() ?? null} />
           ) : null}
-          {diffMode !== undefined ? (
-            <DiffScaleLegend root={root} mode={diffMode} unit={unit} />
-          ) : null}
           {props.onColorByChange !== undefined ? (
             <label className="flame-color-by">
               <span>Colour</span>
@@ -238,10 +266,13 @@ export function FlameGraph(props: FlameGraphProps) {
                   props.onColorByChange?.(event.target.value === 'package' ? 'package' : 'name')
                 }
               >
-                <option value="name">by name</option>
+                <option value="name">{isDiff ? 'by change' : 'by name'}</option>
                 <option value="package">by package</option>
               </select>
             </label>
+          ) : null}
+          {diffMode !== undefined && coloring === null ? (
+            <DiffScaleLegend root={root} mode={diffMode} unit={unit} />
           ) : null}
           {props.children}
           <span className="flame-hint">Click a frame to zoom into it.</span>
@@ -281,6 +312,12 @@ export function FlameGraph(props: FlameGraphProps) {
                 },
               }
             : {})}
+        />
+      ) : null}
+      {helpOpen ? (
+        <KeyboardHelp
+          sandwichKey={onOpenSandwich !== undefined}
+          onClose={() => setHelpOpen(false)}
         />
       ) : null}
     </section>

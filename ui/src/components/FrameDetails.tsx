@@ -61,7 +61,7 @@ export function FrameDetails(props: FrameDetailsProps) {
                   , <kbd>s</kbd> callers and callees of the frame zoomed to
                 </>
               ) : null}
-              .
+              , <kbd>?</kbd> every key.
             </>
           ) : null}
         </span>

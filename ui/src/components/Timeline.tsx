@@ -16,12 +16,17 @@ import type { ViewState } from '../url-state'
 import { AppLink } from './AppLink'
 
 const HEIGHT_PX = 150
-/** On short screens (a laptop at 1280×720) the timeline gives its height to the flame graph. */
+/**
+ * On short screens (a laptop at 1280×720) and narrow windows (where the page is one column) the
+ * timeline gives its height to the flame graph; the same bounds as styles.css's media query.
+ */
 const SHORT_HEIGHT_PX = 104
 const SHORT_VIEWPORT_PX = 820
+const NARROW_VIEWPORT_PX = 901
 
 function chartHeight(): number {
-  return typeof window !== 'undefined' && window.innerHeight < SHORT_VIEWPORT_PX
+  return typeof window !== 'undefined' &&
+    (window.innerHeight < SHORT_VIEWPORT_PX || window.innerWidth < NARROW_VIEWPORT_PX)
     ? SHORT_HEIGHT_PX
     : HEIGHT_PX
 }

@@ -158,10 +158,11 @@ export function DiffView(props: DiffViewProps) {
         : null,
     [diff.data, state.layout],
   )
-  // One colouring for both sides, so a package has the same colour left and right.
-  const sideColoring = useMemo(
+  // By package: one colouring for the diff graph, or for both sides so a package has the same
+  // colour left and right.
+  const coloring = useMemo(
     () =>
-      diff.data && state.layout === 'split' && state.colorBy === 'package'
+      diff.data && state.colorBy === 'package'
         ? packageColoring(
             packageChanges(diff.data.root, {
               base: diff.data.baseline.total,
@@ -169,7 +170,7 @@ export function DiffView(props: DiffViewProps) {
             }).map((c) => ({ ...c, weight: c.baseShare + c.compShare })),
           )
         : null,
-    [diff.data, state.layout, state.colorBy],
+    [diff.data, state.colorBy],
   )
 
   const update = (patch: Partial<DiffState>, mode: HistoryMode = 'push') =>
@@ -253,14 +254,15 @@ export function DiffView(props: DiffViewProps) {
             </button>
           </div>
         </div>
+        {/* Beside the pickers where there is room: the graph below keeps its height. */}
+        <p className="mode-note" data-testid="mode-note">
+          {mode === 'normalized'
+            ? 'Normalized: each function’s change of share of its window’s total, so windows of any length or load compare.'
+            : aggregation === 'gauge'
+              ? 'Absolute: the change of each function’s average value (heap in use is averaged over each instance’s snapshots, then summed).'
+              : 'Absolute: values per second of collected instance time, so windows of other lengths or fleet sizes compare.'}
+        </p>
       </Controls>
-      <p className="mode-note" data-testid="mode-note">
-        {mode === 'normalized'
-          ? 'Normalized: each function’s change of share of its window’s total, so windows of any length or load compare.'
-          : aggregation === 'gauge'
-            ? 'Absolute: the change of each function’s average value (heap in use is averaged over each instance’s snapshots, then summed).'
-            : 'Absolute: values per second of collected instance time, so windows of other lengths or fleet sizes compare.'}
-      </p>
       <DiffWindows
         service={name}
         type={type}
@@ -383,12 +385,17 @@ export function DiffView(props: DiffViewProps) {
                 onSearchChange={(search) => update({ search }, 'replace')}
                 focus={state.focus}
                 exportName={['kiln', name, type, 'diff', fileTime(comparison.from)]}
+                coloring={coloring}
+                colorBy={state.colorBy}
+                onColorByChange={(colorBy) => update({ colorBy }, 'replace')}
               >
-                <span className="diff-legend" aria-label="Colours">
-                  <span className="swatch swatch-grew" /> grew
-                  <span className="swatch swatch-shrank" /> shrank
-                  <span className="swatch swatch-same" /> about the same
-                </span>
+                {coloring === null ? (
+                  <span className="diff-legend" aria-label="Colours">
+                    <span className="swatch swatch-grew" /> grew
+                    <span className="swatch swatch-shrank" /> shrank
+                    <span className="swatch swatch-same" /> about the same
+                  </span>
+                ) : null}
               </FlameGraph>
             </div>
           ) : (
@@ -404,7 +411,7 @@ export function DiffView(props: DiffViewProps) {
                   onSearchChange={(search) => update({ search }, 'replace')}
                   focus={state.focus}
                   exportName={['kiln', name, type, 'baseline', fileTime(baseline.from)]}
-                  coloring={sideColoring}
+                  coloring={coloring}
                   colorBy={state.colorBy}
                   onColorByChange={(colorBy) => update({ colorBy }, 'replace')}
                 />
@@ -418,7 +425,7 @@ export function DiffView(props: DiffViewProps) {
                   onSearchChange={(search) => update({ search }, 'replace')}
                   focus={state.focus}
                   exportName={['kiln', name, type, 'comparison', fileTime(comparison.from)]}
-                  coloring={sideColoring}
+                  coloring={coloring}
                 />
               </div>
               {changesTable}
