@@ -311,12 +311,6 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(
         `kiln ${command}: ${error.status > 0 ? `${error.status} ${error.code}: ` : ''}${error.message}${hint}\n`,
       )
-    } else if (error instanceof SyntaxError) {
-      // `response.json()` of a 200 that is not JSON: a web server other than Kiln's API, such as
-      // a single-page app answering every path with its index.html.
-      process.stderr.write(
-        `kiln ${command}: the server's answer is not JSON: is --server a Kiln server?\n`,
-      )
     } else throw error
     return 2
   }

@@ -507,7 +507,7 @@ describe('kiln command line', () => {
       const run = await kiln(['services', '--server', `http://127.0.0.1:${port}`])
       expect(run.code).toBe(2)
       expect(run.stderr).toBe(
-        "kiln services: the server's answer is not JSON: is --server a Kiln server?\n",
+        `kiln services: 200 KILN_ERR_NOT_JSON: /api/v1/services answered 200 with text/html, not Kiln's JSON: is http://127.0.0.1:${port} a Kiln server?\n`,
       )
     } finally {
       await new Promise<void>((resolve) => web.close(() => resolve()))

@@ -176,7 +176,7 @@ export class KilnClient {
       })
     } catch (cause) {
       if (signal?.aborted) throw cause
-      const reason = (cause as { cause?: { code?: string } })?.cause?.code ?? String(cause)
+      const reason = unreachableReason(cause)
       throw new KilnApiError(
         0,
         'KILN_ERR_UNREACHABLE',
@@ -208,7 +208,18 @@ export class KilnClient {
 
   async #json<T>(route: ApiRoute, params: Params, signal?: AbortSignal): Promise<T> {
     const response = await this.#get(route, params, 'application/json', signal)
-    return (await response.json()) as T
+    try {
+      return (await response.json()) as T
+    } catch (cause) {
+      if (signal?.aborted) throw cause
+      // A proxy's or another server's page at the URL, not Kiln.
+      throw new KilnApiError(
+        response.status,
+        'KILN_ERR_NOT_JSON',
+        `${API_ROUTES[route]} answered ${response.status} with ${response.headers.get('content-type') ?? 'no content type'}, not Kiln's JSON: is ${this.baseUrl} a Kiln server?`,
+        { cause },
+      )
+    }
   }
 
   services(signal?: AbortSignal): Promise<ServicesResponse> {
@@ -272,4 +283,19 @@ export class KilnClient {
   traces(params: TracesParams, signal?: AbortSignal): Promise<TracesResponse> {
     return this.#json('traces', params, signal)
   }
+}
+
+/**
+ * Why a request got no answer, as short as the network layer says it: `ECONNREFUSED`,
+ * `ENOTFOUND`, `bad port` (fetch refuses ports such as 6000), else the error's message.
+ */
+function unreachableReason(error: unknown): string {
+  let reason = String(error)
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string') return code
+    if (e.message && e.message !== 'fetch failed') reason = e.message
+    e = e.cause
+  }
+  return reason
 }
