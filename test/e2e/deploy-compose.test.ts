@@ -109,7 +109,7 @@ describe('deploy/compose.yaml', () => {
     expect(services.demo!.depends_on?.kiln?.condition).toBe('service_healthy')
   })
 
-  // Compose's own schema check where a compose CLI is installed (CI has none).
+  // Compose's own schema check (scripts/setup-machine.sh installs Debian's docker-compose).
   const cli = ['docker-compose', 'docker compose'].find(
     (c) => spawnSync(c.split(' ')[0]!, [...c.split(' ').slice(1), 'version']).status === 0,
   )
