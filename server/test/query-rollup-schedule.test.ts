@@ -100,7 +100,7 @@ describe('hourly rollup on a schedule, with late samples', () => {
   })
 
   it('rolls the hours up once the marks are past, with the same answer', async () => {
-    await wait(MARGIN_MS + 100)
+    await wait(2 * MARGIN_MS + 100)
     expect(await app.store.rollup.run()).toBe(3)
     expect(await rolledHours()).toEqual(hours)
     const { body, rolled } = await flame()
@@ -119,7 +119,7 @@ describe('hourly rollup on a schedule, with late samples', () => {
     expect(answer.body.total).toBe(onTimeTotal + 999)
     expect(await app.store.rollup.run()).toBe(0)
 
-    await wait(MARGIN_MS + 100)
+    await wait(2 * MARGIN_MS + 100)
     expect(await app.store.rollup.run()).toBe(1)
     const after = await app.store.rollup.rolledHours()
     expect([...after.keys()].sort()).toEqual(hours)

@@ -298,7 +298,8 @@ export class BatchWriter {
     const marked = new Map<number, number>()
     const markLate = async (): Promise<unknown> => {
       const rollup = this.#options.rollup
-      if (!rollup || batch.samples.length === 0) return undefined
+      // The hours, not the batch's samples: a retry resumed past the samples has none left.
+      if (!rollup || hours.size === 0) return undefined
       const now = Date.now()
       // A mark is (re)written unless one of this insert holds for at least half the margin.
       const marks = rollup

@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { ROLLUP } from './schema.js'
 import { selectRows } from './select-rows.js'
@@ -16,8 +16,10 @@ export interface HourlyRollupOptions {
   marginMs: number
   /** Days of samples kept: hours older than that are not rolled up. */
   retentionDays: number
-  /** Hours rolled up per `run()`, oldest first (the rest at the next one). */
+  /** Hours rolled up per `run()` (the rest at the next one). */
   maxHoursPerRun?: number
+  /** After a run of an hour fails, the hour waits this long, doubled per failure up to an hour. */
+  retryMs?: number
   /** How long what the store says of runs and marks is trusted before it is read again. */
   refreshMs?: number
   /** Unix ms now; tests move it. */
@@ -72,10 +74,12 @@ export class HourlyRollup {
   /** Hours found with samples by that scan and not rolled up yet. */
   readonly #found = new Set<number>()
   #running: Promise<number> | undefined
+  /** Hours whose last run failed: failures in a row, and when to try again (Unix ms). */
+  readonly #failed = new Map<number, { count: number; retryAt: number }>()
 
   constructor(client: ClickHouseClient, options: HourlyRollupOptions) {
     this.#client = client
-    this.#o = { maxHoursPerRun: 24, refreshMs: 30_000, now: Date.now, ...options }
+    this.#o = { maxHoursPerRun: 24, refreshMs: 30_000, retryMs: 60_000, now: Date.now, ...options }
   }
 
   get #db(): string {
@@ -99,13 +103,20 @@ export class HourlyRollup {
     return rolled
   }
 
-  /** Hours of a batch's samples that need a mark before they are inserted at `now`. */
+  /**
+   * Hours of a batch's samples that need a mark before they are inserted at `now`. A mark holds
+   * for twice the margin, and an hour whose mark (this server's, or one read from the store)
+   * still holds for a whole margin gets none: late samples of one hour, however many, write a
+   * mark row about once per margin.
+   */
   marksFor(hours: Iterable<number>, now = this.#o.now()): DirtyMark[] {
-    const until = now + this.#o.marginMs
+    const until = now + 2 * this.#o.marginMs
     const marks: DirtyMark[] = []
     for (const hour of hours) {
       // A run of this hour could start before the insert ends.
-      if (hour + HOUR + this.#o.latenessMs <= until) marks.push({ hour, until })
+      if (hour + HOUR + this.#o.latenessMs > now + this.#o.marginMs) continue
+      if ((this.#dirty.get(hour) ?? -Infinity) >= now + this.#o.marginMs) continue
+      marks.push({ hour, until })
     }
     return marks
   }
@@ -123,12 +134,18 @@ export class HourlyRollup {
 
   /**
    * Roll up the hours that are due (ended `latenessMs` ago, within retention, with samples and no
-   * current run, and no mark still holding), oldest first, at most `maxHoursPerRun`. Resolves to
-   * the number of hours rolled up. One at a time: a call during a run waits for it.
+   * current run, no mark still holding, and not waiting after a failure), at most
+   * `maxHoursPerRun`: hours never rolled up first, oldest first, then hours rolled up again for
+   * late samples, so that late data (a backlog, or a client sending old times on purpose) cannot
+   * hold up the fresh hours. Resolves to the number of hours rolled up; rejects with the first
+   * failure once the other hours have had their turn (a failed hour is tried again after
+   * `retryMs`, doubled per failure up to an hour). One at a time: a call during a run waits for
+   * it.
    *
-   * Oldest first, so that every hour before the latest run was rolled up or had no samples when
-   * scanned: a server that starts scans `samples` from there on (after a first start, from the
-   * oldest hour kept). Samples that reach an hour after its scan carry a mark.
+   * Never-rolled hours oldest first, so that every hour before the latest run was rolled up or
+   * had no samples when scanned: a server that starts scans `samples` from there on (after a
+   * first start, from the oldest hour kept). Samples that reach an hour after its scan carry a
+   * mark. An hour that failed and was overtaken is read raw after a restart (answers stay exact).
    */
   run(): Promise<number> {
     this.#running ??= this.#runDue().finally(() => (this.#running = undefined))
@@ -160,15 +177,36 @@ export class HourlyRollup {
       this.#scannedTo = cutoff
     }
     const due = [...new Set([...this.#found, ...this.#dirty.keys()])]
-      .filter((hour) => hour >= oldest && hour < cutoff && this.#needsRun(hour, now))
-      .sort((a, b) => a - b)
+      .filter(
+        (hour) =>
+          hour >= oldest &&
+          hour < cutoff &&
+          this.#needsRun(hour, now) &&
+          (this.#failed.get(hour)?.retryAt ?? -Infinity) <= now,
+      )
+      .sort((a, b) => Number(this.#runs.has(a)) - Number(this.#runs.has(b)) || a - b)
       .slice(0, this.#o.maxHoursPerRun)
+    let rolled = 0
+    let firstError: unknown
     for (const hour of due) {
-      await this.#roll(hour)
-      this.#found.delete(hour)
+      try {
+        await this.#roll(hour)
+        this.#found.delete(hour)
+        this.#failed.delete(hour)
+        rolled++
+      } catch (error) {
+        // This hour waits; the others go on. Its rows, if the store wrote them before the
+        // error, are under a run that was not recorded: never read, dropped with retention.
+        const count = (this.#failed.get(hour)?.count ?? 0) + 1
+        const wait = Math.min(this.#o.retryMs * 2 ** (count - 1), HOUR)
+        this.#failed.set(hour, { count, retryAt: this.#o.now() + wait })
+        firstError ??= error
+      }
     }
     for (const hour of this.#found) if (hour < oldest) this.#found.delete(hour)
-    return due.length
+    for (const hour of this.#failed.keys()) if (hour < oldest) this.#failed.delete(hour)
+    if (firstError !== undefined) throw firstError
+    return rolled
   }
 
   #needsRun(hour: number, now: number): boolean {
@@ -181,7 +219,8 @@ export class HourlyRollup {
   /** Sum the hour's samples into the rollup under a new run, then record the run. */
   async #roll(hour: number): Promise<void> {
     const started = this.#o.now()
-    const run = (BigInt(started) * 1000n + BigInt(randomInt(1000))).toString()
+    // 63 random bits: two servers rolling one hour at once never share a run id.
+    const run = ((randomBytes(8).readBigUInt64BE(0) >> 1n) | 1n).toString()
     const db = this.#db
     // Each sample twice (ARRAY JOIN): once in its stack's row, once in its series' snapshot row.
     await this.#client.command({
