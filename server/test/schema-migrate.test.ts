@@ -6,9 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveConfig } from '../src/config/resolve-config.js'
 import { createClickHouseClient } from '../src/store/clickhouse-bindings.js'
 import {
+  EMBEDDED_MERGE_SETTINGS,
+  EMBEDDED_MERGE_TABLES,
   MIGRATIONS,
   bootstrapStatements,
   migrate,
+  tuneEmbeddedMerges,
   type SchemaOptions,
 } from '../src/store/schema.js'
 
@@ -128,6 +131,21 @@ describe('migrations on a fresh chDB store', () => {
         GROUP BY name`,
     )
     expect(coverage).toEqual([{ name: 'samples_1h', year: 2105 }])
+  })
+
+  it("sets the embedded store's merge policy on the tables every upload writes, again and again", async () => {
+    for (let start = 0; start < 2; start++) await tuneEmbeddedMerges(client, options.database)
+    const tables = await rows<{ name: string; create_table_query: string }>(
+      client,
+      `SELECT name, create_table_query FROM system.tables WHERE database = {db:String}`,
+      { db: options.database },
+    )
+    for (const { name, create_table_query: ddl } of tables) {
+      for (const [setting, value] of Object.entries(EMBEDDED_MERGE_SETTINGS)) {
+        const set = ddl.includes(`${setting} = ${value}`)
+        expect(set, name).toBe((EMBEDDED_MERGE_TABLES as readonly string[]).includes(name))
+      }
+    }
   })
 
   it('is idempotent: a second start applies nothing and records nothing', async () => {

@@ -740,6 +740,29 @@ async function checkLayout(client: ClickHouseClient, options: SchemaOptions): Pr
   )
 }
 
+/**
+ * The embedded store's merge policy for the tables every upload writes. Under steady ingest of
+ * small parts (one per flush), ClickHouse's default merge selector (`merge_selector_base` 5)
+ * rewrote each sample row 7 to 10 times in background merges, a third of the server's CPU at
+ * full load; base 10 rewrites it 3 to 4 times, for about twice the parts per partition
+ * (bench/README.md, "Ingest speed": merges). Set on every start, an ALTER of settings only; a
+ * ClickHouse server by URL keeps its operator's policy.
+ */
+export const EMBEDDED_MERGE_SETTINGS = { merge_selector_base: 10 } as const
+export const EMBEDDED_MERGE_TABLES = ['samples', 'profiles', 'trace_samples'] as const
+
+export async function tuneEmbeddedMerges(
+  client: ClickHouseClient,
+  database: string,
+): Promise<void> {
+  const settings = Object.entries(EMBEDDED_MERGE_SETTINGS)
+    .map(([name, value]) => `${name} = ${value}`)
+    .join(', ')
+  for (const table of EMBEDDED_MERGE_TABLES) {
+    await client.command({ query: `ALTER TABLE ${database}.${table} MODIFY SETTING ${settings}` })
+  }
+}
+
 /** Create the database and apply every migration not yet recorded. Returns the versions applied. */
 export async function migrate(client: ClickHouseClient, options: SchemaOptions): Promise<number[]> {
   const db = options.database

@@ -4,7 +4,7 @@ import type { KilnConfig } from '../config/config-schema.js'
 import { BatchWriter } from './batch-writer.js'
 import { HourlyRollup } from './hourly-rollup.js'
 import { createClickHouseClient, createRowInserter } from './clickhouse-bindings.js'
-import { migrate } from './schema.js'
+import { migrate, tuneEmbeddedMerges } from './schema.js'
 import { wrapStoreError } from './store-errors.js'
 import { KilnError } from '../errors.js'
 
@@ -49,6 +49,7 @@ export const storePlugin = fp<{ config: KilnConfig }>(
         cluster: config.clickhouseCluster,
       })
       if (applied.length > 0) fastify.log.info({ applied }, 'schema migrations applied')
+      if (!config.clickhouseUrl) await tuneEmbeddedMerges(client, database)
       state.ready = true
       state.schemaError = undefined
     }
