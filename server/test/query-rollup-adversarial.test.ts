@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
 import { queryFlamegraph } from '../src/query/flamegraph.js'
-import type { RolledHours } from '../src/store/hourly-rollup.js'
+import { HourlyRollup, type RolledHours } from '../src/store/hourly-rollup.js'
 import { ROLLUP } from '../src/store/schema.js'
 import { selectRows } from '../src/store/select-rows.js'
 import { encodeProfile } from './helpers/pprof-builder.js'
@@ -101,6 +101,29 @@ describe('hourly rollup under a stream of late samples', () => {
     const again = await app.store.rollup.rolledHours()
     expect([...again.keys()].sort()).toEqual(hours)
     expect(await total(again)).toBe(180 + late * 1000)
+  })
+
+  it('answers with a late sample on every server of a shared store once it is acknowledged', async () => {
+    await wait(2 * MARGIN_MS + 100)
+    await app.store.rollup.run()
+    // A second server on the same store (a ClickHouse server by URL), which read the runs
+    // before the late upload and will not read them again for 30 s.
+    const other = new HourlyRollup(app.store.client, {
+      database: app.store.database,
+      latenessMs: 20 * MIN,
+      marginMs: MARGIN_MS,
+      retentionDays: 30,
+      shared: true,
+    })
+    const before = await other.rolledHours()
+    expect([...before.keys()].sort()).toEqual(hours)
+    const expected = (await total(before)) + 5000
+    await upload(H0 + 2 * HOUR + 3 * MIN, 5000, 'later')
+    // Acknowledged by the first server: both read the hour raw, with it.
+    expect(await total(await app.store.rollup.rolledHours())).toBe(expected)
+    const after = await other.rolledHours()
+    expect(after.has(H0 + 2 * HOUR)).toBe(false)
+    expect(await total(after)).toBe(expected)
   })
 })
 

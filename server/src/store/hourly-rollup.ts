@@ -22,6 +22,12 @@ export interface HourlyRollupOptions {
   retryMs?: number
   /** How long what the store says of runs and marks is trusted before it is read again. */
   refreshMs?: number
+  /**
+   * Other Kiln servers write to this store (a ClickHouse server by URL): every `rolledHours()`
+   * also reads the marks written since the last full read, so that a late sample another server
+   * acknowledged is in this server's answers at once.
+   */
+  shared?: boolean
   /** Unix ms now; tests move it. */
   now?: () => number
 }
@@ -57,8 +63,8 @@ interface Run {
  * could start (within `marginMs`), so the run reads it.
  *
  * Several Kiln servers on one store each run the schedule; two runs of one hour are both right,
- * and reads take the later. What this server knows of others' runs and marks is at most
- * `refreshMs` old.
+ * and reads take the later. What this server knows of others' runs is at most `refreshMs`
+ * old; of their marks, on a `shared` store, as old as the query.
  */
 export class HourlyRollup {
   readonly #client: ClickHouseClient
@@ -79,7 +85,14 @@ export class HourlyRollup {
 
   constructor(client: ClickHouseClient, options: HourlyRollupOptions) {
     this.#client = client
-    this.#o = { maxHoursPerRun: 24, refreshMs: 30_000, retryMs: 60_000, now: Date.now, ...options }
+    this.#o = {
+      maxHoursPerRun: 24,
+      refreshMs: 30_000,
+      retryMs: 60_000,
+      shared: false,
+      now: Date.now,
+      ...options,
+    }
   }
 
   get #db(): string {
@@ -94,6 +107,12 @@ export class HourlyRollup {
       } catch {
         // The store is away: read raw what is not known; the query itself will say why.
         if (this.#loadedAt === -Infinity) return new Map()
+      }
+    } else if (this.#o.shared) {
+      try {
+        await this.#readFreshMarks()
+      } catch {
+        // As above: what is known stands, the query will say why the store is away.
       }
     }
     const rolled = new Map<number, string>()
@@ -256,6 +275,32 @@ export class HourlyRollup {
     return this.#loading
   }
 
+  /**
+   * Marks written since the last full read, by any server: a mark holds until at least
+   * `2 * marginMs` after it was written, so those of the last read's moment on have an `until`
+   * past it (less the margin, for clock skew between servers). A small read: marks are about one
+   * per late hour and margin.
+   */
+  async #readFreshMarks(): Promise<void> {
+    const since = this.#loadedAt - this.#o.marginMs
+    const dirty = await selectRows<{ hour: string; until_ms: string }>(
+      this.#client,
+      `SELECT toUnixTimestamp(bucket) * 1000 AS hour, toUnixTimestamp64Milli(max(until)) AS until_ms
+        FROM ${this.#db}.${ROLLUP.dirtyTable}
+        WHERE until > fromUnixTimestamp64Milli({since:Int64})
+        GROUP BY bucket`,
+      { since },
+    )
+    this.#noteMarks(dirty)
+  }
+
+  #noteMarks(dirty: readonly { hour: string; until_ms: string }[]): void {
+    for (const d of dirty) {
+      const hour = Number(d.hour)
+      this.#dirty.set(hour, Math.max(Number(d.until_ms), this.#dirty.get(hour) ?? 0))
+    }
+  }
+
   async #read(): Promise<void> {
     const at = this.#o.now()
     const db = this.#db
@@ -277,10 +322,7 @@ export class HourlyRollup {
     for (const r of runs) {
       this.#noteRun(Number(r.hour), { run: r.last_run, started: Number(r.started_ms) })
     }
-    for (const d of dirty) {
-      const hour = Number(d.hour)
-      this.#dirty.set(hour, Math.max(Number(d.until_ms), this.#dirty.get(hour) ?? 0))
-    }
+    this.#noteMarks(dirty)
     this.#loadedAt = at
   }
 }

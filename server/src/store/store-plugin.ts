@@ -80,6 +80,8 @@ export const storePlugin = fp<{ config: KilnConfig }>(
       latenessMs: config.rollupLatenessMs,
       marginMs: config.rollupMarginMs,
       retentionDays: config.retentionDays,
+      // Only a ClickHouse server by URL can have other Kiln servers writing to it.
+      shared: Boolean(config.clickhouseUrl),
     })
     const writer = new BatchWriter(client, {
       database,
