@@ -294,20 +294,14 @@ export class BatchWriter {
     hours: ReadonlySet<number>,
     fromTable = 0,
   ): Promise<{ table: number; error: unknown } | undefined> {
-    /** Hour → `until` of the marks written by this insert. */
-    const marked = new Map<number, number>()
     const markLate = async (): Promise<unknown> => {
       const rollup = this.#options.rollup
       // The hours, not the batch's samples: a retry resumed past the samples has none left.
       if (!rollup || hours.size === 0) return undefined
-      const now = Date.now()
-      // A mark is (re)written unless one of this insert holds for at least half the margin.
-      const marks = rollup
-        .marksFor(hours, now)
-        .filter((m) => (marked.get(m.hour) ?? -Infinity) < (now + m.until) / 2)
+      // `marksFor` leaves out hours whose mark (this insert's first one included) still holds
+      // for a whole margin.
       try {
-        await rollup.mark(marks)
-        for (const m of marks) marked.set(m.hour, m.until)
+        await rollup.mark(rollup.marksFor(hours))
         return undefined
       } catch (error) {
         return error ?? new Error('rollup mark failed')
