@@ -24,24 +24,28 @@ const MARGIN_MS = 1500
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** One CPU profile of `svc` at `at` (Unix ms), `value` on `stack`; it must be acknowledged. */
+async function ingestOne(app: FastifyInstance, at: number, stack: string[], value: number) {
+  const res = await app.inject({
+    method: 'POST',
+    url: `/ingest?name=${encodeURIComponent('svc{instance=a}')}&from=${at}&until=${at + 10 * S}&format=pprof`,
+    headers: { 'content-type': 'application/octet-stream' },
+    payload: encodeProfile({
+      sampleTypes: [['cpu', 'nanoseconds']],
+      samples: [{ stack, values: [value] }],
+    }),
+  })
+  expect(res.statusCode, res.body).toBe(200)
+}
+
 describe('hourly rollup under a stream of late samples', () => {
   let app: FastifyInstance
   let dataDir: string
   const H0 = Math.floor(Date.now() / HOUR) * HOUR - 6 * HOUR
   const window = { from: H0, to: H0 + 3 * HOUR }
 
-  const upload = async (at: number, value: number, fn = 'work') => {
-    const res = await app.inject({
-      method: 'POST',
-      url: `/ingest?name=${encodeURIComponent('svc{instance=a}')}&from=${at}&until=${at + 10 * S}&format=pprof`,
-      headers: { 'content-type': 'application/octet-stream' },
-      payload: encodeProfile({
-        sampleTypes: [['cpu', 'nanoseconds']],
-        samples: [{ stack: ['main@a.js', `${fn}@a.js`], values: [value] }],
-      }),
-    })
-    expect(res.statusCode, res.body).toBe(200)
-  }
+  const upload = (at: number, value: number, fn = 'work') =>
+    ingestOne(app, at, ['main@a.js', `${fn}@a.js`], value)
   const total = async (rolledHours: RolledHours | undefined) =>
     (
       await queryFlamegraph(app.store.client, app.store.database, {
@@ -143,19 +147,7 @@ describe('hourly rollup when a run fails after the store wrote its rows', () => 
         rollupMarginMs: 0,
       }),
     )
-    for (let k = 0; k < 18; k++) {
-      const at = H0 + k * 10 * MIN
-      const res = await app.inject({
-        method: 'POST',
-        url: `/ingest?name=${encodeURIComponent('svc{instance=a}')}&from=${at}&until=${at + 10 * S}&format=pprof`,
-        headers: { 'content-type': 'application/octet-stream' },
-        payload: encodeProfile({
-          sampleTypes: [['cpu', 'nanoseconds']],
-          samples: [{ stack: ['main@a.js'], values: [5] }],
-        }),
-      })
-      expect(res.statusCode, res.body).toBe(200)
-    }
+    for (let k = 0; k < 18; k++) await ingestOne(app, H0 + k * 10 * MIN, ['main@a.js'], 5)
   })
   afterAll(async () => {
     vi.restoreAllMocks()

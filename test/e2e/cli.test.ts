@@ -98,6 +98,10 @@ describe('kiln command line', () => {
   const mid = end - UPLOADS * 10_000
   const start = mid - UPLOADS * 10_000
 
+  /** `kiln export` of the last hour of the bench service to `file`. */
+  const exportBench = (file: string) =>
+    kiln(['export', '--server', server.url, '--service', 'bench', '--from', 'now-1h', '-o', file])
+
   beforeAll(async () => {
     server = await startTestServer()
     outDir = mkdtempSync(join(tmpdir(), 'kiln-cli-'))
@@ -221,17 +225,7 @@ describe('kiln command line', () => {
     ).toEqual(['bench', 'steady'])
 
     const file = join(outDir, 'bench.pb.gz')
-    const exported = await kiln([
-      'export',
-      '--server',
-      server.url,
-      '--service',
-      'bench',
-      '--from',
-      'now-1h',
-      '-o',
-      file,
-    ])
+    const exported = await exportBench(file)
     expect(exported.code, exported.stderr).toBe(0)
     const profile = Profile.decode(gunzipSync(readFileSync(file)))
     const sum = profile.sample.reduce((s, x) => s + Number(x.value[0]), 0)
@@ -240,17 +234,7 @@ describe('kiln command line', () => {
 
   it.skipIf(!hasGo())('exports a pprof that `go tool pprof -top` reads', async () => {
     const file = join(outDir, 'bench-go.pb.gz')
-    const exported = await kiln([
-      'export',
-      '--server',
-      server.url,
-      '--service',
-      'bench',
-      '--from',
-      'now-1h',
-      '-o',
-      file,
-    ])
+    const exported = await exportBench(file)
     expect(exported.code, exported.stderr).toBe(0)
     const top = execFileSync('go', ['tool', 'pprof', '-top', file], {
       encoding: 'utf8',
