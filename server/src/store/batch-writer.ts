@@ -4,6 +4,7 @@ import { KnownKeys, ScopedKnownKeys } from './known-keys.js'
 import { isStoreUnavailable } from './store-errors.js'
 import { batchSize, emptyBatch, type RowBatch, type SampleRow } from './rows.js'
 import { SAMPLE_COLUMNS, samplesTsv } from './tsv.js'
+import { RowEncodingError, samplesNative } from './native.js'
 import type { RowFormat, RowInserter } from './clickhouse-bindings.js'
 import { storedUploads, type UploadRef } from './stored-profiles.js'
 import { hoursOf, type HourlyRollup } from './hourly-rollup.js'
@@ -12,6 +13,11 @@ export interface BatchWriterOptions {
   database: string
   /** How rows reach the store (`createRowInserter`). */
   insert: RowInserter
+  /**
+   * The format of sample rows: `Native` (the embedded store: read with next to no parsing) or
+   * `TabSeparated` (a ClickHouse server by URL, whatever its version).
+   */
+  sampleFormat?: 'Native' | 'TabSeparated'
   /** How long the first request of a batch waits for others to join it. */
   waitMs: number
   /** A batch this large is flushed at once. */
@@ -342,7 +348,11 @@ export class BatchWriter {
     const started = process.hrtime.bigint()
     let ok = false
     try {
-      const { format, columns, body } = rowsText(table, values)
+      const { format, columns, body } = rowsText(
+        table,
+        values,
+        this.#options.sampleFormat ?? 'TabSeparated',
+      )
       await this.#options.insert(`${this.#options.database}.${table}`, columns, format, body)
       ok = true
       return undefined
@@ -380,19 +390,22 @@ const STEPS: readonly (readonly (typeof TABLES)[number][])[] = [
 ]
 
 /**
- * One table's rows as text. Samples, the bulk of every batch, go as TSV: ClickHouse parses it
- * faster than JSON rows, and it is cheaper to write (`samplesTsv`). The other tables have maps
- * and arrays, and few rows: JSON.
+ * One table's rows, encoded. Samples, the bulk of every batch, go as `Native` to the embedded
+ * store (`samplesNative`: chDB reads it for a fraction of what text costs it) and as TSV to a
+ * ClickHouse server (`samplesTsv`: parsed faster than JSON rows, and cheap to write). The other
+ * tables have maps and arrays, and few rows: JSON.
  */
 function rowsText(
   name: (typeof TABLES)[number],
   values: readonly object[],
+  sampleFormat: 'Native' | 'TabSeparated',
 ): { format: RowFormat; columns: readonly string[]; body: string | Buffer } {
   if (name === 'samples') {
+    const rows = values as readonly SampleRow[]
     return {
-      format: 'TabSeparated',
+      format: sampleFormat,
       columns: SAMPLE_COLUMNS,
-      body: samplesTsv(values as readonly SampleRow[]),
+      body: sampleFormat === 'Native' ? samplesNative(rows) : samplesTsv(rows),
     }
   }
   const body = Buffer.from(values.map((row) => JSON.stringify(row)).join('\n'))
@@ -419,10 +432,12 @@ function rowsOf(batch: RowBatch, table: (typeof TABLES)[number]): readonly objec
 }
 
 /**
- * Whether ClickHouse refused the rows themselves (it answered, with an error about the data),
- * as opposed to not answering: a network error or a timeout has no ClickHouse error code.
+ * Whether the rows themselves were refused: by ClickHouse (it answered, with an error about the
+ * data) or by their encoding for it (`RowEncodingError`), as opposed to the store not answering:
+ * a network error or a timeout has no ClickHouse error code.
  */
 function isDataError(error: unknown): boolean {
+  if (error instanceof RowEncodingError) return true
   return (error as Error)?.constructor?.name === 'ClickHouseError' && !isStoreUnavailable(error)
 }
 

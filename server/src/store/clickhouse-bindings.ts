@@ -46,10 +46,10 @@ export function createClickHouseClient(config: KilnConfig): ClickHouseClient {
   return createClient({ connection, clickhouse_settings })
 }
 
-/** Text formats the writer sends rows in. */
-export type RowFormat = 'TabSeparated' | 'JSONEachRow'
+/** Formats the writer sends rows in. */
+export type RowFormat = 'TabSeparated' | 'JSONEachRow' | 'Native'
 
-/** Inserts rows given as text in one of the {@link RowFormat}s. */
+/** Inserts rows given in one of the {@link RowFormat}s. */
 export type RowInserter = (
   table: string,
   columns: readonly string[],
@@ -88,8 +88,13 @@ export function createRowInserter(config: KilnConfig, client: ClickHouseClient):
   let next = 0
   // Unique to this inserter: two apps in one process may share a data directory (tests do).
   const prefix = `${process.pid}-${randomUUID().slice(0, 8)}`
+  const extensions: Record<RowFormat, string> = {
+    TabSeparated: 'tsv',
+    JSONEachRow: 'json',
+    Native: 'native',
+  }
   return async (table, columns, format, body) => {
-    const file = join(dir, `${prefix}-${next++}.${format === 'JSONEachRow' ? 'json' : 'tsv'}`)
+    const file = join(dir, `${prefix}-${next++}.${extensions[format]}`)
     await writeFile(file, body)
     try {
       await client.command({

@@ -86,6 +86,7 @@ export const storePlugin = fp<{ config: KilnConfig }>(
     const writer = new BatchWriter(client, {
       database,
       insert,
+      sampleFormat: config.clickhouseUrl ? 'TabSeparated' : 'Native',
       rollup,
       waitMs: config.insertBatchWaitMs,
       maxRows: config.insertBatchMaxRows,

@@ -21,10 +21,10 @@ import {
 
 // --- seeded randomness -----------------------------------------------------------------------
 
-type Rand = () => number
+export type Rand = () => number
 
 /** mulberry32, as in `bench/prng.mjs`: the same seed gives the same cases on every machine. */
-function mulberry32(seed: number): Rand {
+export function mulberry32(seed: number): Rand {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
