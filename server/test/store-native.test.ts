@@ -176,7 +176,8 @@ describe('sample rows in the Native format', () => {
       expect(native).toHaveLength(rows.length)
       expect(native).toEqual(tsv)
       // And both are the rows sent.
-      const key = (r: Record<string, unknown>) => SAMPLE_COLUMNS.map((c) => String(r[c])).join('|')
+      const key = (r: object) =>
+        SAMPLE_COLUMNS.map((c) => String((r as Record<string, unknown>)[c])).join('|')
       expect(native.map(key).sort()).toEqual(rows.map(key).sort())
     })
   })
