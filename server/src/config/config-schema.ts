@@ -112,9 +112,11 @@ export const ConfigSchema = Type.Object(
     trustProxy: Type.Boolean({ default: false, env: 'KILN_TRUST_PROXY' }),
     maxFutureSkewMs: Type.Integer({ default: 600_000, minimum: 0, env: 'KILN_MAX_FUTURE_SKEW_MS' }),
     maxIngestInFlight: Type.Integer({
-      // 64: the uploads in flight are what a flush can batch; with 8, 64 senders got 43 medium
-      // profiles/s stored, with 64 about 230 (bench/README.md, "Ingest speed").
-      default: 64,
+      // 256: the uploads in flight are what a flush can batch, and a flush costs chDB about the
+      // same whatever its size: 256 senders got 526 medium profiles/s stored with 256 against
+      // 292 with 64 (bench/README.md, "Ingest speed: ..."). Memory stays bounded by
+      // KILN_MAX_INGEST_IN_FLIGHT_BYTES and the rows waiting for the store.
+      default: 256,
       minimum: 1,
       env: 'KILN_MAX_INGEST_IN_FLIGHT',
     }),

@@ -65,7 +65,9 @@ export function pusherService(
         const admission = ctx.values.get(ADMISSION) ?? pipeline.admit(sentBytes)
         try {
           const push = { tenant: ctx.values.get(TENANT), now: Date.now(), admission }
-          await storeAll(context, await prepareAll(context, push, request))
+          const prepared = await prepareAll(context, push, request)
+          admission.arrive()
+          await storeAll(context, prepared)
           return {}
         } finally {
           admission.release()

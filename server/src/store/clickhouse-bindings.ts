@@ -64,21 +64,45 @@ export type RowInserter = (
  * has) parses several times slower, measured at 2.2 µs a sample row against 0.6 from a file
  * (bench/README.md, "Ingest speed"). The files live in `<dataDir>/.inserts` for the length of
  * one insert.
+ *
+ * `clients`: one, or several to insert side by side. A chDB connection runs one query at a
+ * time, but connections to the same data directory run theirs in parallel: the writer's
+ * concurrent flushes (KILN_INSERT_CONCURRENCY) each get a connection of their own
+ * (`createInsertClients`), and never wait behind a read either. Each insert goes to the
+ * client with the fewest inserts running.
  */
-export function createRowInserter(config: KilnConfig, client: ClickHouseClient): RowInserter {
-  if (config.clickhouseUrl) {
-    return async (table, columns, format, body) => {
-      // `exec` sends the text as it is, whatever the format (`insert` wants rows as objects for
-      // the JSON formats); the answer has no rows, but is read to its end so that the
-      // connection is reused.
-      const result = await client.exec({
-        query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT ${format}`,
-        values: Readable.from([body], { objectMode: false }),
-      })
-      for await (const _ of result.stream) {
-        // nothing to read
-      }
+export function createRowInserter(
+  config: KilnConfig,
+  clients: ClickHouseClient | readonly ClickHouseClient[],
+): RowInserter {
+  const pool = (Array.isArray(clients) ? clients : [clients]).map((client) => ({
+    client: client as ClickHouseClient,
+    running: 0,
+  }))
+  const leastBusy = () => pool.reduce((best, c) => (c.running < best.running ? c : best))
+  const run = async <T>(work: (client: ClickHouseClient) => Promise<T>): Promise<T> => {
+    const chosen = leastBusy()
+    chosen.running++
+    try {
+      return await work(chosen.client)
+    } finally {
+      chosen.running--
     }
+  }
+  if (config.clickhouseUrl) {
+    return (table, columns, format, body) =>
+      run(async (client) => {
+        // `exec` sends the text as it is, whatever the format (`insert` wants rows as objects
+        // for the JSON formats); the answer has no rows, but is read to its end so that the
+        // connection is reused.
+        const result = await client.exec({
+          query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT ${format}`,
+          values: Readable.from([body], { objectMode: false }),
+        })
+        for await (const _ of result.stream) {
+          // nothing to read
+        }
+      })
   }
   const dir = join(resolve(config.dataDir), '.inserts')
   // Files a killed process left: chDB holds its directory for one process at a time, so none
@@ -97,13 +121,30 @@ export function createRowInserter(config: KilnConfig, client: ClickHouseClient):
     const file = join(dir, `${prefix}-${next++}.${extensions[format]}`)
     await writeFile(file, body)
     try {
-      await client.command({
-        query: `INSERT INTO ${table} (${columns.join(', ')}) FROM INFILE ${sqlString(file)} FORMAT ${format}`,
-      })
+      await run((client) =>
+        client.command({
+          query: `INSERT INTO ${table} (${columns.join(', ')}) FROM INFILE ${sqlString(file)} FORMAT ${format}`,
+        }),
+      )
     } finally {
       await rm(file, { force: true })
     }
   }
+}
+
+/**
+ * The clients the batch writer inserts through: `client` itself for a ClickHouse server (its
+ * HTTP agent holds several connections already), else `count` chDB connections of their own to
+ * the same data directory (see {@link createRowInserter}). The caller closes what is returned
+ * besides `client`.
+ */
+export function createInsertClients(
+  config: KilnConfig,
+  client: ClickHouseClient,
+  count: number,
+): ClickHouseClient[] {
+  if (config.clickhouseUrl) return [client]
+  return Array.from({ length: Math.max(1, count) }, () => createClickHouseClient(config))
 }
 
 /** A ClickHouse string literal. */

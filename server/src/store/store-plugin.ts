@@ -3,7 +3,11 @@ import fp from 'fastify-plugin'
 import type { KilnConfig } from '../config/config-schema.js'
 import { BatchWriter } from './batch-writer.js'
 import { HourlyRollup } from './hourly-rollup.js'
-import { createClickHouseClient, createRowInserter } from './clickhouse-bindings.js'
+import {
+  createClickHouseClient,
+  createInsertClients,
+  createRowInserter,
+} from './clickhouse-bindings.js'
 import { migrate, tuneEmbeddedMerges } from './schema.js'
 import { wrapStoreError } from './store-errors.js'
 import { KilnError } from '../errors.js'
@@ -74,7 +78,8 @@ export const storePlugin = fp<{ config: KilnConfig }>(
       retry(1000)
     }
 
-    const insert = createRowInserter(config, client)
+    const insertClients = createInsertClients(config, client, config.insertConcurrency)
+    const insert = createRowInserter(config, insertClients)
     const rollup = new HourlyRollup(client, {
       database,
       latenessMs: config.rollupLatenessMs,
@@ -148,6 +153,7 @@ export const storePlugin = fp<{ config: KilnConfig }>(
       if (rollupTimer) clearTimeout(rollupTimer)
       await rollup.idle()
       await Promise.all([writer.close(), checkins.close()])
+      await Promise.all(insertClients.filter((c) => c !== client).map((c) => c.close()))
       await client.close()
     })
   },
