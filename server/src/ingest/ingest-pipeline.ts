@@ -19,11 +19,6 @@ const DAY_MS = 24 * 60 * 60 * 1000
 export interface Admission {
   /** Count `extra` more bytes (the inflated body), or shed the request if they do not fit. */
   holdMore(extra: number): void
-  /**
-   * The request's rows go to the batch writer now (or it waits for another request storing the
-   * same upload): a batch need not wait for it any more. Once; `release` implies it.
-   */
-  arrive(): void
   /** Give back what the request holds; once, whatever calls it again. */
   release(): void
 }
@@ -77,15 +72,12 @@ export class IngestPipeline {
   readonly #fastify: FastifyInstance
   readonly #config: KilnConfig
   readonly #inFlight = { requests: 0, bytes: 0 }
-  /** Requests admitted that have not reached the writer yet (`Admission.arrive`). */
-  #incoming = 0
   /** Uploads being stored, by upload key: a concurrent re-send waits for the first. */
   readonly #storing = new Map<string, Promise<unknown>>()
 
   constructor(fastify: FastifyInstance, config: KilnConfig) {
     this.#fastify = fastify
     this.#config = config
-    fastify.store.writer.countIncoming(() => this.#incoming)
   }
 
   /**
@@ -115,17 +107,8 @@ export class IngestPipeline {
     }
     inFlight.requests++
     inFlight.bytes += bytes
-    this.#incoming++
     let held: number | undefined = bytes
-    let arrived = false
-    const arrive = (): void => {
-      if (arrived) return
-      arrived = true
-      this.#incoming--
-      this.#fastify.store.writer.incomingChanged()
-    }
     return {
-      arrive,
       holdMore: (extra) => {
         if (held === undefined || extra <= 0) return
         if (inFlight.bytes + extra > config.maxIngestInFlightBytes) {
@@ -140,7 +123,6 @@ export class IngestPipeline {
         inFlight.bytes += extra
       },
       release: () => {
-        arrive()
         if (held === undefined) return
         inFlight.requests--
         inFlight.bytes -= held
@@ -245,16 +227,12 @@ export class IngestPipeline {
 
   /**
    * Run `work` for the upload `uploadKey`, unless it runs already (a client that re-sent before
-   * its first answer): then answer from that one, and the request of `admission` arrives (it
-   * writes nothing itself). The batch writer relies on it: one upload is never in two flushes at
-   * once, so each flush's lookup sees what earlier attempts stored.
+   * its first answer): then answer from that one. The batch writer relies on it: one upload is
+   * never in two flushes at once, so each flush's lookup sees what earlier attempts stored.
    */
-  async once<T>(uploadKey: string, work: () => Promise<T>, admission?: Admission): Promise<T> {
+  async once<T>(uploadKey: string, work: () => Promise<T>): Promise<T> {
     const running = this.#storing.get(uploadKey)
-    if (running) {
-      admission?.arrive()
-      return running as Promise<T>
-    }
+    if (running) return running as Promise<T>
     const started = work()
     this.#storing.set(uploadKey, started)
     try {

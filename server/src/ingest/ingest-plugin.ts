@@ -120,21 +120,18 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
     const uploadKey = uploadKeyOf(request, { service, name, from, until, body: body.profile })
     // The same upload in flight already (a client that retried before its first answer):
     // answer both from the one store.
-    return pipeline.once(
-      uploadKey,
-      () =>
-        storeUpload(request, {
-          ...body,
-          uploadKey,
-          service,
-          labels,
-          spyName,
-          fromMs,
-          untilMs,
-          now,
-          agent,
-        }),
-      holding.get(request),
+    return pipeline.once(uploadKey, () =>
+      storeUpload(request, {
+        ...body,
+        uploadKey,
+        service,
+        labels,
+        spyName,
+        fromMs,
+        untilMs,
+        now,
+        agent,
+      }),
     )
   }
 
@@ -156,7 +153,6 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
     const { agent } = upload
     const admission = holding.get(request) ?? NOT_HELD
     const prepared = await pipeline.prepare({ ...upload, tenant: request.tenant }, admission)
-    admission.arrive()
     const { result } = prepared
     const answer = { profiles: result.batch.profiles.length, samples: result.samples }
     if (agent.stats) {
@@ -176,11 +172,7 @@ export const ingestPlugin: FastifyPluginAsync<{ config: KilnConfig }> = async (
 }
 
 /** An upload whose request holds nothing (released already): nothing more to count. */
-const NOT_HELD: Admission = {
-  holdMore: () => undefined,
-  arrive: () => undefined,
-  release: () => undefined,
-}
+const NOT_HELD: Admission = { holdMore: () => undefined, release: () => undefined }
 
 const UPLOAD_ID_RE = new RegExp(UPLOAD_ID_PATTERN)
 

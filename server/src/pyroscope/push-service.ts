@@ -65,9 +65,7 @@ export function pusherService(
         const admission = ctx.values.get(ADMISSION) ?? pipeline.admit(sentBytes)
         try {
           const push = { tenant: ctx.values.get(TENANT), now: Date.now(), admission }
-          const prepared = await prepareAll(context, push, request)
-          admission.arrive()
-          await storeAll(context, prepared)
+          await storeAll(context, await prepareAll(context, push, request))
           return {}
         } finally {
           admission.release()

@@ -81,8 +81,6 @@ export class BatchWriter {
   #due = false
   readonly #running = new Set<Promise<void>>()
   #closed = false
-  /** Writes on their way (`countIncoming`); unknown: a batch waits its whole `waitMs`. */
-  #incoming: () => number = () => Number.POSITIVE_INFINITY
 
   constructor(client: ClickHouseClient, options: BatchWriterOptions) {
     this.#client = client
@@ -91,21 +89,6 @@ export class BatchWriter {
 
   get pendingRows(): number {
     return this.#pendingRows
-  }
-
-  /**
-   * Tell the writer how many writes are on their way (requests admitted that have not written
-   * yet). A batch then waits for others only while some are: once every admitted request has
-   * written, waiting longer gathers nothing and only delays the answers. With few senders, each
-   * waiting for its answer before it sends again, the wait was most of the time of a round trip.
-   */
-  countIncoming(incoming: () => number): void {
-    this.#incoming = incoming
-  }
-
-  /** Flush what waits, now, if no write is on its way any more (see {@link countIncoming}). */
-  incomingChanged(): void {
-    if (this.#pending.length > 0 && this.#incoming() === 0) this.#schedule(0)
   }
 
   /** Whether the store has a stack of the service (written by this writer within the hour). */
@@ -125,8 +108,7 @@ export class BatchWriter {
       const hours = hoursOf(batch.samples.map((s) => s.time))
       this.#pending.push({ batch, hours, upload, outcome: 'stored', resolve, reject })
       this.#pendingRows += batchSize(batch)
-      const full = this.#pendingRows >= this.#options.maxRows
-      if (full || this.#incoming() === 0) this.#schedule(0)
+      if (this.#pendingRows >= this.#options.maxRows) this.#schedule(0)
       else this.#schedule(this.#options.waitMs)
     })
   }
