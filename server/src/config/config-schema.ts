@@ -113,9 +113,10 @@ export const ConfigSchema = Type.Object(
     maxFutureSkewMs: Type.Integer({ default: 600_000, minimum: 0, env: 'KILN_MAX_FUTURE_SKEW_MS' }),
     maxIngestInFlight: Type.Integer({
       // 256: the uploads in flight are what a flush can batch, and a flush costs chDB about the
-      // same whatever its size: 256 senders got 526 medium profiles/s stored with 256 against
-      // 292 with 64 (bench/README.md, "Ingest speed: ..."). Memory stays bounded by
-      // KILN_MAX_INGEST_IN_FLIGHT_BYTES and the rows waiting for the store.
+      // same whatever its size: 256 senders got 442-526 medium profiles/s stored with 256
+      // against 292 with 64 (bench/README.md, "Ingest speed: Native rows, bigger batches").
+      // Memory stays bounded by KILN_MAX_INGEST_IN_FLIGHT_BYTES and the rows waiting for the
+      // store.
       default: 256,
       minimum: 1,
       env: 'KILN_MAX_INGEST_IN_FLIGHT',
