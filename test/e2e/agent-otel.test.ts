@@ -147,8 +147,12 @@ describe('OpenTelemetry spans to profiles, with the real SDK', () => {
       walk(graph.root)
       return { total: graph.total, names }
     }
-    // Ten traces of each route: those with samples hold their own handler only.
+    // Ten traces of each route: those with samples never hold the other route's handler, and
+    // nearly all hold their own. Not all: a trace's only sample can fall while its span is still
+    // open but its handler has returned (a fresh-clone CI run caught one in the socket write of
+    // its response).
     let withSamples = 0
+    let withOwn = 0
     for (const [traces, own, other] of [
       [checkoutTraces, 'checkout', 'listItems'],
       [itemsTraces, 'listItems', 'checkout'],
@@ -157,11 +161,12 @@ describe('OpenTelemetry spans to profiles, with the real SDK', () => {
         const { total, names } = await framesOf(span.traceId)
         if (total === 0) continue
         withSamples++
-        expect(names.has(own), `${span.traceId} ${[...names].join(',')}`).toBe(true)
-        expect(names.has(other)).toBe(false)
+        if (names.has(own)) withOwn++
+        expect(names.has(other), `${span.traceId} ${[...names].join(',')}`).toBe(false)
       }
     }
     expect(withSamples).toBeGreaterThanOrEqual(10)
+    expect(withOwn).toBeGreaterThanOrEqual(Math.ceil(withSamples * 0.8))
     // And the traces that ran `checkout` are checkout requests.
     const traces = await getJson<TracesResponse>(
       `${server.url}/api/v1/traces?service=${SERVICE}&type=cpu&from=${window.from}&to=${window.to}&function=checkout&limit=1000`,
