@@ -75,10 +75,7 @@ export function createRowInserter(
   config: KilnConfig,
   clients: ClickHouseClient | readonly ClickHouseClient[],
 ): RowInserter {
-  const pool = (Array.isArray(clients) ? clients : [clients]).map((client) => ({
-    client: client as ClickHouseClient,
-    running: 0,
-  }))
+  const pool = [clients].flat().map((client) => ({ client, running: 0 }))
   const leastBusy = () => pool.reduce((best, c) => (c.running < best.running ? c : best))
   const run = async <T>(work: (client: ClickHouseClient) => Promise<T>): Promise<T> => {
     const chosen = leastBusy()
