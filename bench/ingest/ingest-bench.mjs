@@ -3,7 +3,9 @@
 // instance costs per day. Every figure comes from this run, on this machine; with --baseline,
 // another build of Kiln is measured side by side, interleaved with this one.
 //   node bench/ingest/ingest-bench.mjs [--seconds 10] [--senders 8,64] [--baseline DIR] [--quick]
-//     [--sizes medium-http,...]
+//     [--sizes medium-http,...] [--ingest-log]
+// --ingest-log: this build also with KILN_INGEST_LOG=true (acknowledged on the ingest log, inserts
+//   behind the answers), interleaved with its default.
 // --baseline DIR: a checkout of Kiln with its server built (DIR/server/dist/cli.js), e.g.
 //   git worktree add /tmp/kiln-before <commit> && cd /tmp/kiln-before &&
 //   pnpm install --offline --frozen-lockfile && pnpm -r --filter ./wire --filter ./server build
@@ -28,6 +30,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     // Only these sizes (comma-separated corpus names, e.g. medium-http), for quick A/B runs.
     sizes: { type: 'string' },
+    'ingest-log': { type: 'boolean', default: false },
   },
 })
 const SECONDS = args.quick ? 4 : Number(args.seconds)
@@ -107,13 +110,16 @@ for (const size of sizes) {
 }
 
 const currentCli = join(createRequire(import.meta.url).resolve('@kiln/server'), '../cli.js')
-const builds = [{ name: 'this build', cli: currentCli }]
+const builds = [{ name: 'this build', cli: currentCli, env: {} }]
+if (args['ingest-log']) {
+  builds.push({ name: 'ingest log', cli: currentCli, env: { KILN_INGEST_LOG: 'true' } })
+}
 if (args.baseline) {
-  builds.unshift({ name: 'baseline', cli: resolve(args.baseline, 'server/dist/cli.js') })
+  builds.unshift({ name: 'baseline', cli: resolve(args.baseline, 'server/dist/cli.js'), env: {} })
 }
 
 /** A server in its own process, so the senders here do not share its event loop. */
-function startServerProcess(cli, dataDir) {
+function startServerProcess(cli, dataDir, env) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli], {
       env: {
@@ -123,6 +129,7 @@ function startServerProcess(cli, dataDir) {
         KILN_LOG_LEVEL: 'info',
         // The senders share one address: the per-client ingest limit would cap the bench.
         KILN_RATE_LIMIT_INGEST_PER_MINUTE: '0',
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     })
@@ -181,9 +188,9 @@ function post(url, body, headers, agent) {
  * `x-kiln-upload-attempt: 1` as Kiln's agent does; `pyroscope` neither (uploads are then known
  * by their content).
  */
-async function endToEnd(cli, size, senders, style) {
+async function endToEnd(build, size, senders, style) {
   const dataDir = mkdtempSync(join(tmpdir(), 'kiln-bench-ingest-'))
-  const server = await startServerProcess(cli, dataDir)
+  const server = await startServerProcess(build.cli, dataDir, build.env)
   const files = filesOf(size)
   // One kept-alive connection per sender, as each agent has its own.
   const agent = new Agent({ keepAlive: true, maxSockets: senders })
@@ -243,7 +250,7 @@ for (const size of sizes)
 configs.push({ size: 'medium-http', senders: Math.max(...SENDERS), style: 'pyroscope' })
 for (const { size, senders, style } of configs) {
   for (const build of builds) {
-    const r = await endToEnd(build.cli, size, senders, style)
+    const r = await endToEnd(build, size, senders, style)
     runs.push({ build: build.name, size, senders, style, ...r })
     console.log(
       `${build.name.padEnd(11)} ${size.padEnd(17)} ${String(senders).padStart(3)} senders ${style.padEnd(9)} ` +

@@ -5,7 +5,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveConfig } from '../src/config/resolve-config.js'
 import { createClickHouseClient, createRowInserter } from '../src/store/clickhouse-bindings.js'
-import { RowEncodingError, samplesNative } from '../src/store/native.js'
+import { RowEncodingError, samplesFromNative, samplesNative } from '../src/store/native.js'
 import type { SampleRow } from '../src/store/rows.js'
 import { SAMPLE_COLUMNS, samplesTsv } from '../src/store/tsv.js'
 import { mulberry32, type Rand } from './helpers/pprof-fuzz.js'
@@ -114,6 +114,16 @@ describe('sample rows in the Native format', () => {
     }
   })
 
+  it('read back (the ingest log replaying) are the rows written', () => {
+    for (let seed = 1; seed <= 50; seed++) {
+      const rows = randomRows(seed, 1 + seed * 20)
+      expect(samplesFromNative(samplesNative(rows)), `seed ${seed}`).toEqual(rows)
+    }
+    expect(() => samplesFromNative(samplesNative(randomRows(3, 10)).subarray(0, 100))).toThrow(
+      RangeError,
+    )
+  })
+
   it('refuses what a UInt64 or an Int64 cannot hold, as a data error', () => {
     const row: SampleRow = randomRows(7, 1)[0]!
     for (const bad of [
@@ -179,6 +189,21 @@ describe('sample rows in the Native format', () => {
       const key = (r: object) =>
         SAMPLE_COLUMNS.map((c) => String((r as Record<string, unknown>)[c])).join('|')
       expect(native.map(key).sort()).toEqual(rows.map(key).sort())
+    })
+
+    it('stores the rows of several blocks sent one after the other in one insert', async () => {
+      // The batch writer sends the blocks the ingest log encoded, one per upload, as one stream.
+      const uploads = [11, 12, 13].map((seed) => randomRows(seed, 300 + seed))
+      await client.command({ query: 'CREATE TABLE blocks AS from_native' })
+      await insert('blocks', SAMPLE_COLUMNS, 'Native', Buffer.concat(uploads.map(samplesNative)))
+      const result = await client.query({
+        query: 'SELECT count() AS n, toString(sum(value)) AS total FROM blocks',
+        format: 'JSONEachRow',
+      })
+      const all = uploads.flat()
+      expect(await result.json()).toEqual([
+        { n: String(all.length), total: String(all.reduce((a, r) => a + BigInt(r.value), 0n)) },
+      ])
     })
   })
 })

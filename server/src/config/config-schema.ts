@@ -132,6 +132,20 @@ export const ConfigSchema = Type.Object(
       minimum: 1,
       env: 'KILN_INSERT_BATCH_MAX_ROWS',
     }),
+    ingestLog: Type.Boolean({
+      // true: the embedded store acknowledges an upload once it is in the ingest log on disk,
+      // and inserts behind the answer (bench/README.md, "Ingest speed: the ingest log"). Off by
+      // default until every reader of the store waits for the log (server/README.md). Ignored
+      // for a ClickHouse server by URL: every upload waits for its insert there.
+      default: false,
+      env: 'KILN_INGEST_LOG',
+    }),
+    ingestLogFlushMs: Type.Integer({
+      default: 200,
+      minimum: 0,
+      maximum: 60_000,
+      env: 'KILN_INGEST_LOG_FLUSH_MS',
+    }),
     insertConcurrency: Type.Integer({
       // 1: overlapping flushes made chDB slower in total (bench/README.md, "Ingest speed").
       default: 1,

@@ -94,7 +94,8 @@ export class IngestPipeline {
         ? 'requests'
         : inFlight.bytes + bytes > config.maxIngestInFlightBytes && inFlight.requests > 0
           ? 'bytes'
-          : this.#fastify.store.writer.pendingRows > maxPendingRows
+          : this.#fastify.store.writer.pendingRows + (this.#fastify.store.log?.pendingRows ?? 0) >
+              maxPendingRows
             ? 'rows'
             : undefined
     if (reason !== undefined) {
@@ -191,10 +192,9 @@ export class IngestPipeline {
     options: { firstAttempt: boolean; log: FastifyBaseLogger },
   ): Promise<WriteOutcome> {
     const { result, tenant, service, uploadKey } = prepared
-    const metrics = this.#fastify.metrics
+    const { writer, log } = this.#fastify.store
     const timeStartMs = result.batch.profiles[0]?.time_start
-    const outcome = await this.#fastify.store.writer.write(
-      result.batch,
+    const upload =
       timeStartMs === undefined
         ? undefined
         : {
@@ -204,14 +204,29 @@ export class IngestPipeline {
             profileIds: result.batch.profiles.map((p) => p.profile_id),
             upload: uploadHashOf(uploadKey),
             firstAttempt: options.firstAttempt,
-          },
-    )
-    if (outcome === 'duplicate') {
-      metrics.duplicateUploads.inc()
+          }
+    if (log === undefined) {
+      const outcome = await writer.write(result.batch, upload)
+      this.#count(prepared, outcome, options.log)
       return outcome
     }
+    // Acknowledged once in the ingest log; counted once its rows are in the store (a re-send of
+    // an upload stored before turns out a duplicate only then).
+    return log.append(result.batch, upload, (outcome) =>
+      this.#count(prepared, outcome, options.log),
+    )
+  }
+
+  /** The metrics of an upload, once the store has it (or found it had it). */
+  #count(prepared: PreparedProfile, outcome: WriteOutcome, log: FastifyBaseLogger): void {
+    const { result } = prepared
+    const metrics = this.#fastify.metrics
+    if (outcome === 'duplicate') {
+      metrics.duplicateUploads.inc()
+      return
+    }
     if (outcome === 'resumed') {
-      options.log.info('completed a half-stored upload')
+      log.info('completed a half-stored upload')
       metrics.resumedUploads.inc()
     }
     for (const p of result.batch.profiles) metrics.ingestedProfiles.inc({ type: p.type })
@@ -222,7 +237,6 @@ export class IngestPipeline {
     if (result.traceRowsDropped > 0) {
       metrics.traceIdsDropped.inc({ reason: 'limit' }, result.traceRowsDropped)
     }
-    return outcome
   }
 
   /**

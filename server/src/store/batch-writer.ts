@@ -39,6 +39,8 @@ export type WriteOutcome = 'stored' | 'duplicate' | 'resumed'
 
 interface Pending {
   batch: RowBatch
+  /** `batch.samples` as a Native block already (`samplesNative`), when the caller has it. */
+  native: Buffer | undefined
   /** The hours of the request's samples (before any were found stored). */
   hours: Set<number>
   upload: UploadRef | undefined
@@ -100,17 +102,22 @@ export class BatchWriter {
    * Store `batch`. With `upload`, the rows are an upload's: what of it the store has already is
    * not written again (see {@link WriteOutcome}; its agent stats are then dropped too).
    */
-  write(batch: RowBatch, upload?: UploadRef): Promise<WriteOutcome> {
+  write(batch: RowBatch, upload?: UploadRef, native?: Buffer): Promise<WriteOutcome> {
     if (this.#closed) {
       return Promise.reject(new KilnError('KILN_ERR_STORE_UNAVAILABLE', 'server is shutting down'))
     }
     return new Promise<WriteOutcome>((resolve, reject) => {
       const hours = hoursOf(batch.samples.map((s) => s.time))
-      this.#pending.push({ batch, hours, upload, outcome: 'stored', resolve, reject })
+      this.#pending.push({ batch, native, hours, upload, outcome: 'stored', resolve, reject })
       this.#pendingRows += batchSize(batch)
       if (this.#pendingRows >= this.#options.maxRows) this.#schedule(0)
       else this.#schedule(this.#options.waitMs)
     })
+  }
+
+  /** Flush what is pending now rather than after the batch wait (the ingest log's inserts). */
+  flushSoon(): void {
+    if (this.#pending.length > 0) this.#schedule(0)
   }
 
   /** Flush what is pending and refuse new writes. */
@@ -165,7 +172,7 @@ export class BatchWriter {
     }
     for (const p of all) if (p.outcome === 'duplicate') p.resolve('duplicate')
     if (pending.length === 0) return
-    const merged = this.#merge(pending.map((p) => p.batch))
+    const merged = this.#merge(pending)
     const hours = new Set(pending.flatMap((p) => [...p.hours]))
     const failed = await this.#insert(merged, hours)
     if (failed === undefined) {
@@ -192,7 +199,7 @@ export class BatchWriter {
     this.#remember(merged, failed.table)
     const outcomes = []
     for (const p of pending) {
-      const own = this.#merge([p.batch])
+      const own = this.#merge([p])
       const error = (await this.#insert(own, p.hours, failed.table))?.error
       if (error === undefined) {
         this.#remember(own)
@@ -241,6 +248,8 @@ export class BatchWriter {
         batch.profiles = batch.profiles.filter((r) => !parts.profiles.has(r.type))
         // Stored with the first attempt, whatever became of it.
         batch.agentStats = []
+        // Its samples are fewer now: encoded again from the rows left.
+        p.native = undefined
         rest.push(p)
       }
     }
@@ -259,11 +268,15 @@ export class BatchWriter {
     }
   }
 
-  #merge(batches: RowBatch[]): RowBatch {
-    const out = emptyBatch()
+  #merge(pending: readonly Pick<Pending, 'batch' | 'native'>[]): Merged {
+    const out: Merged = emptyBatch()
     const seenStacks = new Set<string>()
     const seenSeries = new Set<string>()
-    for (const b of batches) {
+    // Blocks of a Native stream follow one another: the requests' own blocks, when all have one.
+    if (pending.every((p) => p.native !== undefined || p.batch.samples.length === 0)) {
+      out.native = pending.flatMap((p) => (p.batch.samples.length > 0 ? [p.native!] : []))
+    }
+    for (const { batch: b } of pending) {
       for (const row of b.series) {
         const key = seriesKey(row)
         if (seenSeries.has(key) || this.#knownSeries.has(key)) continue
@@ -296,7 +309,7 @@ export class BatchWriter {
    * the rollup marks as late before (and, after a slow insert, after) the samples go in.
    */
   async #insert(
-    batch: RowBatch,
+    batch: Merged,
     hours: ReadonlySet<number>,
     fromTable = 0,
   ): Promise<{ table: number; error: unknown } | undefined> {
@@ -340,7 +353,7 @@ export class BatchWriter {
 
   /** One table's rows; `{ error }` when the store refused or did not answer. */
   async #insertTable(
-    batch: RowBatch,
+    batch: Merged,
     table: (typeof TABLES)[number],
   ): Promise<{ error: unknown } | undefined> {
     const values = rowsOf(batch, table)
@@ -348,12 +361,12 @@ export class BatchWriter {
     const started = process.hrtime.bigint()
     let ok = false
     try {
-      const { format, columns, body } = rowsText(
-        table,
-        values,
-        this.#options.sampleFormat ?? 'TabSeparated',
-      )
-      await this.#options.insert(`${this.#options.database}.${table}`, columns, format, body)
+      const format = this.#options.sampleFormat ?? 'TabSeparated'
+      const { columns, body, ...rest } =
+        table === 'samples' && format === 'Native' && batch.native !== undefined
+          ? { format, columns: SAMPLE_COLUMNS, body: Buffer.concat(batch.native) }
+          : rowsText(table, values, format)
+      await this.#options.insert(`${this.#options.database}.${table}`, columns, rest.format, body)
       ok = true
       return undefined
     } catch (error) {
@@ -364,6 +377,9 @@ export class BatchWriter {
     }
   }
 }
+
+/** Rows of several requests merged; `native`: their samples' Native blocks, when all had one. */
+type Merged = RowBatch & { native?: Buffer[] }
 
 /** The insert order (see the class comment). */
 const TABLES = [

@@ -170,3 +170,49 @@ function digit(s: string, i: number): number {
   if (d < 0 || d > 9) throw new RowEncodingError(`not a UInt64: ${s}`)
   return d
 }
+
+/**
+ * The rows of a block written by {@link samplesNative} (the ingest log keeps an upload's sample
+ * rows as that block, and reads them back when it replays). Throws on anything else.
+ */
+export function samplesFromNative(block: Buffer): SampleRow[] {
+  let at = 0
+  const varint = (): number => {
+    let value = 0
+    let scale = 1
+    for (;;) {
+      const byte = block[at++]
+      if (byte === undefined) throw new RangeError('Native block ends early')
+      value += (byte & 0x7f) * scale
+      if (byte < 0x80) return value
+      scale *= 128
+    }
+  }
+  const string = (): string => {
+    const length = varint()
+    if (at + length > block.length) throw new RangeError('Native block ends early')
+    const s = block.toString('utf8', at, at + length)
+    at += length
+    return s
+  }
+  const columns = varint()
+  const n = varint()
+  if (columns !== SAMPLE_COLUMNS.length) throw new RangeError('not a block of sample rows')
+  const rows = Array.from({ length: n }, () => ({}) as Record<string, string | number>)
+  for (const expected of SAMPLE_COLUMNS) {
+    const name = string()
+    const type = string()
+    if (name !== expected) throw new RangeError(`column ${name} where ${expected} was expected`)
+    if (type === 'String') {
+      for (const row of rows) row[name] = string()
+      continue
+    }
+    if (at + 8 * n > block.length) throw new RangeError('Native block ends early')
+    for (const row of rows) {
+      row[name] =
+        type === 'UInt64' ? block.readBigUInt64LE(at).toString() : Number(block.readBigInt64LE(at))
+      at += 8
+    }
+  }
+  return rows as unknown as SampleRow[]
+}

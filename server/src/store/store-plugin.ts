@@ -1,7 +1,9 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import fp from 'fastify-plugin'
 import type { KilnConfig } from '../config/config-schema.js'
+import { join, resolve } from 'node:path'
 import { BatchWriter } from './batch-writer.js'
+import { IngestLog } from './ingest-log.js'
 import { HourlyRollup } from './hourly-rollup.js'
 import {
   createClickHouseClient,
@@ -20,6 +22,12 @@ export interface Store {
    * ingest `writer`'s queue of inserts takes seconds. Check-ins are tiny rows of their own table.
    */
   readonly checkins: BatchWriter
+  /**
+   * The ingest write-ahead log (`ingest-log.ts`) the embedded store acknowledges uploads on;
+   * undefined for a ClickHouse server by URL or with KILN_INGEST_LOG=false (uploads then wait
+   * for `writer`'s insert).
+   */
+  readonly log: IngestLog | undefined
   /** The hourly rollup: which hours reads take from it, and its schedule. */
   readonly rollup: HourlyRollup
   /** Database name, validated by the config schema as a plain identifier. */
@@ -108,10 +116,27 @@ export const storePlugin = fp<{ config: KilnConfig }>(
       waitMs: config.insertBatchWaitMs,
       maxRows: config.insertBatchMaxRows,
     })
+    const log =
+      config.ingestLog && !config.clickhouseUrl
+        ? new IngestLog({
+            dir: join(resolve(config.dataDir), 'ingest-log'),
+            writer,
+            flushMs: config.ingestLogFlushMs,
+            maxRows: config.insertBatchMaxRows,
+            sink: fastify.log,
+          })
+        : undefined
+    if (log) {
+      // Before any request: what a previous process acknowledged and left in the log goes into
+      // the store first, each upload once.
+      const { replayed } = await log.open()
+      if (replayed > 0) fastify.log.info({ uploads: replayed }, 'ingest log replayed')
+    }
     fastify.decorate('store', {
       client,
       writer,
       checkins,
+      log,
       rollup,
       database,
       get ready() {
@@ -130,6 +155,17 @@ export const storePlugin = fp<{ config: KilnConfig }>(
         retryAfterSeconds: 5,
       })
     })
+    // Reads wait for the uploads acknowledged before them (in the ingest log, not yet in the
+    // store), so an answer holds everything acknowledged before it was asked.
+    if (log) {
+      fastify.addHook('onRequest', async (request) => {
+        if (request.is404) return
+        const { access } = request.routeOptions.config
+        if (access === 'read' || access === 'admin' || request.routeOptions.url === '/metrics') {
+          await log.barrier()
+        }
+      })
+    }
     // The rollup's schedule; its timer never keeps the process alive.
     let rollupTimer: NodeJS.Timeout | undefined
     const scheduleRollup = (): void => {
@@ -152,6 +188,8 @@ export const storePlugin = fp<{ config: KilnConfig }>(
       if (retryTimer) clearTimeout(retryTimer)
       if (rollupTimer) clearTimeout(rollupTimer)
       await rollup.idle()
+      // The log first: what it holds goes through `writer`, closed after it.
+      await log?.close()
       await Promise.all([writer.close(), checkins.close()])
       await Promise.all(insertClients.filter((c) => c !== client).map((c) => c.close()))
       await client.close()

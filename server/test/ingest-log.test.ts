@@ -1,0 +1,137 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { UPLOAD_ATTEMPT_HEADER, UPLOAD_ID_HEADER, type FlamegraphResponse } from '@kiln/wire'
+import { buildApp } from '../src/app.js'
+import { resolveConfig } from '../src/config/resolve-config.js'
+import { encodeProfile, type SyntheticProfile } from './helpers/pprof-builder.js'
+
+/*
+ * The ingest log (KILN_INGEST_LOG): an upload is answered once it is on disk, its rows inserted
+ * behind the answer. The flush wait is a minute here, so nothing reaches the store unless a read
+ * (or the close) asks for it: what each test sees in the store, it sees because of that.
+ * Killed mid-load and replayed: test/e2e/durability.test.ts.
+ */
+
+const NOW = Date.now()
+const FROM = Math.floor((NOW - 5 * 60_000) / 1000)
+const CPU: [string, string][] = [['cpu', 'nanoseconds']]
+
+describe('ingest log', () => {
+  let app: FastifyInstance
+  let dataDir: string
+  const open = () =>
+    buildApp(
+      resolveConfig({
+        dataDir,
+        logLevel: 'silent',
+        rateLimitIngestPerMinute: 0,
+        ingestLog: true,
+        ingestLogFlushMs: 60_000,
+      }),
+    )
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'kiln-log-'))
+    app = await open()
+  })
+  afterAll(async () => {
+    await app?.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+
+  const send = (service: string, profile: SyntheticProfile, headers: Record<string, string> = {}) =>
+    app.inject({
+      method: 'POST',
+      url: `/ingest?name=${service}&from=${FROM}&until=${FROM + 10}`,
+      headers: { 'content-type': 'application/octet-stream', ...headers },
+      payload: encodeProfile(profile),
+    })
+  const one = (value: number): SyntheticProfile => ({
+    sampleTypes: CPU,
+    samples: [{ stack: ['main', 'work'], values: [value] }],
+  })
+  const total = async (service: string) => {
+    const res = await app.inject({
+      url: `/api/v1/flamegraph?service=${service}&type=cpu&from=${NOW - 600_000}&to=${NOW + 60_000}`,
+    })
+    expect(res.statusCode, res.body).toBe(200)
+    return res.json<FlamegraphResponse>().total
+  }
+  /** Sample rows of the service in the store, read past the log (no read barrier). */
+  const rowsInStore = async (service: string) => {
+    const result = await app.store.client.query({
+      query: `SELECT count() AS n FROM ${app.store.database}.samples WHERE service = {service:String}`,
+      query_params: { service },
+      format: 'JSONEachRow',
+    })
+    return Number((await result.json<{ n: string }>())[0]!.n)
+  }
+  const metric = async (name: string) => {
+    const res = await app.inject({ url: '/metrics' })
+    return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(res.body)?.[1] ?? 0)
+  }
+
+  it('answers before the insert, and every read after the answer sees the upload', async () => {
+    const res = await send('logged', one(700))
+    expect(res.statusCode, res.body).toBe(200)
+    expect(res.json()).toEqual({ profiles: 1, samples: 1 })
+    expect(await rowsInStore('logged')).toBe(0)
+    expect(readdirSync(join(dataDir, 'ingest-log')).some((f) => f.endsWith('.log'))).toBe(true)
+    // The query waits for what was acknowledged before it.
+    expect(await total('logged')).toBe(700)
+    expect(await rowsInStore('logged')).toBe(1)
+  })
+
+  it('answers a re-send of an upload still in the log as a duplicate, and stores it once', async () => {
+    const before = await metric('kiln_ingest_duplicates_total')
+    const id = { [UPLOAD_ID_HEADER]: 'upload-log-0001' }
+    const first = await send('pending', one(900), { ...id, [UPLOAD_ATTEMPT_HEADER]: '1' })
+    expect(first.statusCode, first.body).toBe(200)
+    const resent = await Promise.all(
+      [2, 3, 3].map((n) =>
+        send('pending', one(900), { ...id, [UPLOAD_ATTEMPT_HEADER]: String(n) }),
+      ),
+    )
+    expect(resent.map((r) => r.statusCode)).toEqual([200, 200, 200])
+    expect(await rowsInStore('pending')).toBe(0)
+    expect(await total('pending')).toBe(900)
+    // And once it is in the store, a re-send is found there.
+    expect(
+      (await send('pending', one(900), { ...id, [UPLOAD_ATTEMPT_HEADER]: '4' })).statusCode,
+    ).toBe(200)
+    expect(await total('pending')).toBe(900)
+    expect((await metric('kiln_ingest_duplicates_total')) - before).toBe(4)
+  })
+
+  it('refuses, before logging it, an upload whose values the store cannot hold', async () => {
+    const results = await Promise.all([
+      send('poisoned', { sampleTypes: CPU, samples: [{ stack: ['a'], values: [-1] }] }),
+      send('poisoned', { sampleTypes: CPU, samples: [{ stack: ['a'], values: [2 ** 60] }] }),
+      send('poisoned', {
+        sampleTypes: CPU,
+        samples: Array.from({ length: 120 }, (_, i) => ({ stack: ['a', `f${i}`], values: [9e18] })),
+      }),
+      send('healthy', one(5)),
+    ])
+    for (const bad of results.slice(0, 3)) {
+      expect(bad.statusCode, bad.body).toBeGreaterThanOrEqual(400)
+      expect(bad.statusCode, bad.body).toBeLessThan(500)
+    }
+    expect(results[3]!.statusCode).toBe(200)
+    expect(await total('poisoned')).toBe(0)
+    expect(await total('healthy')).toBe(5)
+  })
+
+  it('puts what it holds into the store when the server closes, and leaves no segment', async () => {
+    expect((await send('closing', one(42))).statusCode).toBe(200)
+    expect(await rowsInStore('closing')).toBe(0)
+    await app.close()
+    expect(readdirSync(join(dataDir, 'ingest-log')).filter((f) => f.endsWith('.log'))).toEqual([])
+    app = await open()
+    expect(await rowsInStore('closing')).toBe(1)
+    expect(await total('closing')).toBe(42)
+  })
+})
