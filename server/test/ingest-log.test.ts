@@ -6,6 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { UPLOAD_ATTEMPT_HEADER, UPLOAD_ID_HEADER, type FlamegraphResponse } from '@kiln/wire'
 import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
+import { decodePprof } from '../src/ingest/pprof-decode.js'
+import { normalizeProfile } from '../src/ingest/pprof-normalize.js'
+import { hoursOf } from '../src/store/hourly-rollup.js'
+import { samplesNative } from '../src/store/native.js'
+import { uploadHashOf } from '../src/store/stored-profiles.js'
 import { encodeProfile, type SyntheticProfile } from './helpers/pprof-builder.js'
 
 /*
@@ -123,6 +128,58 @@ describe('ingest log', () => {
     expect(results[3]!.statusCode).toBe(200)
     expect(await total('poisoned')).toBe(0)
     expect(await total('healthy')).toBe(5)
+  })
+
+  it('completes a half-stored upload held as its Native block, without its samples twice', async () => {
+    // The writer as the log drives it: samples as their encoded block only. A first attempt is
+    // cut between the inserts (a constraint refuses its profiles row, as a store going away
+    // between them would); the log's retry then finds the samples stored and writes the rest.
+    const { client, database, writer } = app.store
+    const uploadKey = 'id\u0000default\u0000resumed\u0000upload-resume-01'
+    const prepared = () => {
+      const { batch } = normalizeProfile(
+        decodePprof(
+          encodeProfile({ sampleTypes: CPU, samples: [{ stack: ['r'], values: [77] }] }, false),
+        ),
+        {
+          uploadKey,
+          tenant: 'default',
+          service: 'resumed',
+          labels: {},
+          fromMs: FROM * 1000,
+          untilMs: FROM * 1000 + 10_000,
+          limits: resolveConfig({}),
+        },
+      )
+      const native = {
+        block: samplesNative(batch.samples),
+        rows: batch.samples.length,
+        hours: hoursOf(batch.samples.map((r) => r.time)),
+      }
+      const upload = {
+        tenant: 'default',
+        service: 'resumed',
+        timeStartMs: batch.profiles[0]!.time_start,
+        profileIds: batch.profiles.map((p) => p.profile_id),
+        upload: uploadHashOf(uploadKey),
+      }
+      return { batch: { ...batch, samples: [] }, native, upload }
+    }
+    const guard = `ALTER TABLE ${database}.profiles ADD CONSTRAINT cut CHECK service != 'resumed'`
+    await client.command({ query: guard })
+    try {
+      const first = prepared()
+      await expect(writer.write(first.batch, first.upload, first.native)).rejects.toThrow()
+    } finally {
+      await client.command({ query: `ALTER TABLE ${database}.profiles DROP CONSTRAINT cut` })
+    }
+    expect(await rowsInStore('resumed')).toBe(1)
+    const retry = prepared()
+    expect(
+      await writer.write(retry.batch, { ...retry.upload, firstAttempt: false }, retry.native),
+    ).toBe('resumed')
+    expect(await rowsInStore('resumed')).toBe(1)
+    expect(await total('resumed')).toBe(77)
   })
 
   it('puts what it holds into the store when the server closes, and leaves no segment', async () => {

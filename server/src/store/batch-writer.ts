@@ -4,7 +4,7 @@ import { KnownKeys, ScopedKnownKeys } from './known-keys.js'
 import { isStoreUnavailable } from './store-errors.js'
 import { batchSize, emptyBatch, type RowBatch, type SampleRow } from './rows.js'
 import { SAMPLE_COLUMNS, samplesTsv } from './tsv.js'
-import { RowEncodingError, samplesNative } from './native.js'
+import { RowEncodingError, samplesFromNative, samplesNative } from './native.js'
 import type { RowFormat, RowInserter } from './clickhouse-bindings.js'
 import { storedUploads, type UploadRef } from './stored-profiles.js'
 import { hoursOf, type HourlyRollup } from './hourly-rollup.js'
@@ -37,10 +37,21 @@ export interface BatchWriterOptions {
  */
 export type WriteOutcome = 'stored' | 'duplicate' | 'resumed'
 
+/**
+ * A request's sample rows as their Native block only (`samplesNative`): the ingest log holds
+ * uploads this way, so that their rows are not kept as objects while they wait.
+ */
+export interface EncodedSamples {
+  block: Buffer
+  rows: number
+  /** The hours of the rows' times (`hoursOf`). */
+  hours: Set<number>
+}
+
 interface Pending {
+  /** With `native`, its `samples` are empty: the block holds them. */
   batch: RowBatch
-  /** `batch.samples` as a Native block already (`samplesNative`), when the caller has it. */
-  native: Buffer | undefined
+  native: EncodedSamples | undefined
   /** The hours of the request's samples (before any were found stored). */
   hours: Set<number>
   upload: UploadRef | undefined
@@ -102,14 +113,14 @@ export class BatchWriter {
    * Store `batch`. With `upload`, the rows are an upload's: what of it the store has already is
    * not written again (see {@link WriteOutcome}; its agent stats are then dropped too).
    */
-  write(batch: RowBatch, upload?: UploadRef, native?: Buffer): Promise<WriteOutcome> {
+  write(batch: RowBatch, upload?: UploadRef, native?: EncodedSamples): Promise<WriteOutcome> {
     if (this.#closed) {
       return Promise.reject(new KilnError('KILN_ERR_STORE_UNAVAILABLE', 'server is shutting down'))
     }
     return new Promise<WriteOutcome>((resolve, reject) => {
-      const hours = hoursOf(batch.samples.map((s) => s.time))
+      const hours = native?.hours ?? hoursOf(batch.samples.map((s) => s.time))
       this.#pending.push({ batch, native, hours, upload, outcome: 'stored', resolve, reject })
-      this.#pendingRows += batchSize(batch)
+      this.#pendingRows += batchSize(batch) + (native?.rows ?? 0)
       if (this.#pendingRows >= this.#options.maxRows) this.#schedule(0)
       else this.#schedule(this.#options.waitMs)
     })
@@ -239,6 +250,9 @@ export class BatchWriter {
       else {
         p.outcome = 'resumed'
         const { batch } = p
+        // Its samples are fewer now: taken as rows, and encoded again from those left.
+        if (p.native) batch.samples = samplesFromNative(p.native.block)
+        p.native = undefined
         batch.samples = batch.samples.filter(
           (s) => !parts.samples.has(s.type) && !parts.profiles.has(s.type),
         )
@@ -248,8 +262,6 @@ export class BatchWriter {
         batch.profiles = batch.profiles.filter((r) => !parts.profiles.has(r.type))
         // Stored with the first attempt, whatever became of it.
         batch.agentStats = []
-        // Its samples are fewer now: encoded again from the rows left.
-        p.native = undefined
         rest.push(p)
       }
     }
@@ -272,9 +284,14 @@ export class BatchWriter {
     const out: Merged = emptyBatch()
     const seenStacks = new Set<string>()
     const seenSeries = new Set<string>()
-    // Blocks of a Native stream follow one another: the requests' own blocks, when all have one.
+    // Blocks of a Native stream follow one another: the requests' own blocks, when all have one
+    // (else every request's samples as rows).
     if (pending.every((p) => p.native !== undefined || p.batch.samples.length === 0)) {
-      out.native = pending.flatMap((p) => (p.batch.samples.length > 0 ? [p.native!] : []))
+      const blocks = pending.flatMap((p) => (p.native && p.native.rows > 0 ? [p.native] : []))
+      out.native = blocks.map((n) => n.block)
+      out.nativeRows = blocks.reduce((n, b) => n + b.rows, 0)
+    } else {
+      for (const p of pending) if (p.native) out.samples.push(...samplesFromNative(p.native.block))
     }
     for (const { batch: b } of pending) {
       for (const row of b.series) {
@@ -357,14 +374,16 @@ export class BatchWriter {
     table: (typeof TABLES)[number],
   ): Promise<{ error: unknown } | undefined> {
     const values = rowsOf(batch, table)
-    if (values.length === 0) return undefined
+    const native = table === 'samples' ? batch.native : undefined
+    const count = native ? batch.nativeRows! : values.length
+    if (count === 0) return undefined
     const started = process.hrtime.bigint()
     let ok = false
     try {
       const format = this.#options.sampleFormat ?? 'TabSeparated'
       const { columns, body, ...rest } =
-        table === 'samples' && format === 'Native' && batch.native !== undefined
-          ? { format, columns: SAMPLE_COLUMNS, body: Buffer.concat(batch.native) }
+        native !== undefined
+          ? { format: 'Native' as const, columns: SAMPLE_COLUMNS, body: Buffer.concat(native) }
           : rowsText(table, values, format)
       await this.#options.insert(`${this.#options.database}.${table}`, columns, rest.format, body)
       ok = true
@@ -373,13 +392,13 @@ export class BatchWriter {
       return { error }
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
-      this.#options.onInsert?.(table, values.length, seconds, ok)
+      this.#options.onInsert?.(table, count, seconds, ok)
     }
   }
 }
 
 /** Rows of several requests merged; `native`: their samples' Native blocks, when all had one. */
-type Merged = RowBatch & { native?: Buffer[] }
+type Merged = RowBatch & { native?: Buffer[]; nativeRows?: number }
 
 /** The insert order (see the class comment). */
 const TABLES = [

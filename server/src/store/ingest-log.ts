@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { deserialize, serialize } from 'node:v8'
 import { crc32 } from 'node:zlib'
 import { KilnError } from '../errors.js'
-import type { BatchWriter, WriteOutcome } from './batch-writer.js'
+import type { BatchWriter, EncodedSamples, WriteOutcome } from './batch-writer.js'
+import { hoursOf } from './hourly-rollup.js'
 import { samplesFromNative } from './native.js'
 import { checkRows } from './row-checks.js'
 import { batchSize, type RowBatch } from './rows.js'
@@ -37,9 +38,10 @@ export type Settled = (outcome: WriteOutcome) => void
 
 interface Entry {
   seq: number
+  /** Without its samples: `native` holds them. */
   batch: RowBatch
-  /** `batch.samples` as the Native block they are inserted as (and logged as). */
-  native: Buffer
+  /** The samples as the Native block they are logged and inserted as. */
+  native: EncodedSamples
   upload: UploadRef | undefined
   rows: number
   segment: Segment
@@ -143,12 +145,13 @@ export class IngestLog {
       const records = readRecords(path, this.#options.sink)
       const segment: Segment = { path, live: records.length, active: false }
       for (const payload of records) {
-        const { batch, upload, native } = deserialize(payload) as LoggedUpload
-        batch.samples = samplesFromNative(native)
+        const { batch, upload, native: block } = deserialize(payload) as LoggedUpload
+        const samples = samplesFromNative(block)
+        const native = { block, rows: samples.length, hours: hoursOf(samples.map((r) => r.time)) }
         // Whatever it was, the store may have this upload (the crash came after its insert):
         // looked up, never written twice.
         const ref = upload && { ...upload, firstAttempt: false }
-        const rows = batchSize(batch)
+        const rows = batchSize(batch) + native.rows
         this.#enqueue({ batch, native, upload: ref, rows, segment, settled: undefined })
         replayed++
       }
@@ -191,9 +194,17 @@ export class IngestLog {
         retryAfterSeconds: Math.ceil(this.#retryMs / 1000),
       })
     }
-    const native = checkRows(batch)
-    // The sample rows, most of an upload, as their Native block: a copy of bytes to serialize.
-    const logged: LoggedUpload = { batch: { ...batch, samples: [] }, native }
+    const block = checkRows(batch)
+    // The sample rows, most of an upload, as their Native block: a copy of bytes to serialize,
+    // and no objects kept while the upload waits for its insert.
+    const native = {
+      block,
+      rows: batch.samples.length,
+      hours: hoursOf(batch.samples.map((r) => r.time)),
+    }
+    const rows = batchSize(batch)
+    batch = { ...batch, samples: [] }
+    const logged: LoggedUpload = { batch, native: block }
     if (upload) logged.upload = upload
     const record = encodeRecord(serialize(logged))
     const segment = await new Promise<Segment>((resolve, reject) => {
@@ -211,7 +222,7 @@ export class IngestLog {
       settled?.('duplicate')
       return 'duplicate'
     }
-    this.#enqueue({ batch, native, upload, rows: batchSize(batch), segment, settled })
+    this.#enqueue({ batch, native, upload, rows, segment, settled })
     return 'stored'
   }
 
