@@ -3,9 +3,9 @@
 // instance costs per day. Every figure comes from this run, on this machine; with --baseline,
 // another build of Kiln is measured side by side, interleaved with this one.
 //   node bench/ingest/ingest-bench.mjs [--seconds 10] [--senders 8,64] [--baseline DIR] [--quick]
-//     [--sizes medium-http,...] [--ingest-log]
-// --ingest-log: this build also with KILN_INGEST_LOG=true (acknowledged on the ingest log, inserts
-//   behind the answers), interleaved with its default.
+//     [--sizes medium-http,...] [--without-log]
+// --without-log: this build also with KILN_INGEST_LOG=false (each answer waits for its insert, as
+//   before the ingest log), interleaved with its default.
 // --baseline DIR: a checkout of Kiln with its server built (DIR/server/dist/cli.js), e.g.
 //   git worktree add /tmp/kiln-before <commit> && cd /tmp/kiln-before &&
 //   pnpm install --offline --frozen-lockfile && pnpm -r --filter ./wire --filter ./server build
@@ -30,7 +30,7 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     // Only these sizes (comma-separated corpus names, e.g. medium-http), for quick A/B runs.
     sizes: { type: 'string' },
-    'ingest-log': { type: 'boolean', default: false },
+    'without-log': { type: 'boolean', default: false },
   },
 })
 const SECONDS = args.quick ? 4 : Number(args.seconds)
@@ -111,8 +111,8 @@ for (const size of sizes) {
 
 const currentCli = join(createRequire(import.meta.url).resolve('@kiln/server'), '../cli.js')
 const builds = [{ name: 'this build', cli: currentCli, env: {} }]
-if (args['ingest-log']) {
-  builds.push({ name: 'ingest log', cli: currentCli, env: { KILN_INGEST_LOG: 'true' } })
+if (args['without-log']) {
+  builds.push({ name: 'no log', cli: currentCli, env: { KILN_INGEST_LOG: 'false' } })
 }
 if (args.baseline) {
   builds.unshift({ name: 'baseline', cli: resolve(args.baseline, 'server/dist/cli.js'), env: {} })

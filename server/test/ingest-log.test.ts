@@ -65,9 +65,9 @@ describe('ingest log', () => {
     expect(res.statusCode, res.body).toBe(200)
     return res.json<FlamegraphResponse>().total
   }
-  /** Sample rows of the service in the store, read past the log (no read barrier). */
+  /** Sample rows of the service in the store, read past the log (`direct`: no read barrier). */
   const rowsInStore = async (service: string) => {
-    const result = await app.store.client.query({
+    const result = await app.store.direct.query({
       query: `SELECT count() AS n FROM ${app.store.database}.samples WHERE service = {service:String}`,
       query_params: { service },
       format: 'JSONEachRow',

@@ -549,8 +549,9 @@ describe('Pyroscope push API: tokens and tenants', () => {
 describe('Pyroscope push API: backpressure shared with /ingest', () => {
   let env: Awaited<ReturnType<typeof withServer>>
   beforeAll(async () => {
-    // One upload in flight at a time, and each waits this long in the batch writer.
-    env = await withServer({ maxIngestInFlight: 1, insertBatchWaitMs: 1500 })
+    // One upload in flight at a time, and each waits this long in the batch writer (without
+    // the ingest log, whose answer does not wait for the writer).
+    env = await withServer({ maxIngestInFlight: 1, insertBatchWaitMs: 1500, ingestLog: false })
   })
   afterAll(async () => {
     await env?.dispose()

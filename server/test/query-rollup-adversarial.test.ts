@@ -81,6 +81,8 @@ describe('hourly rollup under a stream of late samples', () => {
       }),
     )
     for (let k = 0; k < 18; k++) await upload(H0 + k * 10 * MIN + 5 * S, 10)
+    // The marks are written as the samples go in: with the ingest log, behind the answers.
+    await app.store.log?.barrier()
     await wait(2 * MARGIN_MS + 100)
     expect(await app.store.rollup.run()).toBe(3)
   })

@@ -133,11 +133,11 @@ export const ConfigSchema = Type.Object(
       env: 'KILN_INSERT_BATCH_MAX_ROWS',
     }),
     ingestLog: Type.Boolean({
-      // true: the embedded store acknowledges an upload once it is in the ingest log on disk,
-      // and inserts behind the answer (bench/README.md, "Ingest speed: the ingest log"). Off by
-      // default until every reader of the store waits for the log (server/README.md). Ignored
-      // for a ClickHouse server by URL: every upload waits for its insert there.
-      default: false,
+      // The embedded store acknowledges an upload once it is in the ingest log on disk, and
+      // inserts behind the answer (bench/README.md, "Ingest speed: the ingest log"); false: the
+      // answer waits for the insert. Ignored for a ClickHouse server by URL: every upload waits
+      // for its insert there.
+      default: true,
       env: 'KILN_INGEST_LOG',
     }),
     ingestLogFlushMs: Type.Integer({

@@ -60,7 +60,8 @@ export const schedulePlugin: FastifyPluginAsync<{ config: KilnConfig }> = async 
       const now = Date.now()
       const checkin = { tenant, service, time: now, instance }
       await fastify.store.checkins.write({ ...emptyBatch(), checkins: [checkin] })
-      const { client, database } = fastify.store
+      // Check-ins are not in the ingest log: read without waiting for it.
+      const { direct: client, database } = fastify.store
       const sinceMs = now - LIVE_CHECKINS * config.scheduleCheckinMs
       const live = await liveInstances(client, database, { tenant, service, sinceMs })
       if (!live.includes(instance)) live.push(instance) // not yet visible to this read

@@ -28,6 +28,11 @@ export interface HourlyRollupOptions {
    * acknowledged is in this server's answers at once.
    */
   shared?: boolean
+  /**
+   * Waits for the uploads acknowledged before the call to be in the store (the ingest log's
+   * barrier): their late hours are marked only as they go in, and a read must know of them.
+   */
+  settled?: () => Promise<void>
   /** Unix ms now; tests move it. */
   now?: () => number
 }
@@ -90,6 +95,7 @@ export class HourlyRollup {
       refreshMs: 30_000,
       retryMs: 60_000,
       shared: false,
+      settled: async () => undefined,
       now: Date.now,
       ...options,
     }
@@ -101,6 +107,7 @@ export class HourlyRollup {
 
   /** The hours whose latest run holds every sample, as far as this server knows. */
   async rolledHours(): Promise<RolledHours> {
+    await this.#o.settled()
     if (this.#o.now() - this.#loadedAt >= this.#o.refreshMs) {
       try {
         await this.#load()
@@ -167,7 +174,10 @@ export class HourlyRollup {
    * mark. An hour that failed and was overtaken is read raw after a restart (answers stay exact).
    */
   run(): Promise<number> {
-    this.#running ??= this.#runDue().finally(() => (this.#running = undefined))
+    this.#running ??= this.#o
+      .settled()
+      .then(() => this.#runDue())
+      .finally(() => (this.#running = undefined))
     return this.#running
   }
 

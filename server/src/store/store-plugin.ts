@@ -2,7 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import fp from 'fastify-plugin'
 import type { KilnConfig } from '../config/config-schema.js'
 import { join, resolve } from 'node:path'
-import { BatchWriter } from './batch-writer.js'
+import { BatchWriter, type WriteOutcome } from './batch-writer.js'
 import { IngestLog } from './ingest-log.js'
 import { HourlyRollup } from './hourly-rollup.js'
 import {
@@ -15,7 +15,13 @@ import { wrapStoreError } from './store-errors.js'
 import { KilnError } from '../errors.js'
 
 export interface Store {
+  /**
+   * What reads go through. With the ingest log, each query first waits for the uploads
+   * acknowledged before it to be in the store.
+   */
   readonly client: ClickHouseClient
+  /** The same store without that wait: for tables the ingest log does not write (check-ins). */
+  readonly direct: ClickHouseClient
   readonly writer: BatchWriter
   /**
    * Agents' schedule check-ins, apart from `writer`: an agent waits for its plan, and under heavy
@@ -88,15 +94,37 @@ export const storePlugin = fp<{ config: KilnConfig }>(
 
     const insertClients = createInsertClients(config, client, config.insertConcurrency)
     const insert = createRowInserter(config, insertClients)
-    const rollup = new HourlyRollup(client, {
+    // The log hands its uploads to `writer`, made below (it needs the rollup, which reads
+    // through the log's barrier).
+    const log: IngestLog | undefined =
+      config.ingestLog && !config.clickhouseUrl
+        ? new IngestLog({
+            dir: join(resolve(config.dataDir), 'ingest-log'),
+            writer: {
+              write: (batch, upload, native): Promise<WriteOutcome> =>
+                writer.write(batch, upload, native),
+              flushSoon: (): void => writer.flushSoon(),
+            },
+            flushMs: config.ingestLogFlushMs,
+            maxRows: config.insertBatchMaxRows,
+            sink: fastify.log,
+          })
+        : undefined
+    // What reads the store (routes, the findings detector, rollup runs, tests) reads through
+    // `reader`: with the ingest log, a query first waits for the uploads acknowledged before it
+    // (`IngestLog.barrier`), so every answer holds what was acknowledged before it was asked.
+    // The batch writer keeps `client`: its own lookups run inside the inserts a barrier waits for.
+    const reader: ClickHouseClient = log ? readingAfter(client, log) : client
+    const rollup: HourlyRollup = new HourlyRollup(reader, {
       database,
       latenessMs: config.rollupLatenessMs,
       marginMs: config.rollupMarginMs,
       retentionDays: config.retentionDays,
       // Only a ClickHouse server by URL can have other Kiln servers writing to it.
       shared: Boolean(config.clickhouseUrl),
+      ...(log && { settled: () => log.barrier() }),
     })
-    const writer = new BatchWriter(client, {
+    const writer: BatchWriter = new BatchWriter(client, {
       database,
       insert,
       sampleFormat: config.clickhouseUrl ? 'TabSeparated' : 'Native',
@@ -116,16 +144,6 @@ export const storePlugin = fp<{ config: KilnConfig }>(
       waitMs: config.insertBatchWaitMs,
       maxRows: config.insertBatchMaxRows,
     })
-    const log =
-      config.ingestLog && !config.clickhouseUrl
-        ? new IngestLog({
-            dir: join(resolve(config.dataDir), 'ingest-log'),
-            writer,
-            flushMs: config.ingestLogFlushMs,
-            maxRows: config.insertBatchMaxRows,
-            sink: fastify.log,
-          })
-        : undefined
     if (log) {
       // Before any request: what a previous process acknowledged and left in the log goes into
       // the store first, each upload once.
@@ -133,7 +151,8 @@ export const storePlugin = fp<{ config: KilnConfig }>(
       if (replayed > 0) fastify.log.info({ uploads: replayed }, 'ingest log replayed')
     }
     fastify.decorate('store', {
-      client,
+      client: reader,
+      direct: client,
       writer,
       checkins,
       log,
@@ -155,15 +174,10 @@ export const storePlugin = fp<{ config: KilnConfig }>(
         retryAfterSeconds: 5,
       })
     })
-    // Reads wait for the uploads acknowledged before them (in the ingest log, not yet in the
-    // store), so an answer holds everything acknowledged before it was asked.
+    // `/metrics` reads no table, but counts uploads once they are in the store.
     if (log) {
       fastify.addHook('onRequest', async (request) => {
-        if (request.is404) return
-        const { access } = request.routeOptions.config
-        if (access === 'read' || access === 'admin' || request.routeOptions.url === '/metrics') {
-          await log.barrier()
-        }
+        if (request.routeOptions.url === '/metrics') await log.barrier()
       })
     }
     // The rollup's schedule; its timer never keeps the process alive.
@@ -197,3 +211,20 @@ export const storePlugin = fp<{ config: KilnConfig }>(
   },
   { name: 'kiln-store', fastify: '5.x', dependencies: ['kiln-access'] },
 )
+
+/** `client`, whose queries first wait for what `log` acknowledged before them. */
+function readingAfter(client: ClickHouseClient, log: IngestLog): ClickHouseClient {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property === 'query') {
+        const query: ClickHouseClient['query'] = async (params) => {
+          await log.barrier()
+          return target.query(params)
+        }
+        return query
+      }
+      const value: unknown = Reflect.get(target, property, receiver)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
