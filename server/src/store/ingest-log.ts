@@ -113,6 +113,8 @@ export class IngestLog {
   /** Uploads acknowledged and not yet in the store, by `upload`. */
   readonly #pendingUploads = new Map<string, Entry>()
   #pendingRows = 0
+  /** The rows of `#queue`. */
+  #queuedRows = 0
   #timer: NodeJS.Timeout | undefined
   #draining: Promise<void> | undefined
   /** The last insert failed because the store did not answer: new uploads are refused. */
@@ -346,9 +348,9 @@ export class IngestLog {
     if (entry.upload) this.#pendingUploads.set(entry.upload.upload, entry)
     this.#pendingRows += entry.rows
     this.#queue.push(entry)
+    this.#queuedRows += entry.rows
     if (this.#closed) return
-    const queuedRows = this.#queue.reduce((n, e) => n + e.rows, 0)
-    this.#kick(queuedRows >= this.#options.maxRows ? 0 : this.#options.flushMs)
+    this.#kick(this.#queuedRows >= this.#options.maxRows ? 0 : this.#options.flushMs)
   }
 
   /** Start a drain after `delayMs` (sooner if one is asked sooner), unless one runs. */
@@ -376,13 +378,13 @@ export class IngestLog {
   /** Hand the queue to the writer in inserts of up to `maxRows`, until empty or failing. */
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
-      const taken: Entry[] = []
+      let count = 0
       let rows = 0
-      while (this.#queue.length > 0 && (taken.length === 0 || rows < this.#options.maxRows)) {
-        const entry = this.#queue.shift()!
-        taken.push(entry)
-        rows += entry.rows
+      while (count < this.#queue.length && (count === 0 || rows < this.#options.maxRows)) {
+        rows += this.#queue[count++]!.rows
       }
+      const taken = this.#queue.splice(0, count)
+      this.#queuedRows -= rows
       for (const e of taken) this.#inserting.add(e)
       const results = await Promise.allSettled(taken.map((e) => this.#writeEntry(e)))
       const retry: Entry[] = []
@@ -409,6 +411,7 @@ export class IngestLog {
         // Not in the store: looked up on the next attempt (part of it may be in).
         for (const e of retry) if (e.upload) e.upload = { ...e.upload, firstAttempt: false }
         this.#queue.unshift(...retry)
+        for (const e of retry) this.#queuedRows += e.rows
         if (this.#storeAway === undefined) {
           this.#options.sink.warn({ err: away }, 'store away: ingest log inserts retried')
         }
