@@ -79,8 +79,9 @@ const OPEN_OWNERS = new Set<string>()
  * appended to a segment file and flushed to disk (`fdatasync`, shared by the appends that
  * arrive together); its rows then reach the store behind the answer, with the other uploads
  * of up to `flushMs`, in inserts of many uploads each. A chDB insert costs about the same for
- * one upload as for a thousand, so acknowledging on the log rather than on the insert is what
- * lets a few senders that each wait for their answer get more than a few dozen uploads/s in.
+ * one upload as for a thousand, so acknowledging on the log rather than on the insert lets a few
+ * senders that each wait for their answer send 2 to 5 times as many uploads (bench/README.md,
+ * "Ingest speed: the ingest log").
  *
  * Exactly once, as without the log:
  * - an upload acknowledged but not yet in the store answers its re-sends as a duplicate (by its
