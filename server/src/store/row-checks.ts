@@ -63,6 +63,7 @@ const COLUMNS: {
 const MIN_DATETIME64_MS = Date.UTC(1900, 0, 1)
 const MAX_DATETIME64_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999)
 const MAX_UINT64 = 2n ** 64n - 1n
+const MAX_UINT32 = 0xffffffff
 const UINT64_DECIMAL = /^\d{1,20}$/
 
 /**
@@ -98,43 +99,35 @@ function refuse(table: string, column: string, problem: string): never {
 }
 
 function problemOf(value: unknown, kind: Kind): string | undefined {
+  const say = (problem: string) => `${problem}: ${String(value)}`
   switch (kind) {
     case 'int64':
-      return Number.isSafeInteger(value) ? undefined : `not an exact Int64: ${String(value)}`
+      return integerIn(value, -Infinity, Infinity) ? undefined : say('not an exact Int64')
     case 'uint32':
-      return Number.isSafeInteger(value) &&
-        (value as number) >= 0 &&
-        (value as number) <= 0xffffffff
-        ? undefined
-        : `not a UInt32: ${String(value)}`
+      return integerIn(value, 0, MAX_UINT32) ? undefined : say('not a UInt32')
     case 'uint64?':
     case 'uint64':
-      return (kind === 'uint64?' && value === null) ||
-        (Number.isSafeInteger(value) && (value as number) >= 0)
+      return (kind === 'uint64?' && value === null) || integerIn(value, 0, Infinity)
         ? undefined
-        : `not an exact UInt64: ${String(value)}`
+        : say('not an exact UInt64')
     case 'float64?':
-      return value === null || Number.isFinite(value) ? undefined : `not finite: ${String(value)}`
+      return value === null || Number.isFinite(value) ? undefined : say('not finite')
     case 'uint64s':
       return typeof value === 'string' && UINT64_DECIMAL.test(value) && BigInt(value) <= MAX_UINT64
         ? undefined
-        : `not a UInt64: ${String(value)}`
+        : say('not a UInt64')
     case 'datetime':
-      return Number.isSafeInteger(value) &&
-        (value as number) >= 0 &&
-        (value as number) <= 0xffffffff
-        ? undefined
-        : `not a time: ${String(value)}`
+      return integerIn(value, 0, MAX_UINT32) ? undefined : say('not a time')
     case 'datetime64':
-      return Number.isSafeInteger(value) &&
-        (value as number) >= MIN_DATETIME64_MS &&
-        (value as number) <= MAX_DATETIME64_MS
-        ? undefined
-        : `not a time: ${String(value)}`
+      return integerIn(value, MIN_DATETIME64_MS, MAX_DATETIME64_MS) ? undefined : say('not a time')
     case 'uint32[]':
-      return Array.isArray(value) &&
-        value.every((v) => Number.isSafeInteger(v) && v >= 0 && v <= 0xffffffff)
+      return Array.isArray(value) && value.every((v) => integerIn(v, 0, MAX_UINT32))
         ? undefined
         : 'not UInt32s'
   }
+}
+
+/** A JSON number that is an exact integer (at most 2^53) within `min`..`max`. */
+function integerIn(value: unknown, min: number, max: number): boolean {
+  return Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max
 }
