@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { UPLOAD_ATTEMPT_HEADER, UPLOAD_ID_HEADER, type FlamegraphResponse } from '@kiln/wire'
 import { buildApp } from '../src/app.js'
 import { resolveConfig } from '../src/config/resolve-config.js'
@@ -180,6 +180,62 @@ describe('ingest log', () => {
     ).toBe('resumed')
     expect(await rowsInStore('resumed')).toBe(1)
     expect(await total('resumed')).toBe(77)
+  })
+
+  it('keeps what it acknowledged while the store is away, answers new uploads 503, and stores each once when it is back', async () => {
+    // The store refusing every insert of the service's profiles rows (a constraint, as in the
+    // test above): to the log, a store that is away. Its samples insert goes in first, so the
+    // retry also resumes a half-stored upload.
+    const { direct, database, log } = app.store
+    const attempt = (id: string, value: number, n = 1) =>
+      send('away', one(value), { [UPLOAD_ID_HEADER]: id, [UPLOAD_ATTEMPT_HEADER]: String(n) })
+    const guard = `ALTER TABLE ${database}.profiles ADD CONSTRAINT away CHECK service != 'away'`
+    await direct.command({ query: guard })
+    /** The values of the uploads acknowledged (each must be in the store once, in the end). */
+    const acknowledged = new Map<string, number>()
+    let refused: Awaited<ReturnType<typeof send>> | undefined
+    try {
+      const first = await attempt('upload-away-0000', 1000)
+      expect(first.statusCode, first.body).toBe(200)
+      acknowledged.set('upload-away-0000', 1000)
+      // A read asks for the insert now; the store refuses it, and the log keeps the upload.
+      void log!.barrier()
+      for (let i = 1; i <= 200 && refused === undefined; i++) {
+        const id = `upload-away-${String(i).padStart(4, '0')}`
+        const res = await attempt(id, i)
+        if (res.statusCode === 200) acknowledged.set(id, i)
+        else refused = res
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      expect(refused, 'new uploads refused while the store is away').toBeDefined()
+      expect(refused!.statusCode, refused!.body).toBe(503)
+      expect(refused!.json()).toMatchObject({ code: 'KILN_ERR_STORE_UNAVAILABLE' })
+      expect(Number(refused!.headers['retry-after'])).toBeGreaterThanOrEqual(1)
+      // A re-send of an upload the log holds is still a duplicate: its client is told it is
+      // stored, and it is, below.
+      const resent = await attempt('upload-away-0000', 1000, 2)
+      expect(resent.statusCode, resent.body).toBe(200)
+      expect(await rowsInStore('away')).toBeGreaterThanOrEqual(1) // its samples went in
+    } finally {
+      await direct.command({ query: `ALTER TABLE ${database}.profiles DROP CONSTRAINT away` })
+    }
+    // The store is back: the log's retries (0.5 s, doubling) put in what it holds, once.
+    const expected = [...acknowledged.values()].reduce((a, b) => a + b, 0)
+    await vi.waitFor(async () => expect(await total('away')).toBe(expected), {
+      timeout: 30_000,
+      interval: 500,
+    })
+    expect(await rowsInStore('away')).toBe(acknowledged.size)
+    // Its profiles rows too (the timeline reads them): every acknowledged upload, whole.
+    const profiles = await direct.query({
+      query: `SELECT count() AS n FROM ${database}.profiles WHERE service = 'away'`,
+      format: 'JSONEachRow',
+    })
+    expect(Number((await profiles.json<{ n: string }>())[0]!.n)).toBe(acknowledged.size)
+    // And new uploads are taken again.
+    const after = await attempt('upload-away-9999', 1)
+    expect(after.statusCode, after.body).toBe(200)
+    expect(await total('away')).toBe(expected + 1)
   })
 
   it('puts what it holds into the store when the server closes, and leaves no segment', async () => {
