@@ -1,6 +1,7 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { deserialize } from 'node:v8'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { UPLOAD_ATTEMPT_HEADER, UPLOAD_ID_HEADER, type FlamegraphResponse } from '@kiln/wire'
@@ -10,6 +11,7 @@ import { decodePprof } from '../src/ingest/pprof-decode.js'
 import { normalizeProfile } from '../src/ingest/pprof-normalize.js'
 import { hoursOf } from '../src/store/hourly-rollup.js'
 import { samplesNative } from '../src/store/native.js'
+import type { RowBatch } from '../src/store/rows.js'
 import { uploadHashOf } from '../src/store/stored-profiles.js'
 import { encodeProfile, type SyntheticProfile } from './helpers/pprof-builder.js'
 
@@ -182,10 +184,56 @@ describe('ingest log', () => {
     expect(await total('resumed')).toBe(77)
   })
 
+  it('logs a stack row once for uploads of a new service that arrive before the first is inserted', async () => {
+    /** The stack rows each record of the log's segments carries, in order. */
+    const loggedStackRows = () =>
+      readdirSync(join(dataDir, 'ingest-log'))
+        .filter((f) => f.endsWith('.log'))
+        .sort()
+        .flatMap((f) => {
+          const bytes = readFileSync(join(dataDir, 'ingest-log', f))
+          const rows: number[] = []
+          for (let at = 0; at + 12 <= bytes.length;) {
+            const end = at + 12 + bytes.readUInt32LE(at + 4)
+            const { batch } = deserialize(bytes.subarray(at + 12, end)) as { batch: RowBatch }
+            rows.push(batch.stacks.filter((r) => r.service === 'fresh').length)
+            at = end
+          }
+          return rows
+        })
+    const first = await send('fresh', {
+      sampleTypes: CPU,
+      samples: [{ stack: ['main', 'a'], values: [3] }],
+    })
+    expect(first.statusCode, first.body).toBe(200)
+    // Its stack is on its way: a later upload of the service needs no row of it.
+    expect(app.store.log!.loggedStacks('default', 'fresh')).toBeDefined()
+    const second = await send('fresh', {
+      sampleTypes: CPU,
+      samples: [
+        { stack: ['main', 'a'], values: [4] },
+        { stack: ['main', 'b'], values: [5] },
+      ],
+    })
+    expect(second.statusCode, second.body).toBe(200)
+    expect(loggedStackRows().filter((n) => n > 0)).toEqual([1, 1]) // [main, a]; then [main, b] only
+    // In the store, every stack with its frames: the second upload's [main, a] by the first's row.
+    const res = await app.inject({
+      url: `/api/v1/flamegraph?service=fresh&type=cpu&from=${NOW - 600_000}&to=${NOW + 60_000}`,
+    })
+    const graph = res.json<FlamegraphResponse>()
+    expect(graph.total).toBe(12)
+    const main = graph.root.children.find((c) => c.name === 'main')
+    expect(Object.fromEntries(main!.children.map((c) => [c.name, c.value]))).toEqual({ a: 7, b: 5 })
+    // Settled: nothing of the service is on its way any more.
+    expect(app.store.log!.loggedStacks('default', 'fresh')).toBeUndefined()
+  })
+
   it('keeps what it acknowledged while the store is away, answers new uploads 503, and stores each once when it is back', async () => {
     // The store refusing every insert of the service's profiles rows (a constraint, as in the
-    // test above): to the log, a store that is away. Its samples insert goes in first, so the
-    // retry also resumes a half-stored upload.
+    // test above): to the log, a store that is away, as long as the upload is alone in its
+    // insert (refused beside others, it would be that upload's own data error). Its samples
+    // insert goes in first, so the retry also resumes a half-stored upload.
     const { direct, database, log } = app.store
     const attempt = (id: string, value: number, n = 1) =>
       send('away', one(value), { [UPLOAD_ID_HEADER]: id, [UPLOAD_ATTEMPT_HEADER]: String(n) })

@@ -165,7 +165,7 @@ export class IngestPipeline {
       spyName: sent.spyName,
       limits: config,
       now,
-      knownStack: this.#fastify.store.writer.knownStacks(tenant, service),
+      knownStack: this.#knownStack(tenant, service),
     })
     checkTime(result.batch.profiles[0]?.time_start, now, config)
     checkTime(result.untilMs, now, config)
@@ -173,6 +173,19 @@ export class IngestPipeline {
       throw new KilnError('KILN_ERR_TIME_INVALID', '`until` is before `from`')
     }
     return { uploadKey, tenant, service, result, sentBytes }
+  }
+
+  /**
+   * Whether a stack of the service needs no row in a new upload: the store has it, or (with the
+   * ingest log) an upload logged before carries it. The second matters when many uploads of a
+   * new service, or of a new version, arrive at once: without it each logged and inserted all
+   * their stack rows until the first insert ended (21 MB of stacks for 64 new services).
+   */
+  #knownStack(tenant: string, service: string): (stackHash: string) => boolean {
+    const { writer, log } = this.#fastify.store
+    const stored = writer.knownStacks(tenant, service)
+    const logged = log?.loggedStacks(tenant, service)
+    return logged === undefined ? stored : (stackHash) => stored(stackHash) || logged(stackHash)
   }
 
   /** {@link decode} then {@link normalize}. */

@@ -122,6 +122,11 @@ export class IngestLog {
   #storeAway: unknown
   #retryMs = RETRY_MIN_MS
   readonly #barriers: { seq: number; resolve: () => void }[] = []
+  /**
+   * The stacks whose rows logged uploads carry, by tenant and service, with how many carry each:
+   * on their way to the store ahead of any upload logged after them.
+   */
+  readonly #loggedStacks = new Map<string, Map<string, number>>()
   #closed = false
   /** `#drainAll` runs: no other drain starts. */
   #exclusive = false
@@ -227,6 +232,18 @@ export class IngestLog {
     }
     this.#enqueue({ batch, native, upload, rows, segment, settled })
     return 'stored'
+  }
+
+  /**
+   * Whether an upload logged and not yet in the store carries the row of a stack of `tenant`'s
+   * `service`; undefined when none does. An upload logged after it needs no row of that stack:
+   * the log inserts in order, and a flush inserts its stacks before its samples. (Only an upload
+   * the store refuses after its answer, which `checkRows` is there to prevent, would leave the
+   * stack without its row.)
+   */
+  loggedStacks(tenant: string, service: string): ((stackHash: string) => boolean) | undefined {
+    const scoped = this.#loggedStacks.get(stackScope(tenant, service))
+    return scoped && ((stackHash) => scoped.has(stackHash))
   }
 
   /**
@@ -347,6 +364,12 @@ export class IngestLog {
   #enqueue(fields: Omit<Entry, 'seq'>): void {
     const entry: Entry = { ...fields, seq: ++this.#seq }
     if (entry.upload) this.#pendingUploads.set(entry.upload.upload, entry)
+    for (const row of entry.batch.stacks) {
+      const scope = stackScope(row.tenant, row.service)
+      let scoped = this.#loggedStacks.get(scope)
+      if (scoped === undefined) this.#loggedStacks.set(scope, (scoped = new Map()))
+      scoped.set(row.stack_hash, (scoped.get(row.stack_hash) ?? 0) + 1)
+    }
     this.#pendingRows += entry.rows
     this.#queue.push(entry)
     this.#queuedRows += entry.rows
@@ -463,6 +486,14 @@ export class IngestLog {
       this.#pendingUploads.delete(entry.upload.upload)
     }
     this.#pendingRows -= entry.rows
+    for (const row of entry.batch.stacks) {
+      const scope = stackScope(row.tenant, row.service)
+      const scoped = this.#loggedStacks.get(scope)
+      const carried = scoped?.get(row.stack_hash) ?? 0
+      if (carried > 1) scoped!.set(row.stack_hash, carried - 1)
+      else scoped?.delete(row.stack_hash)
+      if (scoped?.size === 0) this.#loggedStacks.delete(scope)
+    }
     this.#release(entry.segment)
     if (outcome !== undefined) entry.settled?.(outcome)
   }
@@ -487,6 +518,10 @@ export class IngestLog {
       }
     }
   }
+}
+
+function stackScope(tenant: string, service: string): string {
+  return `${tenant}\u0000${service}`
 }
 
 function encodeRecord(payload: Buffer): Buffer {
