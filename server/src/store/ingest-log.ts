@@ -104,7 +104,7 @@ export class IngestLog {
   #segmentBytes = 0
   #segmentNo = 0
   /** Records waiting for the next disk write, with who waits for them. */
-  #group: { bytes: Buffer; done: (error: unknown, segment?: Segment) => void }[] = []
+  #group: { bytes: Buffer[]; done: (error: unknown, segment?: Segment) => void }[] = []
   #writing = false
   #seq = 0
   /** Acknowledged, not yet handed to the writer (oldest first). */
@@ -332,7 +332,7 @@ export class IngestLog {
           if (this.#segmentBytes >= (this.#options.segmentBytes ?? 64 * 1024 * 1024)) {
             await this.#rotate()
           }
-          const buffers = group.map((g) => g.bytes)
+          const buffers = group.flatMap((g) => g.bytes)
           await this.#file!.writev(buffers)
           await this.#file!.datasync()
           for (const b of buffers) this.#segmentBytes += b.length
@@ -524,12 +524,13 @@ function stackScope(tenant: string, service: string): string {
   return `${tenant}\u0000${service}`
 }
 
-function encodeRecord(payload: Buffer): Buffer {
+/** A record's header and payload, written together (`writev`: the payload is not copied). */
+function encodeRecord(payload: Buffer): Buffer[] {
   const header = Buffer.allocUnsafe(HEADER_BYTES)
   header.writeUInt32LE(MAGIC, 0)
   header.writeUInt32LE(payload.length, 4)
   header.writeUInt32LE(crc32(payload), 8)
-  return Buffer.concat([header, payload])
+  return [header, payload]
 }
 
 /**
