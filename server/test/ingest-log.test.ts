@@ -86,10 +86,13 @@ describe('ingest log', () => {
     expect(res.statusCode, res.body).toBe(200)
     expect(res.json()).toEqual({ profiles: 1, samples: 1 })
     expect(await rowsInStore('logged')).toBe(0)
+    // Counted as the backlog the admission bound and `kiln_insert_queue_rows` read.
+    expect(app.store.pendingRows).toBeGreaterThan(0)
     expect(readdirSync(join(dataDir, 'ingest-log')).some((f) => f.endsWith('.log'))).toBe(true)
     // The query waits for what was acknowledged before it.
     expect(await total('logged')).toBe(700)
     expect(await rowsInStore('logged')).toBe(1)
+    expect(app.store.pendingRows).toBe(0)
   })
 
   it('answers a re-send of an upload still in the log as a duplicate, and stores it once', async () => {

@@ -88,10 +88,10 @@ export const metricsPlugin = fp(
     }
     new Gauge({
       name: 'kiln_insert_queue_rows',
-      help: 'Rows waiting for the next batched insert',
+      help: 'Rows acknowledged (in the ingest log) or admitted and not yet in the store; uploads are shed beyond 4 x KILN_INSERT_BATCH_MAX_ROWS',
       registers: [registry],
       collect() {
-        this.set(fastify.hasDecorator('store') ? fastify.store.writer.pendingRows : 0)
+        this.set(fastify.hasDecorator('store') ? fastify.store.pendingRows : 0)
       },
     })
     fastify.decorate('metrics', metrics)

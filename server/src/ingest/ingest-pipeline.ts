@@ -94,8 +94,7 @@ export class IngestPipeline {
         ? 'requests'
         : inFlight.bytes + bytes > config.maxIngestInFlightBytes && inFlight.requests > 0
           ? 'bytes'
-          : this.#fastify.store.writer.pendingRows + (this.#fastify.store.log?.pendingRows ?? 0) >
-              maxPendingRows
+          : this.#fastify.store.pendingRows > maxPendingRows
             ? 'rows'
             : undefined
     if (reason !== undefined) {

@@ -42,6 +42,11 @@ export interface Store {
   readonly ready: boolean
   /** Why the schema is not ready, when it is not. */
   readonly schemaError: string | undefined
+  /**
+   * Rows of uploads admitted or acknowledged and not yet in the store (the ingest log's and the
+   * batch writer's): what the ingest backlog bound counts.
+   */
+  readonly pendingRows: number
 }
 
 declare module 'fastify' {
@@ -163,6 +168,9 @@ export const storePlugin = fp<{ config: KilnConfig }>(
       },
       get schemaError() {
         return state.schemaError
+      },
+      get pendingRows() {
+        return writer.pendingRows + (log?.pendingRows ?? 0)
       },
     })
     // Until the schema is in place, every route that is not public (all of them read or write
