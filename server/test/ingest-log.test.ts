@@ -29,14 +29,14 @@ const CPU: [string, string][] = [['cpu', 'nanoseconds']]
 describe('ingest log', () => {
   let app: FastifyInstance
   let dataDir: string
-  const open = () =>
+  const open = (ingestLogFlushMs = 60_000) =>
     buildApp(
       resolveConfig({
         dataDir,
         logLevel: 'silent',
         rateLimitIngestPerMinute: 0,
         ingestLog: true,
-        ingestLogFlushMs: 60_000,
+        ingestLogFlushMs,
       }),
     )
 
@@ -297,5 +297,21 @@ describe('ingest log', () => {
     app = await open()
     expect(await rowsInStore('closing')).toBe(1)
     expect(await total('closing')).toBe(42)
+  })
+
+  it('inserts what it holds every KILN_INGEST_LOG_FLUSH_MS without a read asking for it', async () => {
+    await app.close()
+    app = await open(100)
+    for (let i = 1; i <= 3; i++) {
+      const res = await send('flushed', one(i), { [UPLOAD_ID_HEADER]: `upload-flush-000${i}` })
+      expect(res.statusCode, res.body).toBe(200)
+      await new Promise((r) => setTimeout(r, 150)) // across flush waits
+    }
+    // Read past the log (no barrier): only the flush timer can have put them in.
+    await vi.waitFor(async () => expect(await rowsInStore('flushed')).toBe(3), {
+      timeout: 10_000,
+      interval: 100,
+    })
+    expect(app.store.pendingRows).toBe(0)
   })
 })

@@ -237,9 +237,11 @@ export class IngestLog {
   /**
    * Whether an upload logged and not yet in the store carries the row of a stack of `tenant`'s
    * `service`; undefined when none does. An upload logged after it needs no row of that stack:
-   * the log inserts in order, and a flush inserts its stacks before its samples. (Only an upload
-   * the store refuses after its answer, which `checkRows` is there to prevent, would leave the
-   * stack without its row.)
+   * the log inserts in order, and a flush inserts its stacks before its samples. Only an upload
+   * the store refuses after its answer (which `checkRows` is there to prevent, and which is
+   * logged as an error), or one retried after the uploads behind it went in, leaves such a stack
+   * without its row for a while: until the next upload that has the stack carries it again (a
+   * stack row is the service's, by hash, whichever upload brought it).
    */
   loggedStacks(tenant: string, service: string): ((stackHash: string) => boolean) | undefined {
     const scoped = this.#loggedStacks.get(stackScope(tenant, service))

@@ -170,7 +170,8 @@ export const storePlugin = fp<{ config: KilnConfig }>(
         return state.schemaError
       },
       get pendingRows() {
-        return writer.pendingRows + (log?.pendingRows ?? 0)
+        // With the log, the writer holds only what the log handed it, counted by the log already.
+        return log ? log.pendingRows : writer.pendingRows
       },
     })
     // Until the schema is in place, every route that is not public (all of them read or write
