@@ -105,20 +105,17 @@ describe.each([true, false])('exactly once (ingest log: %s)', (ingestLog) => {
   // (with the log, the answer comes first; its resume: ingest-log.test.ts).
   if (!ingestLog) {
     it('completes a half-stored upload without storing its samples twice', async () => {
-      // A real refusal by the store between the two inserts: a constraint on `profiles` alone, so
-      // the samples insert of the batch succeeds and the profiles insert fails, as when the store
-      // goes away between them.
+      // The store going away between the two inserts, for real: `profiles` detached, so the
+      // samples insert of the batch succeeds and the profiles insert finds no table. (A first
+      // attempt, so that no lookup of `profiles` comes before the inserts.)
       const { client, database } = app.store
-      const guard = `ALTER TABLE ${database}.profiles ADD CONSTRAINT half_stored CHECK service != 'halved'`
-      await client.command({ query: guard })
+      await client.command({ query: `DETACH TABLE ${database}.profiles` })
       const headers = { [UPLOAD_ID_HEADER]: 'upload-half-0001' }
       try {
-        const first = await send('halved', body(), headers)
+        const first = await send('halved', body(), { ...headers, [UPLOAD_ATTEMPT_HEADER]: '1' })
         expect(first.statusCode, first.body).toBe(503)
       } finally {
-        await client.command({
-          query: `ALTER TABLE ${database}.profiles DROP CONSTRAINT half_stored`,
-        })
+        await client.command({ query: `ATTACH TABLE ${database}.profiles` })
       }
       // The samples are in (the flame graph reads them), the profiles rows are not.
       expect(await total('halved')).toBe(VALUE)
@@ -162,16 +159,13 @@ describe.each([true, false])('exactly once (ingest log: %s)', (ingestLog) => {
   if (!ingestLog) {
     it('completes a half-stored first attempt when the agent retries it', async () => {
       const { client, database } = app.store
-      const guard = `ALTER TABLE ${database}.profiles ADD CONSTRAINT half_first CHECK service != 'half-first'`
-      await client.command({ query: guard })
+      await client.command({ query: `DETACH TABLE ${database}.profiles` })
       const id = { [UPLOAD_ID_HEADER]: 'upload-half-first' }
       try {
         const first = await send('half-first', body(), { ...id, [UPLOAD_ATTEMPT_HEADER]: '1' })
         expect(first.statusCode, first.body).toBe(503)
       } finally {
-        await client.command({
-          query: `ALTER TABLE ${database}.profiles DROP CONSTRAINT half_first`,
-        })
+        await client.command({ query: `ATTACH TABLE ${database}.profiles` })
       }
       const retry = await send('half-first', body(), { ...id, [UPLOAD_ATTEMPT_HEADER]: '2' })
       expect(retry.statusCode, retry.body).toBe(200)

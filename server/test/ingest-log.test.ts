@@ -233,15 +233,12 @@ describe('ingest log', () => {
   })
 
   it('keeps what it acknowledged while the store is away, answers new uploads 503, and stores each once when it is back', async () => {
-    // The store refusing every insert of the service's profiles rows (a constraint, as in the
-    // test above): to the log, a store that is away, as long as the upload is alone in its
-    // insert (refused beside others, it would be that upload's own data error). Its samples
-    // insert goes in first, so the retry also resumes a half-stored upload.
+    // The store going away after uploads were acknowledged: `profiles` detached, so an insert
+    // puts its samples in and finds no profiles table. The retry resumes a half-stored upload.
     const { direct, database, log } = app.store
     const attempt = (id: string, value: number, n = 1) =>
       send('away', one(value), { [UPLOAD_ID_HEADER]: id, [UPLOAD_ATTEMPT_HEADER]: String(n) })
-    const guard = `ALTER TABLE ${database}.profiles ADD CONSTRAINT away CHECK service != 'away'`
-    await direct.command({ query: guard })
+    await direct.command({ query: `DETACH TABLE ${database}.profiles` })
     /** The values of the uploads acknowledged (each must be in the store once, in the end). */
     const acknowledged = new Map<string, number>()
     let refused: Awaited<ReturnType<typeof send>> | undefined
@@ -268,7 +265,7 @@ describe('ingest log', () => {
       expect(resent.statusCode, resent.body).toBe(200)
       expect(await rowsInStore('away')).toBeGreaterThanOrEqual(1) // its samples went in
     } finally {
-      await direct.command({ query: `ALTER TABLE ${database}.profiles DROP CONSTRAINT away` })
+      await direct.command({ query: `ATTACH TABLE ${database}.profiles` })
     }
     // The store is back: the log's retries (0.5 s, doubling) put in what it holds, once.
     const expected = [...acknowledged.values()].reduce((a, b) => a + b, 0)
@@ -287,6 +284,31 @@ describe('ingest log', () => {
     const after = await attempt('upload-away-9999', 1)
     expect(after.statusCode, after.body).toBe(200)
     expect(await total('away')).toBe(expected + 1)
+  })
+
+  it('drops, and is not held up by, an upload the store refuses after its answer', async () => {
+    // Rows the checks let through and the store refuses (an operator's constraint): nothing a
+    // retry can change. Retried for ever, it would hold every upload behind it and refuse new
+    // ones; the log drops it (an error in the server's log) and goes on.
+    const { direct, database } = app.store
+    const guard = `ALTER TABLE ${database}.profiles ADD CONSTRAINT late CHECK service != 'late'`
+    await direct.command({ query: guard })
+    try {
+      const refused = await send('late', one(8), { [UPLOAD_ID_HEADER]: 'upload-late-0001' })
+      expect(refused.statusCode, refused.body).toBe(200) // answered before the store saw it
+      await app.store.log!.barrier()
+      expect(app.store.pendingRows).toBe(0)
+      const after = await send('after-late', one(9))
+      expect(after.statusCode, after.body).toBe(200)
+      expect(await total('after-late')).toBe(9)
+    } finally {
+      await direct.command({ query: `ALTER TABLE ${database}.profiles DROP CONSTRAINT late` })
+    }
+    const profiles = await direct.query({
+      query: `SELECT count() AS n FROM ${database}.profiles WHERE service = 'late'`,
+      format: 'JSONEachRow',
+    })
+    expect(Number((await profiles.json<{ n: string }>())[0]!.n)).toBe(0)
   })
 
   it('puts what it holds into the store when the server closes, and leaves no segment', async () => {

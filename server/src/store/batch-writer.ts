@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { KilnError } from '../errors.js'
 import { KnownKeys, ScopedKnownKeys } from './known-keys.js'
-import { isStoreUnavailable } from './store-errors.js'
+import { isStoreStateError } from './store-errors.js'
 import { batchSize, emptyBatch, type RowBatch, type SampleRow } from './rows.js'
 import { SAMPLE_COLUMNS, samplesTsv } from './tsv.js'
 import { RowEncodingError, samplesFromNative, samplesNative } from './native.js'
@@ -194,9 +194,19 @@ export class BatchWriter {
       }
       return
     }
-    if (pending.length === 1 || !isDataError(failed.error)) {
-      // The store is away (or this was one request's own batch): a 503, and the client's retry
-      // is the right answer. Tables before the failed one hold rows of this batch: series and
+    if (pending.length === 1 && isDataError(failed.error)) {
+      // One request's own rows refused: its 422 (the ingest log drops such an upload, said
+      // loudly, rather than retrying it for ever). The tables before the failed one hold its
+      // rows, as below; a retry finds its samples by their `upload`.
+      this.#remember(merged, failed.table)
+      pending[0]!.reject(
+        new KilnError('KILN_ERR_PROFILE_REJECTED', describe(failed.error), { cause: failed.error }),
+      )
+      return
+    }
+    if (!isDataError(failed.error)) {
+      // The store is away, or cannot take inserts now: a 503, and the client's retry is the
+      // right answer. Tables before the failed one hold rows of this batch: series and
       // stacks (stored once per key however often), agent stats, and, when `profiles` failed,
       // samples, which the retry finds by their `upload` and does not write again
       // (`storedUploads`).
@@ -471,9 +481,10 @@ function rowsOf(batch: RowBatch, table: (typeof TABLES)[number]): readonly objec
  * data) or by their encoding for it (`RowEncodingError`), as opposed to the store not answering:
  * a network error or a timeout has no ClickHouse error code.
  */
+/** The store refused an insert for its rows (not for its own state, nor being away). */
 function isDataError(error: unknown): boolean {
   if (error instanceof RowEncodingError) return true
-  return (error as Error)?.constructor?.name === 'ClickHouseError' && !isStoreUnavailable(error)
+  return (error as Error)?.constructor?.name === 'ClickHouseError' && !isStoreStateError(error)
 }
 
 function storeUnavailable(error: unknown): KilnError {
