@@ -67,10 +67,10 @@ describe('ingest log', () => {
     expect(res.statusCode, res.body).toBe(200)
     return res.json<FlamegraphResponse>().total
   }
-  /** Sample rows of the service in the store, read past the log (`direct`: no read barrier). */
-  const rowsInStore = async (service: string) => {
+  /** Rows of the service in a table (samples unless said), read past the log (`direct`: no read barrier). */
+  const rowsInStore = async (service: string, table = 'samples') => {
     const result = await app.store.direct.query({
-      query: `SELECT count() AS n FROM ${app.store.database}.samples WHERE service = {service:String}`,
+      query: `SELECT count() AS n FROM ${app.store.database}.${table} WHERE service = {service:String}`,
       query_params: { service },
       format: 'JSONEachRow',
     })
@@ -275,11 +275,7 @@ describe('ingest log', () => {
     })
     expect(await rowsInStore('away')).toBe(acknowledged.size)
     // Its profiles rows too (the timeline reads them): every acknowledged upload, whole.
-    const profiles = await direct.query({
-      query: `SELECT count() AS n FROM ${database}.profiles WHERE service = 'away'`,
-      format: 'JSONEachRow',
-    })
-    expect(Number((await profiles.json<{ n: string }>())[0]!.n)).toBe(acknowledged.size)
+    expect(await rowsInStore('away', 'profiles')).toBe(acknowledged.size)
     // And new uploads are taken again.
     const after = await attempt('upload-away-9999', 1)
     expect(after.statusCode, after.body).toBe(200)
@@ -304,11 +300,7 @@ describe('ingest log', () => {
     } finally {
       await direct.command({ query: `ALTER TABLE ${database}.profiles DROP CONSTRAINT late` })
     }
-    const profiles = await direct.query({
-      query: `SELECT count() AS n FROM ${database}.profiles WHERE service = 'late'`,
-      format: 'JSONEachRow',
-    })
-    expect(Number((await profiles.json<{ n: string }>())[0]!.n)).toBe(0)
+    expect(await rowsInStore('late', 'profiles')).toBe(0)
   })
 
   it('puts what it holds into the store when the server closes, and leaves no segment', async () => {

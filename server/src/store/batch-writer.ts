@@ -478,10 +478,10 @@ function rowsOf(batch: RowBatch, table: (typeof TABLES)[number]): readonly objec
 
 /**
  * Whether the rows themselves were refused: by ClickHouse (it answered, with an error about the
- * data) or by their encoding for it (`RowEncodingError`), as opposed to the store not answering:
- * a network error or a timeout has no ClickHouse error code.
+ * data) or by their encoding for it (`RowEncodingError`), as opposed to the store not answering
+ * or not able to take inserts now (`isStoreStateError`: a network error, a missing table,
+ * memory, disk, a timeout).
  */
-/** The store refused an insert for its rows (not for its own state, nor being away). */
 function isDataError(error: unknown): boolean {
   if (error instanceof RowEncodingError) return true
   return (error as Error)?.constructor?.name === 'ClickHouseError' && !isStoreStateError(error)
@@ -493,7 +493,8 @@ function storeUnavailable(error: unknown): KilnError {
     : new KilnError('KILN_ERR_STORE_UNAVAILABLE', describe(error), { cause: error })
 }
 
-function scopeOf(tenant: string, service: string): string {
+/** The key of a tenant's service, which stacks are known by. */
+export function scopeOf(tenant: string, service: string): string {
   return `${tenant}\u0000${service}`
 }
 

@@ -5,7 +5,12 @@ import { join } from 'node:path'
 import { deserialize, serialize } from 'node:v8'
 import { crc32 } from 'node:zlib'
 import { KilnError } from '../errors.js'
-import type { BatchWriter, EncodedSamples, WriteOutcome } from './batch-writer.js'
+import {
+  scopeOf,
+  type BatchWriter,
+  type EncodedSamples,
+  type WriteOutcome,
+} from './batch-writer.js'
 import { hoursOf } from './hourly-rollup.js'
 import { samplesFromNative } from './native.js'
 import { checkRows } from './row-checks.js'
@@ -244,7 +249,7 @@ export class IngestLog {
    * stack row is the service's, by hash, whichever upload brought it).
    */
   loggedStacks(tenant: string, service: string): ((stackHash: string) => boolean) | undefined {
-    const scoped = this.#loggedStacks.get(stackScope(tenant, service))
+    const scoped = this.#loggedStacks.get(scopeOf(tenant, service))
     return scoped && ((stackHash) => scoped.has(stackHash))
   }
 
@@ -366,12 +371,7 @@ export class IngestLog {
   #enqueue(fields: Omit<Entry, 'seq'>): void {
     const entry: Entry = { ...fields, seq: ++this.#seq }
     if (entry.upload) this.#pendingUploads.set(entry.upload.upload, entry)
-    for (const row of entry.batch.stacks) {
-      const scope = stackScope(row.tenant, row.service)
-      let scoped = this.#loggedStacks.get(scope)
-      if (scoped === undefined) this.#loggedStacks.set(scope, (scoped = new Map()))
-      scoped.set(row.stack_hash, (scoped.get(row.stack_hash) ?? 0) + 1)
-    }
+    this.#carry(entry, +1)
     this.#pendingRows += entry.rows
     this.#queue.push(entry)
     this.#queuedRows += entry.rows
@@ -488,16 +488,22 @@ export class IngestLog {
       this.#pendingUploads.delete(entry.upload.upload)
     }
     this.#pendingRows -= entry.rows
-    for (const row of entry.batch.stacks) {
-      const scope = stackScope(row.tenant, row.service)
-      const scoped = this.#loggedStacks.get(scope)
-      const carried = scoped?.get(row.stack_hash) ?? 0
-      if (carried > 1) scoped!.set(row.stack_hash, carried - 1)
-      else scoped?.delete(row.stack_hash)
-      if (scoped?.size === 0) this.#loggedStacks.delete(scope)
-    }
+    this.#carry(entry, -1)
     this.#release(entry.segment)
     if (outcome !== undefined) entry.settled?.(outcome)
+  }
+
+  /** Count the stack rows `entry` carries in (+1, logged) or out (-1, settled) of `#loggedStacks`. */
+  #carry(entry: Entry, delta: 1 | -1): void {
+    for (const row of entry.batch.stacks) {
+      const scope = scopeOf(row.tenant, row.service)
+      let scoped = this.#loggedStacks.get(scope)
+      if (scoped === undefined) this.#loggedStacks.set(scope, (scoped = new Map()))
+      const carried = (scoped.get(row.stack_hash) ?? 0) + delta
+      if (carried > 0) scoped.set(row.stack_hash, carried)
+      else scoped.delete(row.stack_hash)
+      if (scoped.size === 0) this.#loggedStacks.delete(scope)
+    }
   }
 
   /** One record of `segment` is in the store: the segment goes once all are and it is closed. */
@@ -520,10 +526,6 @@ export class IngestLog {
       }
     }
   }
-}
-
-function stackScope(tenant: string, service: string): string {
-  return `${tenant}\u0000${service}`
 }
 
 /** A record's header and payload, written together (`writev`: the payload is not copied). */
